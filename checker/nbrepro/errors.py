@@ -1,0 +1,24 @@
+"""nbrepro's own exceptions, in one place.
+
+Problems *in an audited repository* are never raised: they are results (see
+`model.Verdict`). These exceptions are for problems with nbrepro's input or
+configuration, which the command line turns into a one-line message and exit 2.
+"""
+
+from __future__ import annotations
+
+
+class NbreproError(Exception):
+    """Base class: a problem nbrepro cannot turn into a result."""
+
+
+class InputError(NbreproError):
+    """The user's input is unusable: a missing path, a bad URL, an unwritable file."""
+
+
+class ConfigError(NbreproError):
+    """A configuration file or option is malformed."""
+
+
+class BackendUnavailable(NbreproError):
+    """An isolation backend (sandbox, Docker engine) that was asked for cannot be used."""

@@ -1,0 +1,299 @@
+"""The results model: plain data that every stage returns and every report renders.
+
+Everything here is a dataclass of JSON-compatible values, so a result can be stored,
+sent over the wire and rendered (terminal, JSON, HTML, JUnit, badge) without the
+stage that produced it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+
+class CellStatus(str, enum.Enum):
+    """The outcome for one code cell (DESIGN.md, *Verdicts*)."""
+
+    IDENTICAL = "identical"
+    EQUIVALENT = "equivalent"
+    DIFFERENT = "different"
+    MISSING_OUTPUT = "missing-output"
+    EXTRA_OUTPUT = "extra-output"
+    VOLATILE = "volatile"
+    ERROR = "error"
+    NOT_RUN = "not-run"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Verdict(str, enum.Enum):
+    """The outcome for one notebook; a repository takes the worst of its notebooks'."""
+
+    REPRODUCED = "reproduced"
+    REPRODUCED_EQUIVALENT = "reproduced-equivalent"
+    DIFFERS = "differs"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    KERNEL_DIED = "kernel-died"
+    INSTALL_FAILED = "install-failed"
+    NOT_CHECKED = "not-checked"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def ok(self) -> bool:
+        """True for the verdicts that make `nbrepro check` exit 0."""
+        return self in (Verdict.REPRODUCED, Verdict.REPRODUCED_EQUIVALENT)
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+# Worst last. `not-checked` sits between the good and the bad verdicts: a repository
+# with one reproduced and one unreadable notebook has not fully reproduced, but
+# nothing in it was shown to diverge either.
+_SEVERITY = {
+    Verdict.REPRODUCED: 0,
+    Verdict.REPRODUCED_EQUIVALENT: 1,
+    Verdict.NOT_CHECKED: 2,
+    Verdict.DIFFERS: 3,
+    Verdict.FAILED: 4,
+    Verdict.TIMEOUT: 5,
+    Verdict.KERNEL_DIED: 6,
+    Verdict.INSTALL_FAILED: 7,
+}
+
+
+def worst(verdicts: list[Verdict]) -> Verdict | None:
+    return max(verdicts, key=lambda v: v.severity) if verdicts else None
+
+
+T = TypeVar("T", bound="Record")
+
+
+class Record:
+    """Mixin: dict round trip for nested dataclasses and enums."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        kwargs: dict[str, Any] = {}
+        hints = _FIELD_TYPES.get(cls.__name__, {})
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            kind = hints.get(f.name)
+            if kind is not None and value is not None:
+                value = kind(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class NotebookInfo(Record):
+    """What the scan stage learns about one notebook without running it."""
+
+    path: str  # relative to the repository root, POSIX separators
+    valid: bool = True
+    error: str | None = None  # why it could not be read, when not valid
+    nbformat: str | None = None
+    language: str | None = None
+    kernel_name: str | None = None
+    python_version: str | None = None  # from metadata.language_info.version
+    cells: int = 0
+    code_cells: int = 0
+    has_outputs: bool = False
+    top_down: bool = True  # stored execution counts increase from top to bottom
+    imports: list[str] = field(default_factory=list)
+
+    @property
+    def is_python(self) -> bool:
+        lang = (self.language or "").lower()
+        kernel = (self.kernel_name or "").lower()
+        if lang:
+            return lang == "python" and not kernel.startswith("python2")
+        return kernel.startswith("python3") or kernel == "python"
+
+
+@dataclass
+class Requirement(Record):
+    """One declared requirement and where it was declared."""
+
+    spec: str  # a PEP 508 line, as passed to the resolver
+    source: str  # the file it came from, relative to the repository
+    original: str | None = None  # the line as written, when it had to be translated
+
+
+@dataclass
+class Spec(Record):
+    """What the repository declares about its environment, and what it uses."""
+
+    files: list[str] = field(default_factory=list)  # dependency files found (relative)
+    requirements: list[Requirement] = field(default_factory=list)
+    python_version: str | None = None  # declared (runtime.txt, environment.yml, ...)
+    local_project: str | None = None  # relative dir of a setup.py/pyproject project
+    apt_packages: list[str] = field(default_factory=list)
+    post_build: str | None = None
+    skipped: list[str] = field(default_factory=list)  # lines not understood, with why
+    imports: list[str] = field(default_factory=list)  # top-level imports of all notebooks
+
+
+@dataclass
+class Lock(Record):
+    """The resolve stage's result: exact pins, or why there are none."""
+
+    ok: bool
+    resolver: str
+    python_version: str
+    text: str = ""  # requirements.txt-format lock with exact pins
+    pins: dict[str, str] = field(default_factory=dict)  # normalised name -> version
+    failed_requirement: str | None = None
+    message: str | None = None  # the resolver's own message on failure
+    seconds: float = 0.0
+    cached: bool = False
+    key: str = ""
+
+
+@dataclass
+class EnvironmentResult(Record):
+    """The build stage's result: an environment that can start a kernel, or why not."""
+
+    ok: bool
+    backend: str
+    key: str = ""  # content hash of (lock, python, backend, ...)
+    python: str | None = None  # the interpreter inside the environment
+    python_version: str | None = None
+    requested_python: str | None = None
+    location: str | None = None
+    cached: bool = False
+    seconds: float = 0.0
+    log: str = ""
+    failed_requirement: str | None = None
+    message: str | None = None
+    sandbox: str = "none"
+    network: bool = False
+
+
+@dataclass
+class CellResult(Record):
+    index: int  # position among all cells of the notebook
+    status: CellStatus
+    reason: str | None = None  # normaliser name for equivalent, description otherwise
+    detail: str | None = None  # a longer human-readable description
+    execution_seconds: float | None = None
+
+    @property
+    def counts_as_reproduced(self) -> bool:
+        return self.status in (CellStatus.IDENTICAL, CellStatus.EQUIVALENT, CellStatus.VOLATILE)
+
+
+@dataclass
+class NotebookResult(Record):
+    path: str
+    verdict: Verdict
+    reason: str | None = None  # one line saying why, for every verdict but `reproduced`
+    exception: str | None = None  # exception class name for failed
+    message: str | None = None  # exception message (first line)
+    failing_cell: int | None = None
+    cells: list[CellResult] = field(default_factory=list)
+    seconds: float = 0.0
+    info: NotebookInfo | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NotebookResult:
+        result = super().from_dict(data)
+        result.cells = [CellResult.from_dict(c) for c in data.get("cells", [])]
+        if data.get("info") is not None:
+            result.info = NotebookInfo.from_dict(data["info"])
+        return result
+
+
+@dataclass
+class RepositoryInfo(Record):
+    source: str  # what the user gave: a path or a URL
+    commit: str | None = None
+    path: str | None = None  # the local directory that was checked
+
+
+@dataclass
+class CheckResult(Record):
+    """Everything one `nbrepro check` found: the one model every report renders."""
+
+    repository: RepositoryInfo
+    notebooks: list[NotebookResult] = field(default_factory=list)
+    spec: Spec | None = None
+    lock: Lock | None = None
+    environment: EnvironmentResult | None = None
+    started_at: str | None = None
+    seconds: float = 0.0
+    nbrepro_version: str = ""
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return worst([n.verdict for n in self.notebooks])
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.notebooks) and all(n.verdict.ok for n in self.notebooks)
+
+    def summary(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for nb in self.notebooks:
+            counts[nb.verdict.value] = counts.get(nb.verdict.value, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        verdict = self.verdict
+        data["verdict"] = verdict.value if verdict else None
+        data["summary"] = self.summary()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            repository=RepositoryInfo.from_dict(data["repository"]),
+            notebooks=[NotebookResult.from_dict(n) for n in data.get("notebooks", [])],
+            spec=_spec_from_dict(data.get("spec")),
+            lock=Lock.from_dict(data["lock"]) if data.get("lock") else None,
+            environment=(
+                EnvironmentResult.from_dict(data["environment"])
+                if data.get("environment")
+                else None
+            ),
+            started_at=data.get("started_at"),
+            seconds=data.get("seconds", 0.0),
+            nbrepro_version=data.get("nbrepro_version", ""),
+        )
+
+
+def _spec_from_dict(data: dict[str, Any] | None) -> Spec | None:
+    if not data:
+        return None
+    spec = Spec.from_dict(data)
+    spec.requirements = [Requirement.from_dict(r) for r in data.get("requirements", [])]
+    return spec
+
+
+# Fields whose JSON value must be turned back into an enum.
+_FIELD_TYPES: dict[str, dict[str, Any]] = {
+    "CellResult": {"status": CellStatus},
+    "NotebookResult": {"verdict": Verdict},
+}

@@ -1,0 +1,215 @@
+"""The resolve stage: declared requirements -> a lock of exact pins.
+
+`uv pip compile` by default; `pip-compile` (pip-tools) when asked. Locks are cached
+by the hash of what went into them, so an unchanged repository is not re-resolved.
+A resolution failure is a result naming the requirement that could not be met.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from packaging.utils import canonicalize_name
+
+from nbrepro import cache
+from nbrepro.errors import ConfigError
+from nbrepro.model import Lock, Spec
+from nbrepro.spec import requirement_name
+
+# The kernel itself: resolved together with the audited requirements so that it
+# never fights them, but it is the only thing nbrepro adds to the environment.
+KERNEL_REQUIREMENT = "ipykernel"
+RESOLVE_TIMEOUT = 900
+
+
+def uv_binary() -> str:
+    """The uv executable installed with nbrepro (the `uv` package), else one on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise ConfigError("uv is not installed: pip install uv") from None
+        return found
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for resolver/installer subprocesses: never download interpreters."""
+    env = dict(os.environ)
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+@dataclass
+class ResolverRun:
+    ok: bool
+    text: str
+    message: str
+
+
+class Resolver:
+    name: ClassVar[str]
+
+    def compile(
+        self, requirements_in: Path, python_version: str, exclude_newer: str | None
+    ) -> ResolverRun:
+        raise NotImplementedError
+
+    @staticmethod
+    def _run(cmd: list[str], cwd: Path) -> ResolverRun:
+        try:
+            proc = subprocess.run(
+                cmd, cwd=cwd, capture_output=True, text=True, timeout=RESOLVE_TIMEOUT,
+                env=tool_env(),
+            )
+        except subprocess.TimeoutExpired:
+            return ResolverRun(False, "", f"resolution took longer than {RESOLVE_TIMEOUT} s")
+        if proc.returncode != 0:
+            return ResolverRun(False, "", (proc.stderr or proc.stdout).strip())
+        return ResolverRun(True, proc.stdout, proc.stderr.strip())
+
+
+class UvResolver(Resolver):
+    name = "uv"
+
+    def compile(
+        self, requirements_in: Path, python_version: str, exclude_newer: str | None
+    ) -> ResolverRun:
+        cmd = [
+            uv_binary(), "pip", "compile", str(requirements_in), "--quiet", "--no-header",
+            "--no-annotate", "--python-version", python_version, "--output-file", "-",
+        ]
+        if exclude_newer:
+            cmd += ["--exclude-newer", exclude_newer]
+        return self._run(cmd, requirements_in.parent)
+
+
+class PipToolsResolver(Resolver):
+    name = "pip-tools"
+
+    def compile(
+        self, requirements_in: Path, python_version: str, exclude_newer: str | None
+    ) -> ResolverRun:
+        try:
+            import piptools  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "the pip-tools resolver needs pip-tools: pip install 'nbrepro[pip-tools]'"
+            ) from None
+        out = requirements_in.with_suffix(".txt")
+        cmd = [
+            sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header",
+            "--no-annotate", "--strip-extras", "--output-file", str(out), str(requirements_in),
+        ]
+        if exclude_newer:
+            cmd += ["--pip-args", f"--uploaded-prior-to={exclude_newer}"]
+        run = self._run(cmd, requirements_in.parent)
+        if run.ok:
+            run.text = out.read_text()
+        return run
+
+
+RESOLVERS: dict[str, type[Resolver]] = {r.name: r for r in (UvResolver, PipToolsResolver)}
+
+
+def requirements_in(spec: Spec, project_dir: Path | None) -> list[str]:
+    lines = [r.spec for r in spec.requirements]
+    if project_dir is not None:
+        lines.append(str(project_dir))
+    if not any(requirement_name(line) == KERNEL_REQUIREMENT for line in lines):
+        lines.append(KERNEL_REQUIREMENT)
+    return lines
+
+
+def project_fingerprint(project_dir: Path | None) -> str | None:
+    """A hash of the files that define a local project's metadata."""
+    if project_dir is None:
+        return None
+    names = ("setup.py", "setup.cfg", "pyproject.toml")
+    parts = [(n, (project_dir / n).read_bytes().hex()) for n in names if (project_dir / n).is_file()]
+    return cache.content_key(parts)
+
+
+def resolve(
+    spec: Spec,
+    python_version: str,
+    *,
+    resolver: str = "uv",
+    exclude_newer: str | None = None,
+    project_dir: Path | None = None,
+    use_cache: bool = True,
+) -> Lock:
+    """Resolve `spec` for `python_version` (X.Y). `project_dir` is a scratch copy of a
+    local project to include; its path never enters the cached lock."""
+    if resolver not in RESOLVERS:
+        raise ConfigError(f"unknown resolver {resolver!r} (choose from {', '.join(RESOLVERS)})")
+    lines = requirements_in(spec, project_dir)
+    stable = [ln for ln in lines if project_dir is None or ln != str(project_dir)]
+    key = cache.content_key(
+        "lock", resolver, python_version, exclude_newer, sorted(stable),
+        project_fingerprint(project_dir),
+    )
+    lock = Lock(ok=False, resolver=resolver, python_version=python_version, key=key)
+    cached = cache.entry("locks", key + ".txt")
+    if use_cache and cached.is_file():
+        lock.ok, lock.cached, lock.text = True, True, cached.read_text()
+        lock.pins = parse_pins(lock.text)
+        return lock
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="nbrepro-resolve-") as tmp:
+        infile = Path(tmp) / "requirements.in"
+        infile.write_text("\n".join(lines) + "\n")
+        run = RESOLVERS[resolver]().compile(infile, python_version, exclude_newer)
+    lock.seconds = time.monotonic() - started
+    if not run.ok:
+        lock.message = run.message
+        lock.failed_requirement = blame(run.message, [r.spec for r in spec.requirements])
+        return lock
+    lock.ok = True
+    lock.text = _without_project(run.text, project_dir)
+    lock.pins = parse_pins(lock.text)
+    cached.write_text(lock.text)
+    return lock
+
+
+def _without_project(text: str, project_dir: Path | None) -> str:
+    """Drop the local project's own line: it is installed from the scratch copy."""
+    if project_dir is None:
+        return text
+    marker = project_dir.as_posix()
+    return "".join(ln for ln in text.splitlines(keepends=True) if marker not in ln)
+
+
+_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;\\]+)", re.M)
+
+
+def parse_pins(text: str) -> dict[str, str]:
+    return {canonicalize_name(name): version for name, version in _PIN.findall(text)}
+
+
+def blame(message: str, requirements: list[str]) -> str | None:
+    """The requirement the resolver's message mentions first, if any."""
+    lowered = message.lower()
+    best: tuple[int, str] | None = None
+    for req in requirements:
+        name = requirement_name(req)
+        pattern = re.compile(
+            r"(?<![\w\-.])" + re.escape(name).replace(r"\-", "[-_.]") + r"(?![\w\-])"
+        )
+        m = pattern.search(lowered)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), req)
+    return best[1] if best else None

@@ -1,0 +1,118 @@
+"""The scan stage: find a repository's notebooks and read what they say about themselves."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from nbrepro.model import NotebookInfo
+
+# Folders that never hold notebooks worth checking.
+SKIP_DIRS = frozenset(
+    {".ipynb_checkpoints", ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv",
+     "venv", ".tox", ".nox", "site-packages"}
+)
+
+
+def natural_key(path: str) -> list[Any]:
+    """Sort `2_b.ipynb` before `10_a.ipynb`: authors number notebooks in run order."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path)]
+
+
+def find_notebooks(root: Path) -> list[str]:
+    """Every `*.ipynb` under `root`, relative POSIX paths, in natural order."""
+    found: list[str] = []
+    for path in root.rglob("*.ipynb"):
+        rel = path.relative_to(root)
+        if any(part in SKIP_DIRS for part in rel.parts[:-1]):
+            continue
+        if path.is_symlink() or not path.is_file():
+            continue
+        found.append(rel.as_posix())
+    return sorted(found, key=natural_key)
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read any notebook version nbformat can upgrade, as v4. Raises on invalid input."""
+    with path.open(encoding="utf-8") as fh:
+        nb = nbformat.read(fh, as_version=nbformat.NO_CONVERT)
+    major = nb.get("nbformat", 4)
+    if major != 4:
+        nb = nbformat.convert(nb, 4)
+    nbformat.validate(nb)
+    return nb
+
+
+def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
+    info = NotebookInfo(path=rel)
+    try:
+        nb = read_notebook(root / rel)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return _invalid(info, f"not valid JSON: {exc}"), None
+    except nbformat.ValidationError as exc:
+        return _invalid(info, f"not a valid notebook: {exc.message}"), None
+    except Exception as exc:  # nbformat raises assorted errors on odd input
+        return _invalid(info, f"unreadable notebook: {type(exc).__name__}: {exc}"), None
+
+    meta = nb.get("metadata", {})
+    lang_info = meta.get("language_info", {}) or {}
+    kernelspec = meta.get("kernelspec", {}) or {}
+    info.nbformat = f"{nb.get('nbformat')}.{nb.get('nbformat_minor')}"
+    info.language = lang_info.get("name") or kernelspec.get("language")
+    info.kernel_name = kernelspec.get("name")
+    version = lang_info.get("version")
+    info.python_version = str(version) if version and info.language == "python" else None
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    info.cells = len(nb.cells)
+    info.code_cells = len(code)
+    info.has_outputs = any(c.get("outputs") for c in code)
+    counts = [c.get("execution_count") for c in code if c.get("execution_count") is not None]
+    info.top_down = all(a < b for a, b in zip(counts, counts[1:]))
+    info.imports = sorted({m for c in code for m in imports_of(c.source)})
+    return info, nb
+
+
+def _invalid(info: NotebookInfo, reason: str) -> NotebookInfo:
+    info.valid = False
+    info.error = reason.splitlines()[0][:300]
+    return info
+
+
+_MAGIC = re.compile(r"^\s*[%!?]")
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+
+
+def imports_of(source: str) -> set[str]:
+    """Top-level modules a cell imports (third-party only). IPython magics are skipped."""
+    # Drop magics and shell escapes so the rest parses as Python.
+    lines = ["" if _MAGIC.match(line) else line for line in source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return _imports_by_regex(source)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return {m for m in found if m not in _STDLIB}
+
+
+_IMPORT_LINE = re.compile(r"^\s*(?:from\s+([A-Za-z_]\w*)|import\s+([A-Za-z_]\w*))", re.M)
+
+
+def _imports_by_regex(source: str) -> set[str]:
+    names = {a or b for a, b in _IMPORT_LINE.findall(source)}
+    return {m for m in names if m not in _STDLIB}
+
+
+def scan(root: Path) -> list[tuple[NotebookInfo, nbformat.NotebookNode | None]]:
+    """Scan every notebook under `root`; invalid ones come back with `valid=False`."""
+    return [scan_notebook(root, rel) for rel in find_notebooks(root)]

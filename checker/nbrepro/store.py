@@ -1,0 +1,442 @@
+"""Results storage: SQLAlchemy, SQLite by default, any SQLAlchemy URL for shared use.
+
+One row per check (an invocation of `nbrepro check` or a check started from
+JupyterLab), with its repository, environment, notebooks, runs and cells. Each
+notebook's result is written in its own transaction as soon as it is known, so a
+check that is interrupted keeps everything that finished and the database stays
+consistent. The check row also carries live progress for the JupyterLab panel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from nbrepro.errors import InputError
+from nbrepro.model import (
+    CheckResult,
+    EnvironmentResult,
+    Lock,
+    NotebookInfo,
+    NotebookResult,
+    RepositoryInfo,
+    Spec,
+)
+
+# Check states. `running` rows whose process is gone are turned into `interrupted`.
+QUEUED, RUNNING, FINISHED, CANCELLED, INTERRUPTED, ERROR = (
+    "queued", "running", "finished", "cancelled", "interrupted", "error",
+)
+ACTIVE_STATES = (QUEUED, RUNNING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RepositoryRow(Base):
+    __tablename__ = "repositories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(2048), index=True)
+    commit: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(String(4096))
+
+
+class CheckRow(Base):
+    __tablename__ = "checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int | None] = mapped_column(ForeignKey("repositories.id"))
+    source: Mapped[str] = mapped_column(String(2048))
+    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    verdict: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the full CheckResult
+
+    repository: Mapped[RepositoryRow | None] = relationship()
+    notebooks: Mapped[list[NotebookRow]] = relationship(
+        back_populates="check", cascade="all, delete-orphan", order_by="NotebookRow.id"
+    )
+    environment: Mapped[EnvironmentRow | None] = relationship(
+        back_populates="check", cascade="all, delete-orphan"
+    )
+
+
+class EnvironmentRow(Base):
+    __tablename__ = "environments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id"), index=True)
+    key: Mapped[str | None] = mapped_column(String(64))
+    backend: Mapped[str | None] = mapped_column(String(32))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    python_version: Mapped[str | None] = mapped_column(String(32))
+    requested_python: Mapped[str | None] = mapped_column(String(32))
+    declared_files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    requirements: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    resolver: Mapped[str | None] = mapped_column(String(16))
+    lock: Mapped[str | None] = mapped_column(Text)
+    failed_requirement: Mapped[str | None] = mapped_column(String(512))
+    message: Mapped[str | None] = mapped_column(Text)
+    build_log: Mapped[str | None] = mapped_column(Text)
+    resolve_seconds: Mapped[float | None] = mapped_column(Float)
+    build_seconds: Mapped[float | None] = mapped_column(Float)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    sandbox: Mapped[str | None] = mapped_column(String(32))
+    network: Mapped[bool] = mapped_column(Boolean, default=False)
+    check: Mapped[CheckRow] = relationship(back_populates="environment")
+
+
+class NotebookRow(Base):
+    __tablename__ = "notebooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id"), index=True)
+    path: Mapped[str] = mapped_column(String(4096))
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    nbformat: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(64))
+    kernel_name: Mapped[str | None] = mapped_column(String(128))
+    python_version: Mapped[str | None] = mapped_column(String(32))
+    cells: Mapped[int] = mapped_column(Integer, default=0)
+    code_cells: Mapped[int] = mapped_column(Integer, default=0)
+    has_outputs: Mapped[bool] = mapped_column(Boolean, default=False)
+    top_down: Mapped[bool] = mapped_column(Boolean, default=True)
+    imports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    check: Mapped[CheckRow] = relationship(back_populates="notebooks")
+    run: Mapped[RunRow | None] = relationship(back_populates="notebook", cascade="all, delete-orphan")
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notebook_id: Mapped[int] = mapped_column(ForeignKey("notebooks.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    exception: Mapped[str | None] = mapped_column(String(256), index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    failing_cell: Mapped[int | None] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    finished_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    notebook: Mapped[NotebookRow] = relationship(back_populates="run")
+    cells: Mapped[list[CellRow]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="CellRow.index"
+    )
+
+
+class CellRow(Base):
+    __tablename__ = "cells"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    run: Mapped[RunRow] = relationship(back_populates="cells")
+
+
+def default_url() -> str:
+    from nbrepro.cache import cache_root
+
+    return f"sqlite:///{cache_root() / 'nbrepro.sqlite'}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the JupyterLab panel read while a check writes; the busy timeout makes
+    # concurrent writers (parallel checks, the server) wait instead of failing.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Store:
+    """All reads and writes of results go through here."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_url()
+        try:
+            if self.url.startswith("sqlite:///") and self.url != "sqlite:///:memory:":
+                db_path = Path(self.url.removeprefix("sqlite:///"))
+                if not db_path.parent.is_dir():
+                    if url is not None:  # the user named a folder that does not exist
+                        raise InputError(f"database folder does not exist: {db_path.parent}")
+                    db_path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(self.url)
+        except ArgumentError as exc:
+            raise InputError(f"not a database URL: {self.url!r}") from exc
+        except ImportError as exc:
+            raise InputError(f"no driver for database URL {self.url!r}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise InputError(f"cannot open database {self.url!r}: {exc.orig}") from exc
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # --- check lifecycle ------------------------------------------------------
+
+    def create_check(self, source: str, options: dict[str, Any] | None = None) -> int:
+        with self.session() as s, s.begin():
+            row = CheckRow(source=source, options=options or {}, state=QUEUED, progress={})
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def start_check(self, check_id: int, repo: RepositoryInfo) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(CheckRow, check_id)
+            if row is None:
+                raise InputError(f"no check with id {check_id} in {self.url}")
+            repo_row = s.scalar(
+                select(RepositoryRow).where(
+                    RepositoryRow.source == repo.source, RepositoryRow.commit == repo.commit
+                )
+            )
+            if repo_row is None:
+                repo_row = RepositoryRow(source=repo.source, commit=repo.commit, path=repo.path)
+                s.add(repo_row)
+            row.repository = repo_row
+            row.state = RUNNING
+            row.pid = os.getpid()
+            row.host = socket.gethostname()
+            row.started_at = utcnow()
+
+    def set_progress(self, check_id: int, stage: str, progress: dict[str, Any]) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(CheckRow, check_id)
+            if row is not None:
+                row.stage = stage
+                row.progress = progress
+
+    def record_environment(
+        self, check_id: int, spec: Spec | None, lock: Lock | None, env: EnvironmentResult | None
+    ) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(CheckRow, check_id)
+            if row is None:
+                return
+            e = row.environment or EnvironmentRow(check_id=check_id)
+            if spec is not None:
+                e.declared_files = spec.files
+                e.requirements = [r.to_dict() for r in spec.requirements]
+                e.requested_python = spec.python_version
+            if lock is not None:
+                e.resolver = lock.resolver
+                e.lock = lock.text
+                e.resolve_seconds = lock.seconds
+                e.failed_requirement = lock.failed_requirement
+                e.message = lock.message
+                e.python_version = lock.python_version
+            if env is not None:
+                e.key = env.key
+                e.backend = env.backend
+                e.ok = env.ok
+                e.python_version = env.python_version or e.python_version
+                e.requested_python = env.requested_python or e.requested_python
+                e.build_log = env.log
+                e.build_seconds = env.seconds
+                e.cached = env.cached
+                e.sandbox = env.sandbox
+                e.network = env.network
+                e.failed_requirement = env.failed_requirement or e.failed_requirement
+                e.message = env.message or e.message
+            row.environment = e
+
+    def record_notebook(self, check_id: int, result: NotebookResult) -> None:
+        """Write one notebook's result, atomically."""
+        info = result.info or NotebookInfo(path=result.path)
+        with self.session() as s, s.begin():
+            nb = NotebookRow(
+                check_id=check_id, path=result.path, valid=info.valid, error=info.error,
+                nbformat=info.nbformat, language=info.language, kernel_name=info.kernel_name,
+                python_version=info.python_version, cells=info.cells,
+                code_cells=info.code_cells, has_outputs=info.has_outputs,
+                top_down=info.top_down, imports=info.imports,
+            )
+            nb.run = RunRow(
+                verdict=result.verdict.value, reason=result.reason, exception=result.exception,
+                message=result.message, failing_cell=result.failing_cell, seconds=result.seconds,
+                cells=[
+                    CellRow(index=c.index, status=c.status.value, reason=c.reason,
+                            detail=c.detail, seconds=c.execution_seconds)
+                    for c in result.cells
+                ],
+            )
+            s.add(nb)
+
+    def finish_check(
+        self, check_id: int, state: str, result: CheckResult | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(CheckRow, check_id)
+            if row is None:
+                return
+            row.state = state
+            row.stage = None if state == FINISHED else row.stage
+            row.finished_at = utcnow()
+            row.error = error
+            if result is not None:
+                row.result = result.to_dict()
+                verdict = result.verdict
+                row.verdict = verdict.value if verdict else None
+
+    def mark_stale(self) -> list[int]:
+        """Turn `running`/`queued` checks of this host whose process is gone into
+        `interrupted`. Returns their ids."""
+        host = socket.gethostname()
+        stale: list[int] = []
+        with self.session() as s, s.begin():
+            rows = s.scalars(select(CheckRow).where(CheckRow.state.in_(ACTIVE_STATES))).all()
+            for row in rows:
+                if row.host not in (None, host):
+                    continue
+                if row.pid is not None and _alive(row.pid):
+                    continue
+                if row.pid is None and row.state == QUEUED:
+                    continue  # not started yet: its runner owns it
+                row.state = INTERRUPTED
+                row.finished_at = utcnow()
+                row.error = row.error or "the process running this check ended before it finished"
+                stale.append(row.id)
+        return stale
+
+    # --- reads ----------------------------------------------------------------
+
+    def get_check(self, check_id: int) -> dict[str, Any] | None:
+        with self.session() as s:
+            row = s.get(CheckRow, check_id)
+            return _check_dict(row, full=True) if row else None
+
+    def list_checks(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(CheckRow).order_by(CheckRow.id.desc()).limit(limit)).all()
+            return [_check_dict(r, full=False) for r in rows]
+
+    def get_result(self, check_id: int) -> CheckResult | None:
+        """The full result of a check; for an unfinished check, what is known so far."""
+        with self.session() as s:
+            row = s.get(CheckRow, check_id)
+            if row is None:
+                return None
+            if row.result:
+                return CheckResult.from_dict(row.result)
+            return _partial_result(row)
+
+    def set_pid(self, check_id: int, pid: int) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(CheckRow, check_id)
+            if row is not None:
+                row.pid = pid
+                row.host = socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has finished; /proc says so on Linux.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.replace(tzinfo=timezone.utc).isoformat() if value else None
+
+
+def _check_dict(row: CheckRow, full: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": row.id,
+        "source": row.source,
+        "state": row.state,
+        "stage": row.stage,
+        "progress": row.progress or {},
+        "verdict": row.verdict,
+        "error": row.error,
+        "options": row.options or {},
+        "created_at": _iso(row.created_at),
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "commit": row.repository.commit if row.repository else None,
+        "notebooks": [
+            {"path": nb.path, "verdict": nb.run.verdict if nb.run else None}
+            for nb in row.notebooks
+        ],
+    }
+    if full:
+        result = CheckResult.from_dict(row.result) if row.result else _partial_result(row)
+        data["result"] = result.to_dict()
+    return data
+
+
+def _partial_result(row: CheckRow) -> CheckResult:
+    from nbrepro.model import CellResult, CellStatus, Verdict
+
+    repo = row.repository
+    result = CheckResult(
+        repository=RepositoryInfo(
+            source=row.source, commit=repo.commit if repo else None, path=repo.path if repo else None
+        )
+    )
+    for nb in row.notebooks:
+        if nb.run is None:
+            continue
+        result.notebooks.append(
+            NotebookResult(
+                path=nb.path, verdict=Verdict(nb.run.verdict), reason=nb.run.reason,
+                exception=nb.run.exception, message=nb.run.message,
+                failing_cell=nb.run.failing_cell, seconds=nb.run.seconds,
+                cells=[
+                    CellResult(index=c.index, status=CellStatus(c.status), reason=c.reason,
+                               detail=c.detail, execution_seconds=c.seconds)
+                    for c in nb.run.cells
+                ],
+            )
+        )
+    return result
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False)

@@ -89,7 +89,7 @@ class UvResolver(Resolver):
     ) -> ResolverRun:
         cmd = [
             uv_binary(), "pip", "compile", str(requirements_in), "--quiet", "--no-header",
-            "--no-annotate", "--python-version", python_version, "--output-file", "-",
+            "--no-annotate", "--python-version", python_version,
         ]
         if exclude_newer:
             cmd += ["--exclude-newer", exclude_newer]

@@ -167,9 +167,11 @@ class CellRow(Base):
 
 
 def default_url() -> str:
-    from nbrepro.cache import cache_root
+    """`$NBREPRO_DB`, else a SQLite file in the user data dir, shared by the command
+    line and the JupyterLab extension."""
+    from platformdirs import user_data_dir
 
-    return f"sqlite:///{cache_root() / 'nbrepro.sqlite'}"
+    return os.environ.get("NBREPRO_DB") or f"sqlite:///{Path(user_data_dir('nbrepro')) / 'nbrepro.sqlite'}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

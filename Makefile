@@ -1,0 +1,28 @@
+# The two commands a new user needs: `make demo` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup:
+	scripts/setup.sh test
+
+demo: setup
+	$(VENV)/bin/nbrepro check examples/demo-repo --json demo-results.json; \
+	  status=$$?; echo "(exit code $$status; results in demo-results.json)"; \
+	  [ $$status -le 1 ]
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check checker extension tests benchmarks
+
+bench: setup
+	$(PY) benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache demo-results.json

@@ -1,0 +1,3 @@
+from nbrepro.cli import main
+
+main()

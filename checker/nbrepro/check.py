@@ -1,0 +1,271 @@
+"""One check, end to end: source -> scan -> spec -> resolve -> build -> execute ->
+compare -> verdict -> store. Each stage's result is kept in the `CheckResult`.
+
+Progress is reported through a `Progress` object (the terminal shows it; the
+database keeps it for the JupyterLab panel). Interruption (Ctrl-C, SIGTERM) keeps
+what finished: every notebook's result is stored as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from nbrepro import __version__
+from nbrepro.build import BuildRequest, find_python, get_backend
+from nbrepro.compare import CompareOptions, default_comparer
+from nbrepro.execute import ExecutionOptions, run_notebook
+from nbrepro.model import CheckResult, EnvironmentResult, Lock, NotebookInfo, NotebookResult
+from nbrepro.resolve import resolve
+from nbrepro.scan import find_notebooks, scan_notebook
+from nbrepro.source import Source, open_source, scratch_copy
+from nbrepro.spec import read_spec
+from nbrepro.store import ERROR, FINISHED, INTERRUPTED, Store
+from nbrepro.verdict import install_failed, judge, not_checked, why_not_runnable
+
+
+@dataclass
+class CheckOptions:
+    resolver: str = "uv"
+    backend: str = "venv"
+    exclude_newer: str | None = None  # resolve as of this date (YYYY-MM-DD)
+    python: str | None = None  # override the Python version the repository asks for
+    use_cache: bool = True
+    network: bool = False
+    output_dir: Path | None = None  # where stored and re-run notebooks are written
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    compare: CompareOptions = field(default_factory=CompareOptions)
+
+
+class Progress:
+    """Receives progress events; subclasses show or store them. All no-ops here."""
+
+    def stage(self, stage: str, detail: str | None = None) -> None:
+        pass
+
+    def notebook_started(self, path: str, index: int, total: int, cells: int) -> None:
+        pass
+
+    def cell_done(self, path: str, index: int, done: int, total: int) -> None:
+        pass
+
+    def notebook_done(self, result: NotebookResult) -> None:
+        pass
+
+
+class StoreProgress(Progress):
+    """Keeps the check row's stage and progress current, at most a few writes a second."""
+
+    def __init__(self, store: Store, check_id: int, inner: Progress) -> None:
+        self.store, self.check_id, self.inner = store, check_id, inner
+        self.current: dict[str, object] = {}
+        self._stage = "scan"
+        self._last = 0.0
+
+    def _write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last > 0.25:
+            self._last = now
+            self.store.set_progress(self.check_id, self._stage, dict(self.current))
+
+    def stage(self, stage: str, detail: str | None = None) -> None:
+        self._stage = stage
+        self._write(force=True)
+        self.inner.stage(stage, detail)
+
+    def notebook_started(self, path: str, index: int, total: int, cells: int) -> None:
+        self.current = {"notebook": path, "notebook_index": index, "notebooks": total,
+                        "cell": 0, "cells": cells}
+        self._stage = "execute"
+        self._write(force=True)
+        self.inner.notebook_started(path, index, total, cells)
+
+    def cell_done(self, path: str, index: int, done: int, total: int) -> None:
+        self.current.update(cell=done, cells=total)
+        self._write()
+        self.inner.cell_done(path, index, done, total)
+
+    def notebook_done(self, result: NotebookResult) -> None:
+        self.store.record_notebook(self.check_id, result)
+        self.inner.notebook_done(result)
+
+
+def requested_python(spec_version: str | None, infos: list[NotebookInfo]) -> str | None:
+    """The declared Python version, else the most common X.Y among the notebooks."""
+    if spec_version:
+        return spec_version
+    versions = [".".join(i.python_version.split(".")[:2]) for i in infos if i.python_version]
+    return Counter(versions).most_common(1)[0][0] if versions else None
+
+
+def short_message(message: str | None, limit: int = 240) -> str:
+    """The most telling line of a resolver's or installer's message."""
+    if not message:
+        return ""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    lines = [ln.strip(" ×╰─▶│") for ln in text.splitlines() if ln.strip(" ×╰─▶│")]
+    for line in lines:
+        if line.lower().startswith(("because", "error:", "no solution", "could not")):
+            pick = line
+            break
+    else:
+        pick = lines[-1] if lines else ""
+    return pick if len(pick) <= limit else pick[: limit - 1] + "…"
+
+
+def check(
+    source: str | Source,
+    options: CheckOptions | None = None,
+    *,
+    store: Store | None = None,
+    check_id: int | None = None,
+    progress: Progress | None = None,
+) -> CheckResult:
+    """Check every notebook of `source` (a path or git URL). Never raises for problems
+    in the audited repository; raises `NbreproError` for bad input."""
+    options = options or CheckOptions()
+    progress = progress or Progress()
+    get_backend(options.backend)  # an unknown backend is an input error: fail before work
+    src = source if isinstance(source, Source) else open_source(source)
+    started = time.monotonic()
+    result = CheckResult(
+        repository=src.info, nbrepro_version=__version__,
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    if store is not None:
+        check_id = check_id or store.create_check(src.info.source, _options_record(options))
+        store.start_check(check_id, src.info)
+        progress = StoreProgress(store, check_id, progress)
+    scratch: list[Path] = []
+    try:
+        _run_stages(src, options, result, progress, scratch, store, check_id)
+    except (KeyboardInterrupt, SystemExit):
+        _finish(store, check_id, INTERRUPTED, result, started, "interrupted")
+        raise
+    except BaseException as exc:
+        _finish(store, check_id, ERROR, result, started, f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        _finish(store, check_id, FINISHED, result, started)
+    finally:
+        for folder in scratch:
+            shutil.rmtree(folder.parent, ignore_errors=True)
+    return result
+
+
+def _run_stages(
+    src: Source, options: CheckOptions, result: CheckResult, progress: Progress,
+    scratch_dirs: list[Path], store: Store | None, check_id: int | None,
+) -> None:
+    backend = get_backend(options.backend)
+    comparer = default_comparer(options.compare)
+    progress.stage("scan")
+    paths = src.selected if src.selected is not None else find_notebooks(src.root)
+    scanned = [scan_notebook(src.root, p) for p in paths]
+    runnable: list[tuple[NotebookInfo, nbformat.NotebookNode]] = []
+    for info, nb in scanned:
+        why = why_not_runnable(info)
+        if why is None and nb is not None:
+            runnable.append((info, nb))
+        else:
+            _record(result, not_checked(info, why or "unreadable"), progress)
+
+    progress.stage("spec")
+    result.spec = read_spec(src.root, {m for info, _ in scanned for m in info.imports})
+    if not runnable:
+        return
+
+    progress.stage("resolve")
+    scratch = scratch_copy(src.root)
+    scratch_dirs.append(scratch)
+    python = find_python(options.python or requested_python(
+        result.spec.python_version, [i for i, _ in runnable]))
+    project_dir = scratch / result.spec.local_project if result.spec.local_project else None
+    result.lock = resolve(
+        result.spec, python.minor, resolver=options.resolver,
+        exclude_newer=options.exclude_newer, project_dir=project_dir,
+        use_cache=options.use_cache,
+    )
+    if not result.lock.ok:
+        reason = _install_reason("could not resolve", result.lock)
+        for info, _ in runnable:
+            _record(result, install_failed(info, reason), progress)
+        return
+
+    progress.stage("build")
+    result.environment = backend.build(BuildRequest(
+        lock=result.lock, python=python, project_dir=project_dir,
+        apt_packages=result.spec.apt_packages, use_cache=options.use_cache,
+    ))
+    result.environment.network = options.network
+    if store is not None and check_id is not None:
+        store.record_environment(check_id, result.spec, result.lock, result.environment)
+    if not result.environment.ok:
+        reason = _install_reason("could not install", result.environment)
+        for info, _ in runnable:
+            _record(result, install_failed(info, reason), progress)
+        return
+
+    for position, (info, nb) in enumerate(runnable):
+        progress.notebook_started(info.path, position, len(runnable), info.code_cells)
+        run = run_notebook(
+            nb, (scratch / info.path).parent, scratch, result.environment, backend,
+            options.execution, network=options.network,
+            on_cell=lambda i, d, t, p=info.path: progress.cell_done(p, i, d, t),
+        )
+        progress.stage("compare")
+        outcome = judge(info, nb, run, comparer)
+        if options.output_dir is not None:
+            _write_notebooks(options.output_dir, info.path, nb, run.executed)
+        _record(result, outcome, progress)
+
+
+def _finish(
+    store: Store | None, check_id: int | None, state: str, result: CheckResult,
+    started: float, error: str | None = None,
+) -> None:
+    result.seconds = time.monotonic() - started
+    if store is not None and check_id is not None:
+        if result.spec is not None:
+            store.record_environment(check_id, result.spec, result.lock, result.environment)
+        store.finish_check(check_id, state, result, error=error)
+
+
+def _record(result: CheckResult, outcome: NotebookResult, progress: Progress) -> None:
+    result.notebooks.append(outcome)
+    progress.notebook_done(outcome)
+
+
+def _install_reason(what: str, failed: Lock | EnvironmentResult) -> str:
+    req = failed.failed_requirement
+    head = f"{what} {req}" if req else what
+    detail = short_message(failed.message)
+    return f"{head}: {detail}" if detail else head
+
+
+def _write_notebooks(out: Path, rel: str, stored: nbformat.NotebookNode,
+                     executed: nbformat.NotebookNode) -> None:
+    for kind, nb in (("stored", stored), ("rerun", executed)):
+        target = out / kind / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(target))
+
+
+def _options_record(options: CheckOptions) -> dict[str, object]:
+    return {
+        "resolver": options.resolver, "backend": options.backend,
+        "exclude_newer": options.exclude_newer, "python": options.python,
+        "network": options.network, "cell_timeout": options.execution.cell_timeout,
+        "notebook_timeout": options.execution.notebook_timeout,
+        "keep_going": options.execution.keep_going,
+    }
+
+
+__all__ = ["CheckOptions", "Progress", "check"]

@@ -1,0 +1,194 @@
+"""The `nbrepro` command line.
+
+Exit codes: 0 every notebook reproduced (or reproduced-equivalent), 1 something did
+not, 2 usage or input error, 3 an internal error of nbrepro, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.status import Status
+
+from nbrepro import __version__
+from nbrepro.errors import InputError, NbreproError
+from nbrepro.model import NotebookResult
+
+EXIT_OK, EXIT_NOT_REPRODUCED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+err = Console(stderr=True, highlight=False)
+
+
+class ConsoleProgress:
+    """Shows which notebook, stage and cell a check is at (a spinner on a terminal,
+    one line per notebook otherwise)."""
+
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        self.console, self.quiet = console, quiet
+        self.status: Status | None = None
+        self.where = ""
+
+    def __enter__(self) -> ConsoleProgress:
+        if not self.quiet and self.console.is_terminal:
+            self.status = self.console.status("starting")
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def _show(self, text: str) -> None:
+        if self.status is not None:
+            self.status.update(text)
+
+    def stage(self, stage: str, detail: str | None = None) -> None:
+        self._show(f"{stage}{': ' + detail if detail else ''} {self.where}".strip())
+
+    def notebook_started(self, path: str, index: int, total: int, cells: int) -> None:
+        self.where = f"[{index + 1}/{total}] {path}"
+        self._show(f"execute {self.where}")
+
+    def cell_done(self, path: str, index: int, done: int, total: int) -> None:
+        self._show(f"execute {self.where} cell {done}/{total}")
+
+    def notebook_done(self, result: NotebookResult) -> None:
+        if not self.quiet and self.status is None:
+            self.console.print(f"{result.verdict.value:>22}  {result.path}")
+
+
+def _writable_file(path: str) -> Path | None:
+    """Fail before any work when an output file cannot be written."""
+    if path == "-":
+        return None
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InputError(f"is a directory: {path}")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InputError(f"cannot write {path}: permission denied")
+    return target
+
+
+def _write(target: Path | None, text: str) -> None:
+    if target is None:
+        sys.stdout.write(text)
+    else:
+        target.write_text(text, encoding="utf-8")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nbrepro")
+def cli() -> None:
+    """Check whether Jupyter notebooks reproduce their stored outputs."""
+
+
+@cli.command()
+@click.argument("source", metavar="PATH_OR_GIT_URL")
+@click.option("--json", "json_path", metavar="FILE", help="Write the results as JSON ('-': stdout).")
+@click.option("--db", "db_url", metavar="URL",
+              help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "
+                   "file in the user data folder].")
+@click.option("--cell-timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              metavar="S", help="Seconds one cell may run.")
+@click.option("--notebook-timeout", type=click.FloatRange(min=1), default=1200,
+              show_default=True, metavar="S", help="Seconds one notebook may run.")
+@click.option("--resolver", type=click.Choice(["uv", "pip-tools"]), default="uv",
+              show_default=True, help="Dependency resolver.")
+@click.option("--backend", type=click.Choice(["venv"]), default="venv", show_default=True,
+              help="How environments are built and kernels isolated.")
+@click.option("--exclude-newer", metavar="DATE",
+              help="Resolve as of this date (YYYY-MM-DD): ignore newer releases.")
+@click.option("--python", "python_version", metavar="X.Y",
+              help="Python version to use instead of the one the repository asks for.")
+@click.option("--keep-going", is_flag=True, help="Run on after an unexpected error.")
+@click.option("--no-cache", is_flag=True, help="Resolve and build afresh.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write stored/ and rerun/ copies of each notebook here.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the results.")
+@click.option("--check-id", type=int, hidden=True,
+              help="Continue a check already queued in the database (used by the server).")
+def check(source: str, json_path: str | None, db_url: str | None, cell_timeout: float,
+          notebook_timeout: float, resolver: str, backend: str, exclude_newer: str | None,
+          python_version: str | None, keep_going: bool, no_cache: bool,
+          output_dir: Path | None, quiet: bool, check_id: int | None) -> None:
+    """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
+    from nbrepro.check import CheckOptions
+    from nbrepro.check import check as run_check
+    from nbrepro.execute import ExecutionOptions
+    from nbrepro.report import json as json_report
+    from nbrepro.report.terminal import print_report
+    from nbrepro.store import Store
+
+    json_target = _writable_file(json_path) if json_path else None
+    if exclude_newer:
+        _validate_date(exclude_newer)
+    store = Store(db_url)
+    options = CheckOptions(
+        resolver=resolver, backend=backend, exclude_newer=exclude_newer,
+        python=python_version, use_cache=not no_cache, output_dir=output_dir,
+        execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+                                   keep_going=keep_going),
+    )
+    out = Console(highlight=False)
+    with ConsoleProgress(err, quiet=quiet) as progress:
+        result = run_check(source, options, store=store, check_id=check_id, progress=progress)
+    if json_path:
+        _write(json_target, json_report.render(result))
+    if json_path != "-":
+        print_report(result, out)
+    sys.exit(EXIT_OK if result.ok else EXIT_NOT_REPRODUCED)
+
+
+def _validate_date(text: str) -> None:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text[:10])
+    except ValueError:
+        raise InputError(f"--exclude-newer: not a date (YYYY-MM-DD): {text}") from None
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # Turn SIGTERM into the same orderly stop as Ctrl-C: results so far are kept.
+    raise SystemExit(EXIT_INTERRUPTED)
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli.main(args=argv, prog_name="nbrepro", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        err.print("nbrepro: interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except NbreproError as exc:
+        err.print(f"nbrepro: error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        err.print("nbrepro: interrupted; finished notebooks are saved in the results database")
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug in nbrepro: one line, not a traceback
+        if os.environ.get("NBREPRO_DEBUG"):
+            raise
+        err.print(f"nbrepro: internal error: {type(exc).__name__}: {exc} "
+                  "(set NBREPRO_DEBUG=1 for a traceback)", markup=False)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The execute stage: run a notebook's cells in an environment, with time limits.
+
+nbclient drives a kernel that the backend starts (the kernel runs in the audited
+environment; the harness stays here). The kernel and the harness talk over IPC
+sockets in a private runtime directory, which works across sandboxes and avoids
+port races between parallel checks. The outcome of a run (completed, failed,
+timeout, kernel died) is a result, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import enum
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from nbrepro.build import Backend, KernelContext
+from nbrepro.model import EnvironmentResult
+
+KERNEL_NAME = "nbrepro"
+# nbclient's tag for cells that must not run; such cells are reported, not compared.
+SKIP_TAG = "skip-execution"
+# Seconds allowed for a kernel to start (a cold environment imports a lot).
+STARTUP_TIMEOUT = 120
+
+
+class Outcome(str, enum.Enum):
+    COMPLETED = "completed"  # every cell ran (unexpected errors only with keep_going)
+    FAILED = "failed"  # stopped at an unexpected exception
+    TIMEOUT = "timeout"
+    KERNEL_DIED = "kernel-died"
+
+
+@dataclass
+class ExecutionOptions:
+    cell_timeout: float = 300.0
+    notebook_timeout: float = 1200.0
+    keep_going: bool = False
+
+
+@dataclass
+class CellRun:
+    index: int
+    seconds: float
+    error: tuple[str, str] | None = None  # (ename, evalue) when the cell raised
+    expected_error: bool = False  # the stored outputs hold the same exception
+    skipped: bool = False
+
+
+@dataclass
+class NotebookRun:
+    outcome: Outcome
+    executed: nbformat.NotebookNode
+    cells: dict[int, CellRun] = field(default_factory=dict)
+    failing_cell: int | None = None
+    exception: str | None = None
+    message: str | None = None
+    seconds: float = 0.0
+
+
+# Hooks, in the spirit of nbclient's on_cell_executed: (cell index, code cells done, total).
+CellHook = Callable[[int, int, int], None]
+
+
+def stored_error(cell: dict[str, Any]) -> str | None:
+    """The exception name a cell's stored outputs show, if any."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return str(out.get("ename", ""))
+    return None
+
+
+def run_notebook(
+    nb: nbformat.NotebookNode,
+    cwd: Path,
+    scratch: Path,
+    env: EnvironmentResult,
+    backend: Backend,
+    options: ExecutionOptions,
+    on_cell: CellHook | None = None,
+    network: bool = False,
+) -> NotebookRun:
+    """Execute a copy of `nb` with its working directory at `cwd` (inside `scratch`)."""
+    executed = copy.deepcopy(nb)
+    # Short path: unix socket paths are limited to about 100 bytes.
+    runtime = Path(tempfile.mkdtemp(prefix="nbr-"))
+    try:
+        ctx = KernelContext(
+            connection_file=runtime / "kernel.json", runtime_dir=runtime, scratch=scratch,
+            cwd=cwd, home=runtime / "home", network=network,
+        )
+        (ctx.home / "tmp").mkdir(parents=True)
+        return asyncio.run(_run(executed, nb, ctx, env, backend, options, on_cell))
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _kernel_manager(ctx: KernelContext, env: EnvironmentResult, backend: Backend) -> AsyncKernelManager:
+    spec_dir = ctx.runtime_dir / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": backend.kernel_command(env, ctx),
+        "display_name": "nbrepro audited environment",
+        "language": "python",
+        "interrupt_mode": "signal",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return AsyncKernelManager(
+        kernel_name=KERNEL_NAME,
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(ctx.runtime_dir / "kernels")]),
+        transport="ipc",
+        ip=str(ctx.runtime_dir / "k"),
+        connection_file=str(ctx.connection_file),
+    )
+
+
+async def _run(
+    executed: nbformat.NotebookNode,
+    stored: nbformat.NotebookNode,
+    ctx: KernelContext,
+    env: EnvironmentResult,
+    backend: Backend,
+    options: ExecutionOptions,
+    on_cell: CellHook | None,
+) -> NotebookRun:
+    started = time.monotonic()
+    deadline = started + options.notebook_timeout
+    km = _kernel_manager(ctx, env, backend)
+    client = NotebookClient(
+        executed, km=km, allow_errors=True, timeout=int(options.cell_timeout),
+        startup_timeout=STARTUP_TIMEOUT, record_timing=False, kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(ctx.cwd)}},
+    )
+    run = NotebookRun(outcome=Outcome.COMPLETED, executed=executed)
+    code = [i for i, c in enumerate(executed.cells) if c.cell_type == "code"]
+    # The kernel's own stdout/stderr (not the cells'): kept for the failure message.
+    kernel_log = (ctx.runtime_dir / "kernel.log").open("wb")
+    for index in code:  # a cell that is never reached must not keep its stored outputs
+        executed.cells[index].outputs = []
+        executed.cells[index].execution_count = None
+    try:
+        try:
+            await client.async_start_new_kernel(
+                cwd=str(ctx.cwd), env=backend.kernel_env(env, ctx),
+                stdout=kernel_log, stderr=subprocess.STDOUT,
+            )
+            await client.async_start_new_kernel_client()
+        except Exception as exc:  # a kernel that cannot start is a dead kernel
+            run.outcome = Outcome.KERNEL_DIED
+            kernel_log.flush()
+            tail = _tail(ctx.runtime_dir / "kernel.log")
+            run.message = (f"the kernel did not start: {type(exc).__name__}: {exc}"
+                           + (f" ({tail})" if tail else ""))[:500]
+            return run
+        for done, index in enumerate(code):
+            cell = executed.cells[index]
+            if SKIP_TAG in cell.get("metadata", {}).get("tags", []):
+                run.cells[index] = CellRun(index, 0.0, skipped=True)
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _stop(run, Outcome.TIMEOUT, index,
+                      f"the notebook ran longer than {options.notebook_timeout:g} s")
+                break
+            client.timeout = max(1, int(min(options.cell_timeout, remaining)))
+            cell_started = time.monotonic()
+            try:
+                await client.async_execute_cell(cell, index)
+            except CellTimeoutError:
+                limit = ("the notebook's" if remaining < options.cell_timeout else "the cell's")
+                seconds = client.timeout
+                _stop(run, Outcome.TIMEOUT, index, f"cell {index} exceeded {limit} time limit "
+                      f"({seconds} s)")
+                break
+            except DeadKernelError:
+                _stop(run, Outcome.KERNEL_DIED, index, f"the kernel died while running cell {index}")
+                break
+            except (RuntimeError, OSError, ValueError) as exc:  # lost the kernel's channels
+                _stop(run, Outcome.KERNEL_DIED, index,
+                      f"lost contact with the kernel in cell {index}: {type(exc).__name__}: {exc}")
+                break
+            cell_run = CellRun(index, time.monotonic() - cell_started)
+            run.cells[index] = cell_run
+            error = stored_error(cell)
+            if error is not None:
+                cell_run.error = (error, _evalue(cell))
+                tags = cell.get("metadata", {}).get("tags", [])
+                cell_run.expected_error = (
+                    stored_error(stored.cells[index]) == error or "raises-exception" in tags
+                )
+                if not cell_run.expected_error and run.outcome is Outcome.COMPLETED:
+                    run.outcome = Outcome.FAILED
+                    run.failing_cell, run.exception, run.message = index, error, _evalue(cell)
+                    if not options.keep_going:
+                        break
+            if on_cell:
+                on_cell(index, done + 1, len(code))
+    finally:
+        await _shutdown(client)
+        backend.cleanup(ctx)
+        kernel_log.close()
+        run.seconds = time.monotonic() - started
+    return run
+
+
+def _tail(log: Path) -> str:
+    """The last meaningful line a kernel printed before dying."""
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip()[:300] if lines else ""
+
+
+def _evalue(cell: dict[str, Any]) -> str:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return str(out.get("evalue", "")).splitlines()[0][:500] if out.get("evalue") else ""
+    return ""
+
+
+def _stop(run: NotebookRun, outcome: Outcome, index: int, message: str) -> None:
+    run.outcome = outcome
+    run.failing_cell = index
+    run.message = message
+
+
+async def _shutdown(client: NotebookClient) -> None:
+    if client.km is None:
+        return
+    try:
+        # A timed-out or hung kernel gets no grace period: kill its process group now.
+        await asyncio.wait_for(_cleanup(client), timeout=30)
+    except (asyncio.TimeoutError, RuntimeError, OSError):
+        pass
+
+
+async def _cleanup(client: NotebookClient) -> None:
+    km = client.km
+    assert km is not None
+    try:
+        if await km.is_alive():
+            await km.shutdown_kernel(now=True)
+    finally:
+        await km.cleanup_resources()
+        if client.kc is not None:
+            client.kc.stop_channels()
+            client.kc = None

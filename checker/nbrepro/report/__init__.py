@@ -1,0 +1,21 @@
+"""Renderers of the one results model (`nbrepro.model.CheckResult`).
+
+Each format is a module with a `render(result) -> str` function; `RENDERERS` maps
+a format name to it, so the command line and the server pick formats by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nbrepro.model import CheckResult
+
+from . import json as json_report
+
+Renderer = Callable[[CheckResult], str]
+
+RENDERERS: dict[str, Renderer] = {
+    "json": json_report.render,
+}
+
+__all__ = ["RENDERERS", "Renderer"]

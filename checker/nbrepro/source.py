@@ -1,0 +1,123 @@
+"""Where a check's notebooks come from: a local folder, one notebook, or a git URL.
+
+A git URL is cloned (shallow) into the cache and its commit recorded. Runs never
+happen here: `scratch_copy` makes the writable copy that notebooks run in, so the
+user's files are never modified.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbrepro import cache
+from nbrepro.errors import InputError
+from nbrepro.model import RepositoryInfo
+from nbrepro.scan import SKIP_DIRS
+
+GIT_TIMEOUT = 600
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://|git@[^:]+:)", re.I)
+
+
+@dataclass
+class Source:
+    root: Path  # the repository folder (a cached clone for URLs)
+    selected: list[str] | None  # notebooks to check (relative); None means all
+    info: RepositoryInfo
+
+
+def is_url(text: str) -> bool:
+    return bool(_URL.match(text))
+
+
+def open_source(text: str) -> Source:
+    if is_url(text):
+        root, commit = clone(text)
+        return Source(root, None, RepositoryInfo(source=text, commit=commit, path=str(root)))
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise InputError(f"no such file or directory: {text}")
+    path = path.resolve()
+    if path.is_file():
+        if path.suffix != ".ipynb":
+            raise InputError(f"not a notebook or a directory: {text}")
+        root = _project_root(path.parent)
+        selected: list[str] | None = [path.relative_to(root).as_posix()]
+    elif path.is_dir():
+        root, selected = path, None
+    else:
+        raise InputError(f"not a notebook or a directory: {text}")
+    return Source(root, selected, RepositoryInfo(source=text, commit=git_commit(root),
+                                                 path=str(root)))
+
+
+def _project_root(folder: Path) -> Path:
+    """For a single notebook: the enclosing git work tree, else its own folder."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder
+
+
+def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT) -> str:
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true")
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+        raise subprocess.CalledProcessError(proc.returncode, args, output=lines[-1] if lines else "")
+    return proc.stdout.strip()
+
+
+def git_commit(folder: Path) -> str | None:
+    try:
+        return _git(["rev-parse", "HEAD"], cwd=folder, timeout=30) or None
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
+        return None
+
+
+def clone(url: str) -> tuple[Path, str | None]:
+    """A shallow clone of `url`'s default branch, cached and refreshed on each check."""
+    target = cache.entry("clones", cache.content_key("clone", url))
+    with cache.locked(target):
+        tmp = Path(tempfile.mkdtemp(prefix="clone-", dir=target.parent))
+        try:
+            _git(["clone", "--quiet", "--depth", "1", "--no-tags", url, str(tmp / "repo")])
+        except subprocess.CalledProcessError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InputError(f"cannot clone {url}: {exc.output or 'git failed'}") from None
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InputError(f"cannot clone {url}: no answer within {GIT_TIMEOUT} s") from None
+        shutil.rmtree(target, ignore_errors=True)
+        (tmp / "repo").rename(target)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target, git_commit(target)
+
+
+def scratch_copy(root: Path) -> Path:
+    """A writable copy of the repository for one check; caller removes it.
+
+    Symlinks are kept only when they point inside the repository, so a notebook
+    cannot write through a link into the user's files.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="nbrepro-run-"))
+    real_root = root.resolve()
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n in SKIP_DIRS}
+        for name in names:
+            path = Path(folder, name)
+            if path.is_symlink():
+                target = path.resolve()
+                if target != real_root and real_root not in target.parents:
+                    skipped.add(name)
+        return skipped
+
+    shutil.copytree(root, scratch / "repo", symlinks=True, ignore=ignore)
+    return scratch / "repo"

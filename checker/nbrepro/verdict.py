@@ -1,0 +1,88 @@
+"""The verdict stage: a run and its comparison -> one notebook's verdict (DESIGN.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbrepro.compare import Comparer
+from nbrepro.execute import NotebookRun, Outcome
+from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
+
+_NOT_REPRODUCED = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
+
+
+def not_checked(info: NotebookInfo, reason: str) -> NotebookResult:
+    return NotebookResult(path=info.path, verdict=Verdict.NOT_CHECKED, reason=reason, info=info)
+
+
+def why_not_runnable(info: NotebookInfo) -> str | None:
+    """The reason a notebook is not run at all, or None when it can be."""
+    if not info.valid:
+        return info.error or "not a valid notebook"
+    if not info.is_python:
+        return f"not a Python notebook (kernel {info.kernel_name or info.language or 'unknown'})"
+    if info.code_cells == 0:
+        return "no code cells"
+    return None
+
+
+def install_failed(info: NotebookInfo, reason: str) -> NotebookResult:
+    return NotebookResult(path=info.path, verdict=Verdict.INSTALL_FAILED, reason=reason, info=info)
+
+
+def judge(
+    info: NotebookInfo,
+    stored: Any,
+    run: NotebookRun,
+    comparer: Comparer,
+) -> NotebookResult:
+    """Compare every code cell the run reached and decide the notebook's verdict."""
+    cells: list[CellResult] = []
+    for index, cell in enumerate(stored.cells):
+        if cell.cell_type != "code":
+            continue
+        cells.append(_cell_result(index, cell, run, comparer))
+
+    result = NotebookResult(
+        path=info.path, verdict=Verdict.REPRODUCED, cells=cells, seconds=run.seconds, info=info,
+        failing_cell=run.failing_cell, exception=run.exception, message=run.message,
+    )
+    if run.outcome is Outcome.TIMEOUT:
+        result.verdict, result.reason = Verdict.TIMEOUT, run.message
+    elif run.outcome is Outcome.KERNEL_DIED:
+        result.verdict, result.reason = Verdict.KERNEL_DIED, run.message
+    elif run.outcome is Outcome.FAILED:
+        result.verdict = Verdict.FAILED
+        result.reason = f"{run.exception} in cell {run.failing_cell}: {run.message}".rstrip(": ")
+    elif not info.has_outputs:
+        result.verdict = Verdict.NOT_CHECKED
+        result.reason = "no stored outputs to compare (the notebook ran without error)"
+    else:
+        bad = [c for c in cells if c.status in _NOT_REPRODUCED]
+        if bad:
+            result.verdict = Verdict.DIFFERS
+            first = bad[0]
+            what = first.detail or first.status.value
+            result.reason = f"{len(bad)} cell(s) differ; first: cell {first.index}: {what}"
+        elif any(c.status is CellStatus.EQUIVALENT for c in cells):
+            result.verdict = Verdict.REPRODUCED_EQUIVALENT
+            reasons = sorted({c.reason for c in cells if c.reason and c.status is CellStatus.EQUIVALENT})
+            result.reason = "equal after normalising: " + ", ".join(reasons)
+    return result
+
+
+def _cell_result(index: int, stored_cell: Any, run: NotebookRun, comparer: Comparer) -> CellResult:
+    cell_run = run.cells.get(index)
+    if cell_run is None:
+        if index == run.failing_cell:
+            return CellResult(index, CellStatus.ERROR, reason=run.message)
+        return CellResult(index, CellStatus.NOT_RUN)
+    if cell_run.skipped:
+        return CellResult(index, CellStatus.NOT_RUN, reason="skipped (skip-execution tag)")
+    if cell_run.error and not cell_run.expected_error:
+        ename, evalue = cell_run.error
+        return CellResult(index, CellStatus.ERROR, reason=f"{ename}: {evalue}".rstrip(": "),
+                          execution_seconds=cell_run.seconds)
+    comparison = comparer.compare_cell(stored_cell, run.executed.cells[index])
+    return CellResult(index, comparison.status, reason=comparison.reason,
+                      detail=comparison.detail, execution_seconds=cell_run.seconds)

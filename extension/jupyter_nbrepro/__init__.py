@@ -1,0 +1,2 @@
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "jupyter-nbrepro"}]

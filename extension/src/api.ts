@@ -1,0 +1,248 @@
+/**
+ * Typed client for the nbrepro server extension's REST API.
+ *
+ * Every endpoint lives under `<base_url>/nbrepro/api/`. Requests go through
+ * `ServerConnection.makeRequest`, which adds the token and XSRF headers.
+ * A non-2xx answer carries `{"message": "..."}`; it is thrown as an
+ * `NbreproError` so callers can show it to the user.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import type * as nbformat from '@jupyterlab/nbformat';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** Where the API is mounted, relative to the server's base URL. */
+export const API_NAMESPACE = 'nbrepro/api';
+
+/** Lifecycle of a check job. */
+export type CheckState =
+  | 'queued'
+  | 'running'
+  | 'finished'
+  | 'cancelled'
+  | 'interrupted'
+  | 'error';
+
+/** Pipeline stage a running check is in (DESIGN.md, *The pipeline*). */
+export type Stage = 'scan' | 'spec' | 'resolve' | 'build' | 'execute' | 'compare';
+
+/** Per-notebook (and per-repository) verdict (DESIGN.md, *Verdicts*). */
+export type Verdict =
+  | 'reproduced'
+  | 'reproduced-equivalent'
+  | 'differs'
+  | 'failed'
+  | 'timeout'
+  | 'kernel-died'
+  | 'install-failed'
+  | 'not-checked';
+
+/** Per-cell comparison status (DESIGN.md, *Verdicts*). */
+export type CellStatus =
+  | 'identical'
+  | 'equivalent'
+  | 'different'
+  | 'missing-output'
+  | 'extra-output'
+  | 'volatile'
+  | 'error'
+  | 'not-run';
+
+/** Where a running check is: which notebook, which cell. */
+export interface IProgress {
+  notebook?: string | null;
+  notebook_index?: number | null;
+  notebooks?: number | null;
+  cell?: number | null;
+  cells?: number | null;
+}
+
+/** A notebook's verdict as listed in a check summary. */
+export interface INotebookVerdict {
+  path: string;
+  verdict: Verdict | null;
+}
+
+/** One entry of `GET checks`. */
+export interface ICheckSummary {
+  id: number;
+  /** The path that was checked, relative to the server root. */
+  source: string;
+  state: CheckState;
+  stage: Stage | null;
+  progress: IProgress | null;
+  verdict: Verdict | null;
+  error: string | null;
+  created_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  notebooks: INotebookVerdict[];
+}
+
+/** The comparison result for one code cell. */
+export interface ICellResult {
+  index: number;
+  status: CellStatus;
+  reason: string | null;
+  detail: string | null;
+  execution_seconds: number | null;
+}
+
+/** The result for one notebook. */
+export interface INotebookResult {
+  path: string;
+  verdict: Verdict;
+  reason: string | null;
+  exception: string | null;
+  message: string | null;
+  failing_cell: number | null;
+  seconds: number | null;
+  cells: ICellResult[];
+}
+
+/** The full result of a finished check (the `nbrepro check --json` shape). */
+export interface ICheckResult {
+  repository: {
+    source: string;
+    commit: string | null;
+    path?: string | null;
+  };
+  verdict: Verdict | null;
+  summary: Partial<Record<Verdict, number>>;
+  environment: Record<string, unknown> | null;
+  notebooks: INotebookResult[];
+}
+
+/** `GET checks/{id}`: the summary plus the result once there is one. */
+export interface ICheckDetail extends ICheckSummary {
+  result: ICheckResult | null;
+}
+
+/** `GET checks/{id}/notebooks?path=`: both notebooks and nbdime's diff. */
+export interface INotebookPair {
+  stored: nbformat.INotebookContent | null;
+  rerun: nbformat.INotebookContent | null;
+  /** nbdime diff of the whole notebook (nbdime diff_format). */
+  diff: unknown;
+}
+
+/** An error answered by the server extension, or a network failure. */
+export class NbreproError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null = null,
+    /** True when the server extension itself did not answer (not installed or not enabled). */
+    readonly missingExtension = false
+  ) {
+    super(message);
+    this.name = 'NbreproError';
+  }
+}
+
+/** States in which a check may still change. */
+export function isActive(state: CheckState): boolean {
+  return state === 'queued' || state === 'running';
+}
+
+/**
+ * A client for one Jupyter server. Stateless; create one per application.
+ */
+export class NbreproClient {
+  constructor(
+    readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  /** `GET checks`: every check, newest first. */
+  async listChecks(): Promise<ICheckSummary[]> {
+    const data = await this._request<{ checks: ICheckSummary[] }>('checks');
+    return data.checks;
+  }
+
+  /** `GET checks/{id}`: one check with its full result. */
+  getCheck(id: number): Promise<ICheckDetail> {
+    return this._request<ICheckDetail>(`checks/${id}`);
+  }
+
+  /** `POST checks`: start checking a notebook or a folder. */
+  startCheck(path: string): Promise<ICheckSummary> {
+    return this._request<ICheckSummary>('checks', {
+      method: 'POST',
+      body: JSON.stringify({ path })
+    });
+  }
+
+  /** `DELETE checks/{id}`: cancel a queued or running check. */
+  cancelCheck(id: number): Promise<{ id: number; state: CheckState }> {
+    return this._request(`checks/${id}`, { method: 'DELETE' });
+  }
+
+  /** `GET checks/{id}/notebooks?path=`: stored and re-run notebook, and their diff. */
+  getNotebooks(id: number, path: string): Promise<INotebookPair> {
+    return this._request<INotebookPair>(
+      `checks/${id}/notebooks${URLExt.objectToQueryString({ path })}`
+    );
+  }
+
+  /** URL of the HTML report of a check (for a link opening a new tab). */
+  reportUrl(id: number): string {
+    return this._url(`checks/${id}/report`);
+  }
+
+  /** URL of the SVG badge for a path. */
+  badgeUrl(path: string): string {
+    return this._url(`badge${URLExt.objectToQueryString({ path })}`);
+  }
+
+  private _url(endpoint: string): string {
+    return URLExt.join(this.serverSettings.baseUrl, API_NAMESPACE, endpoint);
+  }
+
+  private async _request<T>(endpoint: string, init: RequestInit = {}): Promise<T> {
+    const url = this._url(endpoint);
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
+    } catch (error) {
+      throw new NbreproError(
+        `Cannot reach the Jupyter server: ${(error as Error).message ?? String(error)}`
+      );
+    }
+    const text = await response.text();
+    let data: unknown = null;
+    if (text.length > 0) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) {
+      const message = serverMessage(data);
+      if (message !== null) {
+        throw new NbreproError(message, response.status);
+      }
+      if (response.status === 404) {
+        throw new NbreproError(
+          'The nbrepro server extension did not answer (404). Is it installed and ' +
+            'enabled? See `jupyter server extension list`.',
+          404,
+          true
+        );
+      }
+      throw new NbreproError(
+        `Request failed: ${response.status} ${response.statusText}`,
+        response.status
+      );
+    }
+    return data as T;
+  }
+}
+
+function serverMessage(data: unknown): string | null {
+  if (data !== null && typeof data === 'object' && 'message' in data) {
+    const message = (data as { message: unknown }).message;
+    if (typeof message === 'string' && message.length > 0) {
+      return message;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,342 @@
+/**
+ * The commands of the extension.
+ *
+ * `nbrepro:check` checks, depending on where it is invoked:
+ * - `args.path`: that path (a notebook or a folder, relative to the server root);
+ * - `args.origin === 'file-browser'`: the items selected in the file browser;
+ * - otherwise: the current notebook. Checks use what is on disk, so a notebook
+ *   with unsaved changes asks "Save and check / Check saved version / Cancel".
+ */
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Dialog,
+  MainAreaWidget,
+  Notification,
+  showDialog,
+  ToolbarButton,
+  type WidgetTracker
+} from '@jupyterlab/apputils';
+import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
+import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import {
+  filterIcon,
+  launchIcon,
+  refreshIcon,
+  runIcon
+} from '@jupyterlab/ui-components';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { type ICheckSummary, NbreproError } from './api';
+import { nbreproIcon } from './icons';
+import type { ChecksModel } from './model';
+import { PANEL_ID } from './panel';
+import { ReportWidget } from './report';
+import { basename } from './verdicts';
+
+export namespace CommandIDs {
+  export const check = 'nbrepro:check';
+  export const openPanel = 'nbrepro:open-panel';
+  export const openReport = 'nbrepro:open-report';
+  export const cancel = 'nbrepro:cancel';
+  export const refresh = 'nbrepro:refresh';
+}
+
+/** Palette category. */
+export const CATEGORY = 'Reproducibility';
+
+export interface ICommandContext {
+  app: JupyterFrontEnd;
+  model: ChecksModel;
+  rendermime: IRenderMimeRegistry;
+  reports: WidgetTracker<MainAreaWidget<ReportWidget>>;
+  notebooks: INotebookTracker | null;
+  fileBrowser: IDefaultFileBrowser | null;
+  languages: IEditorLanguageRegistry | null;
+}
+
+/** Show an error to the user; never fail silently. */
+export function reportError(title: string, error: unknown): void {
+  const message =
+    error instanceof NbreproError || error instanceof Error
+      ? error.message
+      : String(error);
+  Notification.error(`${title}: ${message}`, { autoClose: 10000 });
+}
+
+export function registerCommands(ctx: ICommandContext): void {
+  const { app, model, reports } = ctx;
+  const { commands, shell } = app;
+  const contents = app.serviceManager.contents;
+
+  /** Server-root-relative path of a Contents path (drops a drive prefix). */
+  const localPath = (path: string): string => contents.localPath(path);
+
+  const isFromBrowser = (args: ReadonlyPartialJSONObject): boolean =>
+    args['origin'] === 'file-browser';
+
+  const browserSelection = (): string[] => {
+    const browser = ctx.fileBrowser;
+    if (!browser) {
+      return [];
+    }
+    const paths: string[] = [];
+    for (const item of browser.selectedItems()) {
+      if (item.type === 'directory' || item.type === 'notebook') {
+        paths.push(localPath(item.path));
+      }
+    }
+    return paths;
+  };
+
+  const startChecks = async (paths: string[]): Promise<ICheckSummary[]> => {
+    const started: ICheckSummary[] = [];
+    for (const path of paths) {
+      try {
+        started.push(await model.startCheck(path));
+      } catch (error) {
+        reportError(`Could not check ${path || 'the server root'}`, error);
+      }
+    }
+    if (started.length > 0) {
+      shell.activateById(PANEL_ID);
+    }
+    return started;
+  };
+
+  /** The notebook to check, after asking about unsaved changes; null to stop. */
+  const prepareNotebook = async (panel: NotebookPanel): Promise<string | null> => {
+    const context = panel.context;
+    await context.ready;
+    if (context.model.dirty && !context.model.readOnly) {
+      const name = basename(context.path);
+      const result = await showDialog({
+        title: 'Unsaved changes',
+        body:
+          `“${name}” has unsaved changes. A check runs the notebook as it is ` +
+          'saved on disk.',
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.okButton({
+            label: 'Check saved version',
+            displayType: 'default',
+            actions: ['check-saved'],
+            ariaLabel: 'Check the saved version'
+          }),
+          Dialog.okButton({
+            label: 'Save and check',
+            actions: ['save'],
+            ariaLabel: 'Save, then check'
+          })
+        ],
+        defaultButton: 2
+      });
+      if (!result.button.accept) {
+        return null;
+      }
+      if (result.button.actions.includes('save')) {
+        await context.save();
+      }
+    }
+    return localPath(context.path);
+  };
+
+  commands.addCommand(CommandIDs.check, {
+    label: 'Check reproducibility',
+    caption:
+      'Re-run from the declared dependencies, in isolation, and compare every output ' +
+      'with the stored one',
+    icon: args => (args['toolbar'] || isFromBrowser(args) ? nbreproIcon : undefined),
+    isEnabled: args => {
+      if (typeof args['path'] === 'string') {
+        return true;
+      }
+      if (isFromBrowser(args)) {
+        return browserSelection().length > 0;
+      }
+      return ctx.notebooks?.currentWidget != null;
+    },
+    execute: async args => {
+      let paths: string[];
+      if (typeof args['path'] === 'string') {
+        paths = [args['path']];
+      } else if (isFromBrowser(args)) {
+        paths = browserSelection();
+      } else {
+        const panel = ctx.notebooks?.currentWidget;
+        if (!panel) {
+          Notification.warning('Open a notebook to check its reproducibility.', {
+            autoClose: 5000
+          });
+          return [];
+        }
+        let path: string | null;
+        try {
+          path = await prepareNotebook(panel);
+        } catch (error) {
+          reportError('Could not save the notebook', error);
+          return [];
+        }
+        if (path === null) {
+          return [];
+        }
+        paths = [path];
+      }
+      return startChecks(paths);
+    },
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          path: {
+            type: 'string',
+            description: 'Notebook or folder to check, relative to the server root'
+          },
+          origin: {
+            type: 'string',
+            description: '"file-browser" to check the items selected in the file browser'
+          }
+        }
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.openPanel, {
+    label: 'Show Reproducibility Checks',
+    caption: 'Show the list of reproducibility checks',
+    icon: nbreproIcon,
+    execute: () => {
+      shell.activateById(PANEL_ID);
+    }
+  });
+
+  commands.addCommand(CommandIDs.refresh, {
+    label: 'Refresh Reproducibility Checks',
+    caption: 'Refresh the list of checks',
+    icon: refreshIcon,
+    execute: async () => {
+      await model.refresh();
+      if (model.error) {
+        reportError('Could not list checks', model.error);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.cancel, {
+    label: args => (args['id'] !== undefined ? `Cancel Check #${args['id']}` : 'Cancel Check'),
+    isEnabled: args => typeof args['id'] === 'number',
+    execute: async args => {
+      const id = args['id'] as number;
+      try {
+        await model.cancelCheck(id);
+      } catch (error) {
+        reportError(`Could not cancel check #${id}`, error);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.openReport, {
+    label: args =>
+      args['id'] !== undefined ? `Open Report of Check #${args['id']}` : 'Open Check Report',
+    icon: nbreproIcon,
+    isEnabled: args => typeof args['id'] === 'number',
+    execute: args => {
+      const id = args['id'] as number;
+      const existing = reports.find(w => w.content.checkId === id);
+      if (existing) {
+        shell.activateById(existing.id);
+        return existing;
+      }
+      const content = new ReportWidget({
+        id,
+        client: model.client,
+        model,
+        rendermime: ctx.rendermime,
+        languages: ctx.languages
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jp-nbrepro-report-${id}`;
+      widget.title.closable = true;
+      widget.addClass('jp-nbrepro-report-widget');
+      addReportToolbar(widget, ctx);
+      void reports.add(widget);
+      shell.add(widget, 'main');
+      shell.activateById(widget.id);
+      content.reload().catch(error => reportError(`Could not load check #${id}`, error));
+      return widget;
+    }
+  });
+}
+
+function addReportToolbar(
+  widget: MainAreaWidget<ReportWidget>,
+  ctx: ICommandContext
+): void {
+  const content = widget.content;
+  const toolbar = widget.toolbar;
+
+  toolbar.addItem(
+    'refresh',
+    new ToolbarButton({
+      icon: refreshIcon,
+      tooltip: 'Reload this report',
+      label: '',
+      onClick: () => {
+        content
+          .reload()
+          .catch(error => reportError(`Could not load check #${content.checkId}`, error));
+      }
+    })
+  );
+
+  const filter = new ToolbarButton({
+    icon: filterIcon,
+    label: 'Only differences',
+    tooltip: 'Show only cells that did not reproduce',
+    pressedTooltip: 'Show all cells',
+    pressed: false,
+    onClick: () => {
+      content.onlyDifferences = !content.onlyDifferences;
+      filter.pressed = content.onlyDifferences;
+    }
+  });
+  filter.addClass('jp-nbrepro-filter-button');
+  toolbar.addItem('only-differences', filter);
+
+  const html = new ToolbarButton({
+    icon: launchIcon,
+    label: 'HTML report',
+    tooltip: 'Open the HTML report in a new browser tab',
+    onClick: () => {
+      window.open(ctx.model.client.reportUrl(content.checkId), '_blank', 'noopener');
+    }
+  });
+  toolbar.addItem('html-report', html);
+
+  const again = new ToolbarButton({
+    icon: runIcon,
+    label: 'Check again',
+    tooltip: 'Start a new check of the same notebook or folder',
+    onClick: () => {
+      const source = content.detail?.source;
+      if (source === undefined) {
+        return;
+      }
+      ctx.model
+        .startCheck(source)
+        .then(() => ctx.app.shell.activateById(PANEL_ID))
+        .catch(error => reportError(`Could not check ${source}`, error));
+    }
+  });
+  toolbar.addItem('check-again', again);
+
+  // Buttons that need a finished check are enabled once it is.
+  const update = (): void => {
+    const detail = content.detail;
+    html.enabled = detail?.state === 'finished';
+    again.enabled = detail !== null;
+  };
+  content.loaded.connect(update);
+  update();
+}

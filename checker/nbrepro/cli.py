@@ -138,7 +138,8 @@ def check(source: str, json_path: str | None, db_url: str | None, cell_timeout: 
         execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
                                    keep_going=keep_going),
     )
-    out = Console(highlight=False)
+    # Logs and CI are not terminals: do not wrap the table at 80 columns there.
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     with ConsoleProgress(err, quiet=quiet) as progress:
         result = run_check(source, options, store=store, check_id=check_id, progress=progress)
     if json_path:
@@ -157,6 +158,11 @@ def _validate_date(text: str) -> None:
         raise InputError(f"--exclude-newer: not a date (YYYY-MM-DD): {text}") from None
 
 
+def _say(message: str) -> None:
+    """One unwrapped line on stderr (rich would wrap long paths)."""
+    sys.stderr.write(" ".join(message.split()) + "\n")
+
+
 def _terminate(signum: int, frame: Any) -> None:
     # Turn SIGTERM into the same orderly stop as Ctrl-C: results so far are kept.
     raise SystemExit(EXIT_INTERRUPTED)
@@ -172,21 +178,21 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
-        err.print("nbrepro: interrupted")
+        _say("nbrepro: interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except NbreproError as exc:
-        err.print(f"nbrepro: error: {exc}", markup=False)
+        _say(f"nbrepro: error: {exc}")
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
-        err.print("nbrepro: interrupted; finished notebooks are saved in the results database")
+        _say("nbrepro: interrupted; finished notebooks are saved in the results database")
         sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except Exception as exc:  # a bug in nbrepro: one line, not a traceback
         if os.environ.get("NBREPRO_DEBUG"):
             raise
-        err.print(f"nbrepro: internal error: {type(exc).__name__}: {exc} "
-                  "(set NBREPRO_DEBUG=1 for a traceback)", markup=False)
+        _say(f"nbrepro: internal error: {type(exc).__name__}: {exc} "
+             "(set NBREPRO_DEBUG=1 for a traceback)")
         sys.exit(EXIT_INTERNAL)
 
 

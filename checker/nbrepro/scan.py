@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import nbformat.reader
 
 from nbrepro.model import NotebookInfo
 
@@ -53,7 +54,7 @@ def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.Notebook
     info = NotebookInfo(path=rel)
     try:
         nb = read_notebook(root / rel)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
         return _invalid(info, f"not valid JSON: {exc}"), None
     except nbformat.ValidationError as exc:
         return _invalid(info, f"not a valid notebook: {exc.message}"), None

@@ -1,0 +1,267 @@
+"""`nbrepro check` end to end: real environments, real kernels, the real command line."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPOS
+
+pytestmark = pytest.mark.slow
+
+
+def test_reproducing_repository_exits_zero_with_identical_cells(repo, run_cli):
+    result = run_cli("check", str(repo("reproduces")))
+    assert result.code == 0, result.stderr
+    nb = result.notebook("analysis.ipynb")
+    assert nb["verdict"] == "reproduced"
+    assert [c["status"] for c in nb["cells"]] == ["identical"] * 4
+    assert [c["index"] for c in nb["cells"]] == [1, 2, 3, 4]  # cell 0 is markdown
+    assert "analysis.ipynb" in result.stdout and "reproduced" in result.stdout
+    assert "1 notebook: 1 reproduced" in result.stdout
+    assert result.json["verdict"] == "reproduced"
+    assert result.json["repository"]["commit"] is None
+
+
+def test_changed_output_differs_and_names_the_cell(repo, run_cli):
+    result = run_cli("check", str(repo("differs")))
+    assert result.code == 1
+    nb = result.notebook("model.ipynb")
+    assert nb["verdict"] == "differs"
+    statuses = {c["index"]: c["status"] for c in nb["cells"]}
+    assert statuses == {0: "identical", 1: "different", 2: "identical"}
+    assert "'42' -> '43'" in nb["cells"][1]["detail"]
+    assert "cell 1" in nb["reason"]
+
+
+def test_undeclared_dependency_fails_with_module_not_found(repo, run_cli):
+    result = run_cli("check", str(repo("undeclared-module")))
+    assert result.code == 1
+    nb = result.notebook("uses_requests.ipynb")
+    assert nb["verdict"] == "failed"
+    assert nb["exception"] == "ModuleNotFoundError"
+    assert "requests" in nb["message"]
+    assert nb["failing_cell"] == 0
+    assert [c["status"] for c in nb["cells"]] == ["error", "not-run"]
+    # the spec stage recorded what the notebook imports, declared or not
+    assert "requests" in result.json["spec"]["imports"]
+    assert "ModuleNotFoundError" in result.stdout
+
+
+def test_missing_data_file_fails_with_file_not_found(repo, run_cli):
+    result = run_cli("check", str(repo("missing-file")))
+    nb = result.notebook("reads_data.ipynb")
+    assert (nb["verdict"], nb["exception"], nb["failing_cell"]) == (
+        "failed", "FileNotFoundError", 1)
+    assert nb["cells"][0]["status"] == "identical"
+
+
+def test_unresolvable_requirement_is_install_failed_naming_it(repo, run_cli):
+    result = run_cli("check", str(repo("no-such-package")))
+    assert result.code == 1
+    nb = result.notebook("notebook.ipynb")
+    assert nb["verdict"] == "install-failed"
+    assert "nbrepro-fixture-no-such-package" in nb["reason"]
+    lock = result.json["lock"]
+    assert lock["ok"] is False
+    assert lock["failed_requirement"] == "nbrepro-fixture-no-such-package==1.0.0"
+    assert "nbrepro-fixture-no-such-package" in lock["message"]  # the resolver's own words
+
+
+def test_declared_conda_style_requirement_is_installed(repo, run_cli):
+    result = run_cli("check", str(repo("with-deps")))
+    assert result.code == 0, result.stdout
+    assert result.notebook("six_version.ipynb")["verdict"] == "reproduced"
+    req = result.json["spec"]["requirements"][0]
+    assert req == {"spec": "six==1.16.0.*", "source": "requirements.txt",
+                   "original": "six=1.16.0=pyhd3eb1b0_1"}
+    assert result.json["lock"]["pins"]["six"] == "1.16.0"
+    assert result.json["lock"]["pins"]["ipykernel"]
+
+
+def test_stored_deliberate_error_counts_as_reproduced(repo, run_cli):
+    result = run_cli("check", str(repo("stored-error")))
+    assert result.code == 0, result.stdout
+    nb = result.notebook("tutorial.ipynb")
+    assert nb["verdict"] == "reproduced"
+    assert [c["status"] for c in nb["cells"]] == ["identical"] * 3
+    assert nb["exception"] is None
+
+
+def test_infinite_loop_times_out_and_the_kernel_is_gone(repo, run_cli):
+    result = run_cli("check", str(repo("infinite-loop")), "--cell-timeout", "3")
+    assert result.code == 1
+    nb = result.notebook("spin.ipynb")
+    assert nb["verdict"] == "timeout"
+    assert nb["failing_cell"] == 1
+    assert "3 s" in nb["reason"]
+    assert [c["status"] for c in nb["cells"]] == ["identical", "error", "not-run"]
+    assert not _kernels_left()
+
+
+def test_notebook_time_limit_applies_across_cells(repo, run_cli):
+    result = run_cli("check", str(repo("infinite-loop")), "--cell-timeout", "60",
+                     "--notebook-timeout", "4")
+    nb = result.notebook("spin.ipynb")
+    assert nb["verdict"] == "timeout"
+    assert "notebook" in nb["reason"]
+
+
+def test_kernel_that_exits_is_kernel_died(repo, run_cli):
+    result = run_cli("check", str(repo("kernel-dies")))
+    assert result.code == 1
+    nb = result.notebook("exit.ipynb")
+    assert nb["verdict"] == "kernel-died"
+    assert nb["failing_cell"] == 1
+    assert nb["cells"][0]["status"] == "identical"
+    assert nb["cells"][2]["status"] == "not-run"
+
+
+def test_users_files_are_never_modified(repo, run_cli):
+    root = repo("overwrites")
+    (root / "results.csv").write_text("the user's own data\n")
+    before = _tree_digest(root)
+    result = run_cli("check", str(root))
+    # the notebook rewrote results.csv in the scratch copy, so its output matches...
+    assert result.notebook("rewrite.ipynb")["verdict"] == "reproduced"
+    # ...and the user's folder is byte for byte what it was
+    assert _tree_digest(root) == before
+    assert (root / "results.csv").read_text() == "the user's own data\n"
+
+
+def test_later_notebooks_read_what_earlier_ones_wrote(repo, run_cli):
+    root = repo("chain")
+    result = run_cli("check", str(root))
+    assert result.code == 0, result.stdout
+    assert [n["path"] for n in result.json["notebooks"]] == ["01_prepare.ipynb", "02_use.ipynb"]
+    assert all(n["verdict"] == "reproduced" for n in result.json["notebooks"])
+    assert not (root / "intermediate.txt").exists()
+
+
+def test_invalid_notebooks_are_not_checked_with_a_reason(repo, run_cli):
+    result = run_cli("check", str(repo("invalid")))
+    assert result.code == 1
+    broken = result.notebook("broken_json.ipynb")
+    schema = result.notebook("bad_schema.ipynb")
+    assert broken["verdict"] == schema["verdict"] == "not-checked"
+    assert "not valid JSON" in broken["reason"]
+    assert "not a valid notebook" in schema["reason"]
+    assert "Traceback" not in result.stderr
+
+
+def test_git_url_is_cloned_and_its_commit_recorded(tmp_path, run_cli):
+    work = tmp_path / "work"
+    subprocess.run(["cp", "-r", str(REPOS / "reproduces"), str(work)], check=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=work, check=True)
+    subprocess.run([*git, "add", "."], cwd=work, check=True)
+    subprocess.run([*git, "commit", "-qm", "notebooks"], cwd=work, check=True)
+    commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=work, text=True).strip()
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+
+    result = run_cli("check", f"file://{bare}")
+    assert result.code == 0, result.stderr
+    assert result.json["repository"] == {
+        "source": f"file://{bare}", "commit": commit, "path": result.json["repository"]["path"]}
+    assert result.notebook("analysis.ipynb")["verdict"] == "reproduced"
+
+
+def test_single_notebook_path_checks_only_that_notebook(repo, run_cli):
+    root = repo("chain")
+    result = run_cli("check", str(root / "01_prepare.ipynb"))
+    assert [n["path"] for n in result.json["notebooks"]] == ["01_prepare.ipynb"]
+
+
+def test_results_are_stored_in_the_database(repo, run_cli, tmp_path):
+    db = tmp_path / "results.sqlite"
+    result = run_cli("check", str(repo("differs")), "--db", f"sqlite:///{db}")
+    assert result.code == 1
+    con = sqlite3.connect(db)
+    state, verdict = con.execute("select state, verdict from checks").fetchone()
+    assert (state, verdict) == ("finished", "differs")
+    rows = con.execute(
+        "select n.path, r.verdict, c.idx, c.status from notebooks n join runs r on "
+        "r.notebook_id = n.id join (select run_id, \"index\" as idx, status from cells) c "
+        "on c.run_id = r.id order by c.idx").fetchall()
+    assert rows == [("model.ipynb", "differs", 0, "identical"),
+                    ("model.ipynb", "differs", 1, "different"),
+                    ("model.ipynb", "differs", 2, "identical")]
+    env = con.execute("select backend, ok, lock, python_version from environments").fetchone()
+    assert env[0] == "venv" and env[1] == 1 and "ipykernel==" in env[2] and env[3]
+
+
+def test_second_check_reuses_the_cached_environment(repo, run_cli):
+    root = repo("reproduces")
+    first = run_cli("check", str(root))
+    second = run_cli("check", str(root))
+    assert first.json["environment"]["key"] == second.json["environment"]["key"]
+    assert second.json["environment"]["cached"] is True
+    assert second.json["lock"]["cached"] is True
+    assert "environment cached" in second.stdout
+
+
+def test_pip_tools_resolver_gives_the_same_pins(repo, run_cli):
+    result = run_cli("check", str(repo("with-deps")), "--resolver", "pip-tools", "--no-cache")
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.json["lock"]["resolver"] == "pip-tools"
+    assert result.json["lock"]["pins"]["six"] == "1.16.0"
+
+
+def test_interrupted_check_keeps_finished_notebooks(tmp_path, repo):
+    root = repo("chain")
+    # a second notebook that takes long enough to interrupt
+    slow = (REPOS / "infinite-loop" / "spin.ipynb").read_text()
+    (root / "03_slow.ipynb").write_text(slow)
+    db = tmp_path / "interrupt.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrepro", "check", str(root), "--db", f"sqlite:///{db}",
+         "--cell-timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if db.exists() and _count(db, "select count(*) from runs") >= 2:
+                break
+        time.sleep(1.5)  # inside the endless cell now
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
+    con = sqlite3.connect(db)
+    assert con.execute("select state from checks").fetchone()[0] == "interrupted"
+    assert con.execute("select count(*) from runs").fetchone()[0] == 2
+    assert not _kernels_left()
+
+
+def _count(db: Path, sql: str) -> int:
+    try:
+        return sqlite3.connect(db).execute(sql).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _kernels_left() -> bool:
+    """Is any ipykernel process still alive (other than zombies)? Used after time-outs."""
+    time.sleep(0.5)
+    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
+    mine = str(os.getpid())
+    return any("ipykernel_launcher" in ln and "nbr-" in ln and " Z" not in ln
+               and mine not in ln for ln in out.splitlines())

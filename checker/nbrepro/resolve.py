@@ -111,7 +111,8 @@ class PipToolsResolver(Resolver):
         out = requirements_in.with_suffix(".txt")
         cmd = [
             sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header",
-            "--no-annotate", "--strip-extras", "--output-file", str(out), str(requirements_in),
+            "--no-annotate", "--strip-extras", "--no-emit-index-url", "--no-emit-find-links",
+            "--output-file", str(out), str(requirements_in),
         ]
         if exclude_newer:
             cmd += ["--pip-args", f"--uploaded-prior-to={exclude_newer}"]

@@ -14,6 +14,7 @@ import copy
 import enum
 import json
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -139,6 +140,7 @@ async def _run(
 ) -> NotebookRun:
     started = time.monotonic()
     deadline = started + options.notebook_timeout
+    stop = _StopOnSignal(asyncio.current_task())
     km = _kernel_manager(ctx, env, backend)
     client = NotebookClient(
         executed, km=km, allow_errors=True, timeout=int(options.cell_timeout),
@@ -186,7 +188,9 @@ async def _run(
                 _stop(run, Outcome.TIMEOUT, index, f"cell {index} exceeded {limit} time limit "
                       f"({seconds} s)")
                 break
-            except DeadKernelError:
+            except (DeadKernelError, asyncio.CancelledError):
+                # nbclient reports our own cancellation (Ctrl-C) as a dead kernel
+                stop.raise_if_signalled()
                 _stop(run, Outcome.KERNEL_DIED, index, f"the kernel died while running cell {index}")
                 break
             except (RuntimeError, OSError, ValueError) as exc:  # lost the kernel's channels
@@ -210,11 +214,43 @@ async def _run(
             if on_cell:
                 on_cell(index, done + 1, len(code))
     finally:
+        stop.remove()
         await _shutdown(client)
         backend.cleanup(ctx)
         kernel_log.close()
+    stop.raise_if_signalled()
         run.seconds = time.monotonic() - started
     return run
+
+
+class _StopOnSignal:
+    """SIGINT/SIGTERM while cells run: cancel the run, shut the kernel down, then raise
+    KeyboardInterrupt so the caller records the check as interrupted."""
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        self.signalled = False
+        self.loop = asyncio.get_running_loop()
+        self.installed: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.loop.add_signal_handler(sig, self._on_signal, task)
+                self.installed.append(sig)
+            except (RuntimeError, ValueError):  # not the main thread: default handling
+                pass
+
+    def _on_signal(self, task: asyncio.Task[Any] | None) -> None:
+        self.signalled = True
+        if task is not None:
+            task.cancel()
+
+    def remove(self) -> None:
+        for sig in self.installed:
+            self.loop.remove_signal_handler(sig)
+        self.installed = []
+
+    def raise_if_signalled(self) -> None:
+        if self.signalled:
+            raise KeyboardInterrupt
 
 
 def _tail(log: Path) -> str:

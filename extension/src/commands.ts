@@ -118,9 +118,9 @@ export function registerCommands(ctx: ICommandContext): void {
           'saved on disk.',
         buttons: [
           Dialog.cancelButton(),
-          Dialog.okButton({
+          Dialog.createButton({
             label: 'Check saved version',
-            displayType: 'default',
+            accept: false,
             actions: ['check-saved'],
             ariaLabel: 'Check the saved version'
           }),
@@ -132,11 +132,10 @@ export function registerCommands(ctx: ICommandContext): void {
         ],
         defaultButton: 2
       });
-      if (!result.button.accept) {
-        return null;
-      }
-      if (result.button.actions.includes('save')) {
+      if (result.button.actions.includes('save') && result.button.accept) {
         await context.save();
+      } else if (!result.button.actions.includes('check-saved')) {
+        return null;
       }
     }
     return localPath(context.path);

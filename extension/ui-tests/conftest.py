@@ -1,0 +1,240 @@
+"""Fixtures for the JupyterLab browser test: a JupyterLab server and a Chromium page.
+
+The server runs on a temporary copy of ``fixtures/project`` with news and update
+checks off, a clean workspace, and the working tree's code first on PYTHONPATH
+(``checker/`` and ``extension/``) and its built front end
+(``extension/jupyter_nbrepro/labextension``) first on the labextensions path, so
+the test exercises this checkout whether or not ``pip install .`` was run.
+
+Backend (environment variable ``NBREPRO_UI_BACKEND``):
+    real (default)  the real server extension ``jupyter_nbrepro`` (jupyter_nbrepro.app)
+    stub            the development stub in ``devserver/`` (recorded results; UI work only)
+
+Browser: Debian's Chromium (``NBREPRO_UI_CHROMIUM``, default /usr/bin/chromium);
+never ``playwright install``. Screenshots and the server log go to
+``test-artifacts/ui/`` at the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+EXTENSION = HERE.parent
+REPO = EXTENSION.parent
+FIXTURES = HERE / "fixtures" / "project"
+DEVSERVER = HERE / "devserver"
+LABEXTENSION = EXTENSION / "jupyter_nbrepro" / "labextension"
+ARTIFACTS = Path(os.environ.get("NBREPRO_UI_ARTIFACTS", REPO / "test-artifacts" / "ui"))
+CHROMIUM = os.environ.get("NBREPRO_UI_CHROMIUM", "/usr/bin/chromium")
+BACKEND = os.environ.get("NBREPRO_UI_BACKEND", "real")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_extension: needs the real nbrepro server extension (jupyter_nbrepro.app); "
+        "set NBREPRO_UI_BACKEND=stub to run against the development stub instead",
+    )
+
+
+@dataclass
+class Lab:
+    base_url: str
+    token: str
+    root: Path
+    backend: str
+    log: Path
+
+    def url(self, path: str = "lab") -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.base_url}{path}{sep}token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(REPO / "checker"), str(EXTENSION)]
+    if BACKEND == "stub":
+        paths.append(str(DEVSERVER))
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["JUPYTER_CONFIG_DIR"] = str(tmp / "config")
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp / "runtime")
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env.pop("JUPYTER_TOKEN", None)
+    return env
+
+
+def _real_extension_problem(env: dict[str, str]) -> str | None:
+    """Why the real server extension cannot be loaded, or None when it can."""
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import jupyter_nbrepro, jupyter_nbrepro.app as a; "
+            "assert hasattr(jupyter_nbrepro, '_jupyter_server_extension_points')",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if probe.returncode == 0:
+        return None
+    return (probe.stderr.strip().splitlines() or ["unknown error"])[-1]
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    tmp = tmp_path_factory.mktemp("lab")
+    env = _server_env(tmp)
+    if BACKEND == "real":
+        problem = _real_extension_problem(env)
+        if problem is not None:
+            pytest.skip(
+                "the real nbrepro server extension (jupyter_nbrepro.app) is not available "
+                f"({problem}); NBREPRO_UI_BACKEND=stub runs the UI against the dev stub"
+            )
+    elif BACKEND != "stub":
+        raise pytest.UsageError(f"NBREPRO_UI_BACKEND must be 'real' or 'stub', not {BACKEND!r}")
+
+    root = tmp / "root"
+    shutil.copytree(FIXTURES, root)
+
+    # Settings: no news, no update checks.
+    settings = tmp / "settings"
+    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+    # The working tree's front end build, first on the labextensions path.
+    labext_path: list[str] = []
+    if (LABEXTENSION / "package.json").exists():
+        link_dir = tmp / "labextensions"
+        link_dir.mkdir()
+        (link_dir / "jupyter-nbrepro").symlink_to(LABEXTENSION, target_is_directory=True)
+        labext_path.append(str(link_dir))
+
+    extensions = (
+        {"jupyter_nbrepro": True}
+        if BACKEND == "real"
+        else {"jupyter_nbrepro": False, "nbrepro_devstub": True}
+    )
+    token = secrets.token_hex(16)
+    port = _free_port()
+    config = tmp / "jupyter_test_config.py"
+    config.write_text(
+        "\n".join(
+            [
+                f"c.ServerApp.jpserver_extensions.update({extensions!r})",
+                f"c.ServerApp.root_dir = {str(root)!r}",
+                "c.ServerApp.ip = '127.0.0.1'",
+                f"c.ServerApp.port = {port}",
+                "c.ServerApp.port_retries = 0",
+                "c.ServerApp.open_browser = False",
+                "c.ServerApp.allow_root = True",
+                f"c.IdentityProvider.token = {token!r}",
+                f"c.LabApp.user_settings_dir = {str(settings)!r}",
+                f"c.LabApp.workspaces_dir = {str(tmp / 'workspaces')!r}",
+                "c.LabApp.expose_app_in_browser = True",
+                f"c.LabApp.extra_labextensions_path = {labext_path!r}",
+            ]
+        )
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / f"jupyter-server-{BACKEND}.log"
+    with log.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", f"--config={config}"],
+            env=env,
+            cwd=str(root),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {proc.returncode}; see {log}")
+            try:
+                with urllib.request.urlopen(f"{base_url}api/status?token={token}", timeout=2):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start in 90 s; see {log}") from None
+                time.sleep(0.5)
+        yield Lab(base_url=base_url, token=token, root=root, backend=BACKEND, log=log)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, record_video_dir=None)
+    page = context.new_page()
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+    try:
+        yield page
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "browser-console.log").write_text("\n".join(messages) + "\n")
+        context.close()

@@ -198,6 +198,13 @@ class CellResult(Record):
     reason: str | None = None  # normaliser name for equivalent, description otherwise
     detail: str | None = None  # a longer human-readable description
     execution_seconds: float | None = None
+    # From the comparer (nbrepro.compare); all optional, absent for identical cells.
+    normalisers: list[str] = field(default_factory=list)  # every normaliser a match needed
+    warnings: list[str] = field(default_factory=list)  # new Deprecation/FutureWarnings
+    image_score: float | None = None  # lowest similarity of a changed image in the cell
+    image_diff: str | None = None  # base64 PNG difference image, for the report
+    nbdime_diff: list[dict[str, Any]] | None = None  # the cell's diff in nbdime format
+    suggested_sanitiser: str | None = None  # for volatile cells: `regex: ...\nreplace: ...`
 
     @property
     def counts_as_reproduced(self) -> bool:

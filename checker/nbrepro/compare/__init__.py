@@ -1,33 +1,31 @@
 """The compare stage: stored outputs of a cell against the re-run outputs.
 
-The seam the rest of nbrepro uses is `Comparer.compare_cell`; `default_comparer`
-returns the comparer configured by `CompareOptions`. Outputs are compared as plain
-nbformat dicts, so the comparer never needs a kernel or a file.
+The seam the pipeline uses, per code cell:
+
+    comparer = default_comparer(options)      # once per notebook
+    comparison = comparer.compare_cell(stored_cell, new_cell)
+    cell_result = comparison.to_cell_result(index)
+
+or, for a whole notebook (pairs cells, marks volatile cells with `second_run`,
+gives the nbdime-format diff):
+
+    result = compare_notebook(stored_nb, new_nb, options, second_run=None)
+
+Outputs are compared as plain nbformat dicts, so the comparer never needs a kernel
+or a file. What counts as noise is `CompareOptions`; the normalisers are listed in
+`normalise.NORMALISERS`; `nbrepro.repoconfig` builds options from the audited
+repository's `[tool.nbrepro]` table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nbrepro.model import CellStatus
-
+from .normalise import DEFAULT_NORMALISERS, NORMALISERS, Normaliser
+from .notebook import NotebookComparison, PairedCell, compare_notebook
+from .options import CompareOptions
 from .outputs import OutputComparer
-from .normalise import DEFAULT_NORMALISERS
-
-
-@dataclass
-class CompareOptions:
-    """What counts as noise. Names refer to `normalise.NORMALISERS`."""
-
-    normalisers: list[str] = field(default_factory=lambda: list(DEFAULT_NORMALISERS))
-
-
-@dataclass
-class CellComparison:
-    status: CellStatus
-    reason: str | None = None  # the normaliser that made an equivalent cell match
-    detail: str | None = None  # what differs, for a human
+from .result import CellComparison
 
 
 class Comparer(Protocol):
@@ -40,4 +38,15 @@ def default_comparer(options: CompareOptions | None = None) -> Comparer:
     return OutputComparer(options or CompareOptions())
 
 
-__all__ = ["CellComparison", "CompareOptions", "Comparer", "default_comparer"]
+__all__ = [
+    "DEFAULT_NORMALISERS",
+    "NORMALISERS",
+    "CellComparison",
+    "CompareOptions",
+    "Comparer",
+    "NotebookComparison",
+    "Normaliser",
+    "PairedCell",
+    "compare_notebook",
+    "default_comparer",
+]

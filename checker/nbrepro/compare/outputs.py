@@ -1,92 +1,373 @@
-"""Output-level comparison: canonical outputs, then normalisers in order."""
+"""Compare the outputs of one code cell: stored against re-run.
+
+The order of work, cheapest first:
+
+1. markers (`NBVAL_SKIP`, `NBVAL_IGNORE_OUTPUT`, `raises-exception`, ...);
+2. canonical equality -> `identical` (no normaliser runs for most cells);
+3. an exception nobody expected -> `error`;
+4. the OUTPUTS and TEXT normalisers, one at a time in registry order; the first
+   after which both sides are equal is the reason -> `equivalent`;
+5. a pairwise comparison of what is left, per output and MIME type, with the
+   TOKEN, BUNDLE and VALUE normalisers (numbers, timestamps, tables, images);
+6. otherwise `missing-output`, `extra-output` or `different`, with a description
+   of the first difference.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+import json
+import time
+from collections import Counter
+from typing import Any
 
+from nbrepro.markers import CellPolicy, cell_policy
 from nbrepro.model import CellStatus
 
-from .normalise import NORMALISERS
-
-if TYPE_CHECKING:
-    from . import CellComparison, CompareOptions
-
-# Canonical output: (output_type, key, text). Keys are a stream name, a MIME type,
-# or an exception name; execution counts and metadata are dropped on purpose.
-Canonical = list[tuple[str, str, str]]
-
-
-def canonical_outputs(cell: dict[str, Any]) -> Canonical:
-    result: Canonical = []
-    for out in cell.get("outputs", []):
-        kind = out.get("output_type")
-        if kind == "stream":
-            name = out.get("name", "stdout")
-            text = _text(out.get("text", ""))
-            # Join consecutive chunks of one stream: chunking depends on timing.
-            if result and result[-1][0] == "stream" and result[-1][1] == name:
-                result[-1] = ("stream", name, result[-1][2] + text)
-            else:
-                result.append(("stream", name, text))
-        elif kind in ("execute_result", "display_data"):
-            for mime, value in sorted(out.get("data", {}).items()):
-                result.append((kind, mime, _text(value)))
-        elif kind == "error":
-            result.append(("error", out.get("ename", ""), out.get("evalue", "")))
-    return result
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return "".join(value)
-    if isinstance(value, str):
-        return value
-    import json
-
-    return json.dumps(value, sort_keys=True)
-
-
-def first_difference(stored: Canonical, new: Canonical) -> str:
-    """A one-line human description of the first place two outputs differ."""
-    for (s_kind, s_key, s_text), (n_kind, n_key, n_text) in zip(stored, new):
-        if (s_kind, s_key) != (n_kind, n_key):
-            return f"output kind changed: {s_kind} {s_key} -> {n_kind} {n_key}"
-        if s_text != n_text:
-            s_lines, n_lines = s_text.splitlines(), n_text.splitlines()
-            for i, (a, b) in enumerate(zip(s_lines, n_lines)):
-                if a != b:
-                    return f"{s_key} line {i + 1}: {_short(a)!r} -> {_short(b)!r}"
-            return f"{s_key}: {len(s_lines)} lines -> {len(n_lines)} lines"
-    return f"{len(stored)} outputs -> {len(new)} outputs"
-
-
-def _short(line: str, limit: int = 80) -> str:
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+from .canonical import IMAGE_MIMES, SVG_MIME, TEXT_MIMES, Output, canonical_outputs, output_label
+from .nbdime_format import cell_diff
+from .normalise import NORMALISERS, Normaliser, Stage, find_warnings, join_stream_chunks
+from .options import CompareOptions
+from .result import CellComparison, ValueContext, ValueMatch
+from .tolerance import ToleranceContext, compare_text
 
 
 class OutputComparer:
-    def __init__(self, options: CompareOptions) -> None:
-        unknown = [n for n in options.normalisers if n not in NORMALISERS]
-        if unknown:
-            from nbrepro.errors import ConfigError
+    """The default `Comparer`: see the module docstring for what it does in order."""
 
-            raise ConfigError(f"unknown normaliser(s): {', '.join(unknown)}")
+    def __init__(self, options: CompareOptions) -> None:
+        options.validate()
         self.options = options
+        enabled = [NORMALISERS[name] for name in NORMALISERS if options.enabled(name)]
+        self._outputs_stage = [e for e in enabled if e.stage is Stage.OUTPUTS]
+        self._text_stage = [e for e in enabled if e.stage is Stage.TEXT]
+        if not options.sanitizers:
+            self._text_stage = [e for e in self._text_stage if e.name != "sanitiser"]
+        self._token_rules = [(e.name, e.function) for e in enabled if e.stage is Stage.TOKEN]
+        self._value_stage = [e for e in enabled if e.stage is Stage.VALUE]
+        self._bundle = next((e for e in enabled if e.stage is Stage.BUNDLE), None)
+        self._order = {name: i for i, name in enumerate(NORMALISERS)}
+
+    # -- the seam -----------------------------------------------------------
 
     def compare_cell(self, stored: dict[str, Any], new: dict[str, Any]) -> CellComparison:
-        from . import CellComparison
+        policy = cell_policy(stored, self.options.sanitizers, lax=self.options.lax)
+        if policy.skip:
+            return CellComparison(
+                CellStatus.NOT_RUN, "skipped-by-marker", f"marked {', '.join(policy.markers)}"
+            )
+        s_raw, n_raw = canonical_outputs(stored), canonical_outputs(new)
+        if s_raw == n_raw:
+            return CellComparison(CellStatus.IDENTICAL)
+        result = self._compare(s_raw, n_raw, policy, reference_time(new, self.options))
+        result.warnings = new_warnings(s_raw, n_raw)
+        if self.options.nbdime_diff:
+            result.nbdime_diff = cell_diff(stored, new)
+        return result
 
+    def outputs_match(self, stored: dict[str, Any], new: dict[str, Any]) -> bool:
+        """Whether two cells' outputs are identical or equivalent, markers aside.
+
+        For comparing two runs of the same cell (volatility); no diff is made.
+        """
         s, n = canonical_outputs(stored), canonical_outputs(new)
         if s == n:
-            return CellComparison(CellStatus.IDENTICAL)
-        if s and not n:
-            return CellComparison(CellStatus.MISSING_OUTPUT, detail="the re-run produced no output")
-        if n and not s:
-            return CellComparison(CellStatus.EXTRA_OUTPUT, detail="no output was stored")
-        for name in self.options.normalisers:
-            norm = NORMALISERS[name]
-            s = [(k, key, norm(t)) for k, key, t in s]
-            n = [(k, key, norm(t)) for k, key, t in n]
+            return True
+        result = self._compare(s, n, CellPolicy(), reference_time(new, self.options))
+        return result.status is CellStatus.EQUIVALENT
+
+    # -- the chain ----------------------------------------------------------
+
+    def _compare(
+        self, s: list[Output], n: list[Output], policy: CellPolicy, reference: float
+    ) -> CellComparison:
+        s_error, n_error = _first_error(s), _first_error(n)
+        if n_error and not s_error and not policy.raises_exception:
+            return CellComparison(CellStatus.ERROR, "exception", f"raised {_exception(n_error)}")
+        if policy.raises_exception and not n_error:
+            marker = ", ".join(policy.markers) or "raises-exception"
+            return CellComparison(
+                CellStatus.DIFFERENT, "exception", f"expected an exception ({marker}); none raised"
+            )
+        if not policy.check_output:
+            return CellComparison(
+                CellStatus.EQUIVALENT,
+                "ignored-by-marker",
+                f"output not checked ({', '.join(policy.markers) or 'lax mode'})",
+                normalisers=["ignored-by-marker"],
+            )
+
+        used: list[str] = []
+        distance: int | None = None
+        for entry in self._outputs_stage + self._text_stage:
+            s2, n2 = self._apply(entry, s), self._apply(entry, n)
+            if s2 == s and n2 == n:
+                continue
+            if distance is None:
+                distance = _distance(s, n)
+            new_distance = _distance(s2, n2)
+            if new_distance < distance:
+                used.append(entry.name)
+            s, n, distance = s2, n2, new_distance
             if s == n:
-                return CellComparison(CellStatus.EQUIVALENT, reason=name)
-        return CellComparison(CellStatus.DIFFERENT, detail=first_difference(s, n))
+                return CellComparison(
+                    CellStatus.EQUIVALENT, entry.name, _equivalent_detail(used or [entry.name]),
+                    normalisers=used or [entry.name],
+                )
+
+        context = ValueContext(
+            self.options,
+            ToleranceContext(self.options.rtol, self.options.atol, reference, self._token_rules),
+        )
+        match = self._match_lists(s, n, context)
+        if match.equal:
+            names = sorted(set(used) | match.rules, key=self._order.__getitem__)
+            reason = max(match.rules, key=self._order.__getitem__) if match.rules else names[-1]
+            detail = _equivalent_detail(names)
+            if match.image_score is not None:
+                detail += f"; image similarity {match.image_score:.2f}"
+            return CellComparison(
+                CellStatus.EQUIVALENT, reason, detail, normalisers=names,
+                image_score=match.image_score, image_diff=match.image_diff,
+            )  # fmt: skip
+        return self._classify(s, n, match, context)
+
+    def _apply(self, entry: Normaliser, outputs: list[Output]) -> list[Output]:
+        if entry.stage is Stage.OUTPUTS:
+            return entry.function(outputs)  # type: ignore[no-any-return]
+        return [self._map_text(entry, out) for out in outputs]
+
+    def _map_text(self, entry: Normaliser, out: Output) -> Output:
+        """Apply a TEXT normaliser to every text value of one output."""
+        function, options = entry.function, self.options
+        changed: dict[str, Any] = {}
+        kind = out.get("output_type")
+        if kind == "stream":
+            text = function(out["text"], "text/plain", options)
+            if text != out["text"]:
+                changed["text"] = text
+        elif kind == "error":
+            for key in ("evalue", "traceback"):
+                if key in out:
+                    text = function(out[key], "text/plain", options)
+                    if text != out[key]:
+                        changed[key] = text
+        elif "data" in out:
+            data = out["data"]
+            new_data = {
+                mime: function(value, mime, options) if mime in TEXT_MIMES else value
+                for mime, value in data.items()
+            }
+            if new_data != data:
+                changed["data"] = new_data
+        return {**out, **changed} if changed else out
+
+    # -- pairwise -----------------------------------------------------------
+
+    def _match_lists(self, s: list[Output], n: list[Output], context: ValueContext) -> ValueMatch:
+        if len(s) != len(n):
+            detail = (f"{len(s)} outputs -> {len(n)}: "
+                      f"[{', '.join(map(output_label, s))}] -> [{', '.join(map(output_label, n))}]")
+            return ValueMatch(False, detail=detail, kind="outputs")
+        total = ValueMatch(True)
+        for a, b in zip(s, n):
+            match = self._match_output(a, b, context)
+            if not match.equal:
+                return match
+            total.rules |= match.rules
+            if match.image_score is not None and (
+                total.image_score is None or match.image_score < total.image_score
+            ):
+                total.image_score, total.image_diff = match.image_score, match.image_diff
+        return total
+
+    def _match_output(self, a: Output, b: Output, context: ValueContext) -> ValueMatch:
+        if a == b:
+            return ValueMatch(True)
+        kind = a.get("output_type")
+        if kind != b.get("output_type") or a.get("name") != b.get("name"):
+            return ValueMatch(
+                False, detail=f"output changed from {output_label(a)} to {output_label(b)}",
+                kind="outputs",
+            )  # fmt: skip
+        if kind == "stream":
+            text = compare_text(a["text"], b["text"], context.text, label=a["name"])
+            return ValueMatch(text.equal, text.rules, text.detail, text.kind)
+        if kind == "error":
+            return self._match_error(a, b, context)
+        match = self._match_data(a.get("data", {}), b.get("data", {}), context)
+        if not match.equal:
+            return match
+        if a.get("execution_count") != b.get("execution_count"):
+            detail = f"execution count {a.get('execution_count')} -> {b.get('execution_count')}"
+            return ValueMatch(False, detail=detail, kind="execution-count")
+        if a.get("metadata") != b.get("metadata"):
+            return ValueMatch(False, detail="output metadata changed", kind="metadata")
+        return match
+
+    def _match_error(self, a: Output, b: Output, context: ValueContext) -> ValueMatch:
+        if a.get("ename") != b.get("ename"):
+            detail = f"exception changed: {_exception(a)} -> {_exception(b)}"
+            return ValueMatch(False, detail=detail, kind="exception")
+        rules: set[str] = set()
+        for key in ("evalue", "traceback"):
+            if key in a or key in b:
+                text = compare_text(a.get(key, ""), b.get(key, ""), context.text)
+                if not text.equal:
+                    detail = f"{a.get('ename')} {'message' if key == 'evalue' else key} changed: "
+                    return ValueMatch(False, detail=detail + (text.detail or ""), kind="exception")
+                rules |= text.rules
+        return ValueMatch(True, rules)
+
+    def _match_data(
+        self, a: dict[str, str], b: dict[str, str], context: ValueContext
+    ) -> ValueMatch:
+        rules: set[str] = set()
+        mimes = sorted(a)
+        if set(a) != set(b):
+            shared = self._bundle.function(a, b) if self._bundle else []
+            if not shared:
+                detail = f"MIME types changed: {sorted(a)} -> {sorted(b)}"
+                return ValueMatch(False, detail=detail, kind="mime-types")
+            mimes = shared
+            rules.add("mime-bundle")
+        total = ValueMatch(True, rules)
+        for mime in mimes:
+            if a[mime] == b[mime]:
+                continue
+            match = self._match_value(mime, a[mime], b[mime], context)
+            if not match.equal:
+                return match
+            total.rules |= match.rules
+            if match.image_score is not None:
+                total.image_score, total.image_diff = match.image_score, match.image_diff
+        return total
+
+    def _match_value(self, mime: str, a: str, b: str, context: ValueContext) -> ValueMatch:
+        for entry in self._value_stage:
+            match = entry.function(a, b, mime, context)
+            if match is not None:
+                return match  # type: ignore[no-any-return]
+        if mime in IMAGE_MIMES or mime == SVG_MIME:
+            return ValueMatch(False, detail=f"{mime}: image bytes differ", kind="image")
+        if mime in TEXT_MIMES or mime.startswith("text/"):
+            text = compare_text(a, b, context.text, label=mime)
+            return ValueMatch(text.equal, text.rules, text.detail, text.kind)
+        return ValueMatch(False, detail=f"{mime} changed", kind="data")
+
+    # -- what kind of difference --------------------------------------------
+
+    def _classify(
+        self, s: list[Output], n: list[Output], match: ValueMatch, context: ValueContext
+    ) -> CellComparison:
+        if not n:
+            labels = ", ".join(map(output_label, s))
+            return CellComparison(
+                CellStatus.MISSING_OUTPUT, "outputs", f"the re-run produced no output (stored: {labels})"
+            )
+        if not s:
+            labels = ", ".join(map(output_label, n))
+            return CellComparison(
+                CellStatus.EXTRA_OUTPUT, "outputs", f"no output was stored; the re-run produced {labels}"
+            )
+        if len(n) < len(s):
+            missing = self._unmatched(s, n, context)
+            if missing is not None:
+                return CellComparison(
+                    CellStatus.MISSING_OUTPUT, "outputs",
+                    f"stored output {missing + 1} ({_preview(s[missing])}) is missing",
+                )  # fmt: skip
+        elif len(n) > len(s):
+            extra = self._unmatched(n, s, context)
+            if extra is not None:
+                return CellComparison(
+                    CellStatus.EXTRA_OUTPUT, "outputs",
+                    f"new output {extra + 1}: {_preview(n[extra])}",
+                )  # fmt: skip
+        return CellComparison(
+            CellStatus.DIFFERENT, match.kind or "outputs", match.detail,
+            image_score=match.image_score, image_diff=match.image_diff,
+        )  # fmt: skip
+
+    def _unmatched(self, longer: list[Output], shorter: list[Output], context: ValueContext) -> int | None:
+        """The first output of `longer` left over when `shorter` is matched into it in
+        order, if everything in `shorter` matches; otherwise None."""
+        leftover: int | None = None
+        j = 0
+        for i, out in enumerate(longer):
+            if j < len(shorter) and self._match_output(out, shorter[j], context).equal:
+                j += 1
+            elif leftover is None:
+                leftover = i
+        return leftover if j == len(shorter) else None
+
+
+def reference_time(cell: dict[str, Any], options: CompareOptions) -> float:
+    """When the new cell ran: options, else nbclient's timing metadata, else now."""
+    if options.reference_time is not None:
+        return options.reference_time
+    timing = cell.get("metadata", {}).get("execution", {})
+    for key in ("iopub.execute_input", "shell.execute_reply", "iopub.status.busy"):
+        value = timing.get(key)
+        if isinstance(value, str):
+            try:
+                stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=dt.timezone.utc)
+            return stamp.timestamp()
+    return time.time()
+
+
+def new_warnings(stored: list[Output], new: list[Output]) -> list[str]:
+    """Deprecation/future warnings of the re-run that the stored run did not print."""
+    if not any(o.get("name") == "stderr" and "Warning" in o.get("text", "") for o in new):
+        return []
+    before = Counter(find_warnings(join_stream_chunks(stored)))
+    result = []
+    for warning in find_warnings(join_stream_chunks(new)):
+        if before[warning]:
+            before[warning] -= 1
+        else:
+            result.append(warning)
+    return result
+
+
+def _distance(s: list[Output], n: list[Output]) -> int:
+    """How far apart two output lists are: lines in one but not the other."""
+    a, b = _line_counts(s), _line_counts(n)
+    return sum(((a - b) + (b - a)).values())
+
+
+def _line_counts(outputs: list[Output]) -> Counter[tuple[str, str]]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for out in outputs:
+        for key, value in out.items():
+            items = value.items() if key == "data" else [(key, value)]
+            for name, item in items:
+                text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+                counts.update((name, line) for line in text.split("\n"))
+    return counts
+
+
+def _first_error(outputs: list[Output]) -> Output | None:
+    return next((o for o in outputs if o.get("output_type") == "error"), None)
+
+
+def _exception(out: Output) -> str:
+    message = str(out.get("evalue", "")).strip().split("\n")[0]
+    return f"{out.get('ename', 'Exception')}: {message}" if message else str(out.get("ename"))
+
+
+def _equivalent_detail(names: list[str]) -> str:
+    return "equal after " + ", ".join(names)
+
+
+def _preview(out: Output) -> str:
+    label = output_label(out)
+    text = out.get("text") or out.get("evalue") or out.get("data", {}).get("text/plain", "")
+    text = str(text).strip().split("\n")[0]
+    if len(text) > 60:
+        text = text[:59] + "…"
+    return f"{label} {text!r}" if text else label

@@ -1,0 +1,309 @@
+"""Tolerant text comparison: numbers within tolerance, timestamps of the run.
+
+Two texts are compared line by line; lines that differ are split into tokens
+(numbers, dates, words, punctuation, spaces) and must have the same shape. Each
+differing pair of tokens must then be accepted by one of the enabled token rules:
+
+- `float-tolerance` (`float_rule`): two numbers, at least one written as a float,
+  with `|a - b| <= atol + rtol * max(|a|, |b|)`. Integers must be equal: a count
+  that moved by one is a real change. Once a line has a number accepted this way,
+  differences in the *width* of its whitespace are accepted too (columns realign
+  when a number gains a digit).
+- `timestamp` (`timestamp_rule`): dates and times that fall within two days of the
+  re-run (so the clock, not the data, produced them), epoch seconds likewise, and
+  durations in timing lines (`Wall time: 1.2 s`, `took 0.3 s`, `%timeit` output).
+  A date in a data table that moved from 2020-01-01 to 2020-01-02 is not near the
+  run, so it stays a difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(
+    r"""
+     (?P<datetime>\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d))
+    |(?P<ctime>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\ (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)
+               \ [\ \d]\d\ \d{2}:\d{2}:\d{2}\ \d{4})
+    |(?P<pydatetime>datetime\.datetime\(\d{4},\ \d{1,2},\ \d{1,2}(?:,\ \d{1,6}){0,4}
+               (?:,\ tzinfo=[^()]*(?:\([^()]*\))?)?\))
+    |(?P<time>(?<![\d:])\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\d:]))
+    |(?P<hex>0x[0-9a-fA-F]+)
+    |(?P<number>(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?!\w|\.\d))
+    |(?P<word>[^\W\d]\w*)
+    |(?P<space>[ \t]+)
+    |(?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # a group name of _TOKEN
+    text: str
+
+
+def tokenize(line: str) -> list[Token]:
+    return [Token(m.lastgroup or "other", m[0]) for m in _TOKEN.finditer(line)]
+
+
+@dataclass
+class ToleranceContext:
+    """What the token rules need: tolerances, the re-run's time, the enabled rules."""
+
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    reference_time: float = 0.0  # epoch seconds of the re-run
+    rules: list[tuple[str, TokenRule]] = field(default_factory=list)
+
+
+@dataclass
+class TokenPair:
+    """A stored and a new token that differ, with their lines for context."""
+
+    stored: Token
+    new: Token
+    stored_line: list[Token]
+    new_line: list[Token]
+    index: int  # position of the pair in both lines
+    context: ToleranceContext
+
+
+TokenRule = Callable[[TokenPair], bool]
+
+
+@dataclass
+class TextMatch:
+    equal: bool
+    rules: set[str] = field(default_factory=set)  # token rules that were needed
+    detail: str | None = None  # the first difference, for a human
+    kind: str | None = None  # `numbers` when only numbers moved, else `text`
+
+
+# ---------------------------------------------------------------------------
+# the rules
+
+
+def float_rule(pair: TokenPair) -> bool:
+    a, b = pair.stored, pair.new
+    if a.kind != "number" or b.kind != "number":
+        return False
+    if not (_is_float(a.text) or _is_float(b.text)):
+        return False
+    x, y = float(a.text), float(b.text)
+    ctx = pair.context
+    return abs(x - y) <= ctx.atol + ctx.rtol * max(abs(x), abs(y))
+
+
+_DATETIME_KINDS = {"datetime", "ctime", "pydatetime"}
+_TIME_UNITS = {
+    "s", "sec", "secs", "second", "seconds", "ms", "us", "µs", "μs", "ns",
+    "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours",
+}  # fmt: skip
+# Words that make a line about how long something took (for durations) ...
+_DURATION_WORDS = re.compile(
+    r"\b(?:times?|took|elapsed|wall|cpu|duration|runtime|per loop|(?:finished|completed|done|ran) in)\b",
+    re.IGNORECASE,
+)
+# ... and, for a bare time of day, a line about when something happened.
+_CLOCK_WORDS = re.compile(
+    r"\b(?:times?|at|started|finished|now|clock|timestamp|updated|generated|elapsed|took)\b",
+    re.IGNORECASE,
+)
+_WINDOW = 2 * 86400.0  # time zones, long runs and a clock skew all fit in two days
+_EPOCH_2000 = 946684800.0
+
+
+def timestamp_rule(pair: TokenPair) -> bool:
+    a, b, ctx = pair.stored, pair.new, pair.context
+    if a.kind in _DATETIME_KINDS and b.kind in _DATETIME_KINDS:
+        then, now = _parse_datetime(a.text), _parse_datetime(b.text)
+        if then is None or now is None:
+            return False
+        return abs(now - ctx.reference_time) <= _WINDOW and then <= ctx.reference_time + _WINDOW
+    if a.kind == "time" and b.kind == "time":
+        return _line_matches(_CLOCK_WORDS, pair.new_line) and _line_matches(
+            _CLOCK_WORDS, pair.stored_line
+        )
+    timing_line = _line_matches(_DURATION_WORDS, pair.new_line) and _line_matches(
+        _DURATION_WORDS, pair.stored_line
+    )
+    if a.kind == "number" and b.kind == "number":
+        if _is_epoch(a.text, b.text, ctx.reference_time):
+            return True
+        return timing_line and (
+            _followed_by_unit(pair.new_line, pair.index) or _is_timeit_line(pair.new_line)
+        )
+    if a.kind == "word" and b.kind == "word":
+        # `1.2 ms` -> `980 µs`: the unit of a duration changes with its size
+        return timing_line and a.text in _TIME_UNITS and b.text in _TIME_UNITS
+    return False
+
+
+def _is_float(text: str) -> bool:
+    return "." in text or "e" in text or "E" in text
+
+
+def _parse_datetime(text: str) -> float | None:
+    """Epoch seconds of a date/time token; naive times are read as UTC (the window
+    is wide enough for any time zone)."""
+    try:
+        if text.startswith("datetime.datetime("):
+            inner = text[len("datetime.datetime(") : -1].split(", tzinfo=")[0]
+            parts = [int(p) for p in inner.split(", ")]
+            value = dt.datetime(*parts, tzinfo=dt.timezone.utc)  # type: ignore[misc]
+        elif text[:3].isalpha():
+            value = dt.datetime.strptime(text, "%a %b %d %H:%M:%S %Y").replace(
+                tzinfo=dt.timezone.utc
+            )
+        else:
+            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(",", "."))
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.timezone.utc)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return value.timestamp()
+
+
+def _is_epoch(stored: str, new: str, reference: float) -> bool:
+    """`time.time()` printed: the new value is now (in s, ms, µs or ns), the stored one
+    a plausible earlier moment."""
+    try:
+        x, y = float(stored), float(new)
+    except ValueError:
+        return False
+    for scale in (1.0, 1e3, 1e6, 1e9):
+        if abs(y / scale - reference) <= _WINDOW:
+            return _EPOCH_2000 <= x / scale <= reference + _WINDOW
+    return False
+
+
+def _line_matches(words: re.Pattern[str], line: list[Token]) -> bool:
+    return bool(words.search("".join(t.text for t in line)))
+
+
+def _is_timeit_line(line: list[Token]) -> bool:
+    text = "".join(t.text for t in line)
+    return "per loop" in text or " loops each" in text
+
+
+def _followed_by_unit(line: list[Token], index: int) -> bool:
+    rest = [t for t in line[index + 1 : index + 4] if t.kind != "space"]
+    if not rest:
+        return False
+    if rest[0].kind == "word" and rest[0].text in _TIME_UNITS:
+        return True
+    # rates: `12.3it/s`, `1.5 s/it`
+    joined = "".join(t.text for t in rest)
+    return bool(re.match(r"(?:\w+/s|s/\w+)", joined))
+
+
+# ---------------------------------------------------------------------------
+# comparing texts
+
+
+def compare_text(stored: str, new: str, context: ToleranceContext, label: str = "") -> TextMatch:
+    """Compare two texts with the enabled token rules; describe the first difference."""
+    if stored == new:
+        return TextMatch(True)
+    a_lines, b_lines = stored.split("\n"), new.split("\n")
+    prefix = f"{label} " if label else ""
+    if len(a_lines) != len(b_lines):
+        return TextMatch(False, detail=prefix + _line_change(a_lines, b_lines), kind="text")
+    rules: set[str] = set()
+    moved: list[str] = []
+    first: str | None = None
+    kind = "numbers"
+    for i, (a, b) in enumerate(zip(a_lines, b_lines)):
+        if a == b:
+            continue
+        ok, used, numbers = _compare_line(a, b, context)
+        if ok:
+            rules |= used
+            continue
+        if first is None:
+            first = f"{prefix}line {i + 1}: {_short(a)!r} -> {_short(b)!r}"
+        if numbers is None:
+            kind = "text"
+        else:
+            moved.extend(numbers)
+    if first is None:
+        return TextMatch(True, rules)
+    if kind == "numbers" and moved:
+        first += "; " + ", ".join(moved[:3]) + (" ..." if len(moved) > 3 else "")
+    return TextMatch(False, detail=first, kind=kind)
+
+
+def _compare_line(
+    a: str, b: str, context: ToleranceContext
+) -> tuple[bool, set[str], list[str] | None]:
+    """(match, rules used, numbers that moved beyond tolerance or None if text changed)."""
+    ta, tb = tokenize(a), tokenize(b)
+    if len(ta) != len(tb) or any(x.kind != y.kind for x, y in zip(ta, tb)):
+        # Realigned columns can add or drop padding; compare without the spaces.
+        ta = [t for t in ta if t.kind != "space"]
+        tb = [t for t in tb if t.kind != "space"]
+        if len(ta) != len(tb):
+            return False, set(), None
+        spacing_changed = True
+    else:
+        spacing_changed = False
+    used: set[str] = set()
+    moved: list[str] = []
+    text_changed = False
+    for i, (x, y) in enumerate(zip(ta, tb)):
+        if x.text == y.text:
+            continue
+        if x.kind == "space" and y.kind == "space":
+            spacing_changed = True
+            continue
+        pair = TokenPair(x, y, ta, tb, i, context)
+        for name, rule in context.rules:
+            if rule(pair):
+                used.add(name)
+                break
+        else:
+            if x.kind == "number" and y.kind == "number":
+                moved.append(_describe_move(x.text, y.text))
+            else:
+                text_changed = True
+    if text_changed:
+        return False, used, None
+    if moved:
+        return False, used, moved
+    if spacing_changed and "float-tolerance" not in used:
+        # Whitespace may move only when a number within tolerance moved it.
+        return False, used, None
+    return True, used, []
+
+
+def _describe_move(a: str, b: str) -> str:
+    x, y = float(a), float(b)
+    delta = y - x
+    text = f"{a} -> {b} ({delta:+.4g}"
+    if x != 0 and math.isfinite(x) and math.isfinite(y):
+        text += f", {delta / abs(x):+.2%}"
+    return text + ")"
+
+
+def _line_change(a: list[str], b: list[str]) -> str:
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "delete":
+            return f"line {i1 + 1} removed: {_short(a[i1])!r} ({len(a)} -> {len(b)} lines)"
+        if tag == "insert":
+            return f"line {j1 + 1} added: {_short(b[j1])!r} ({len(a)} -> {len(b)} lines)"
+        return f"line {i1 + 1}: {_short(a[i1])!r} -> {_short(b[j1])!r} ({len(a)} -> {len(b)} lines)"
+    return f"{len(a)} -> {len(b)} lines"
+
+
+def _short(line: str, limit: int = 80) -> str:
+    return line if len(line) <= limit else line[: limit - 1] + "…"

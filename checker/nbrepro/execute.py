@@ -218,8 +218,8 @@ async def _run(
         await _shutdown(client)
         backend.cleanup(ctx)
         kernel_log.close()
-    stop.raise_if_signalled()
         run.seconds = time.monotonic() - started
+    stop.raise_if_signalled()
     return run
 
 

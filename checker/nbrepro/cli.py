@@ -103,8 +103,21 @@ def cli() -> None:
               show_default=True, metavar="S", help="Seconds one notebook may run.")
 @click.option("--resolver", type=click.Choice(["uv", "pip-tools"]), default="uv",
               show_default=True, help="Dependency resolver.")
-@click.option("--backend", type=click.Choice(["venv"]), default="venv", show_default=True,
-              help="How environments are built and kernels isolated.")
+@click.option("--backend", type=click.Choice(["venv", "docker"]), default="venv",
+              show_default=True,
+              help="How environments are built and kernels isolated: a virtual environment "
+                   "and a bubblewrap sandbox, or a Docker image and container.")
+@click.option("--no-sandbox", is_flag=True,
+              help="venv backend: run audited code without a sandbox, as you.")
+@click.option("--network", is_flag=True,
+              help="Let notebooks reach the network (off by default; recorded in the results).")
+@click.option("--base-image", metavar="IMAGE", envvar="NBREPRO_BASE_IMAGE",
+              help="docker backend: image to build environments on "
+                   "[default: python:X.Y-slim for the notebooks' Python; $NBREPRO_BASE_IMAGE].")
+@click.option("--memory", "memory", metavar="SIZE", default="4g", show_default=True,
+              help="Memory limit of a kernel (like 512m or 8g).")
+@click.option("--cpus", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              metavar="N", help="CPUs a kernel may use.")
 @click.option("--exclude-newer", metavar="DATE",
               help="Resolve as of this date (YYYY-MM-DD): ignore newer releases.")
 @click.option("--python", "python_version", metavar="X.Y",
@@ -119,22 +132,26 @@ def cli() -> None:
 def check(source: str, json_path: str | None, db_url: str | None, cell_timeout: float,
           notebook_timeout: float, resolver: str, backend: str, exclude_newer: str | None,
           python_version: str | None, keep_going: bool, no_cache: bool,
-          output_dir: Path | None, quiet: bool, check_id: int | None) -> None:
+          output_dir: Path | None, quiet: bool, check_id: int | None, no_sandbox: bool,
+          network: bool, base_image: str | None, memory: str, cpus: float) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
     from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
     from nbrepro.execute import ExecutionOptions
     from nbrepro.report import json as json_report
     from nbrepro.report.terminal import print_report
+    from nbrepro.sandbox import ResourceLimits
     from nbrepro.store import Store
 
     json_target = _writable_file(json_path) if json_path else None
     if exclude_newer:
         _validate_date(exclude_newer)
+    limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
     store = Store(db_url)
     options = CheckOptions(
         resolver=resolver, backend=backend, exclude_newer=exclude_newer,
         python=python_version, use_cache=not no_cache, output_dir=output_dir,
+        sandbox=not no_sandbox, network=network, base_image=base_image, limits=limits,
         execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
                                    keep_going=keep_going),
     )
@@ -177,15 +194,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        _say("nbrepro: interrupted")
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        _say("nbrepro: interrupted; finished notebooks are saved in the results database")
         sys.exit(EXIT_INTERRUPTED)
     except NbreproError as exc:
         _say(f"nbrepro: error: {exc}")
         sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt:
-        _say("nbrepro: interrupted; finished notebooks are saved in the results database")
-        sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except Exception as exc:  # a bug in nbrepro: one line, not a traceback

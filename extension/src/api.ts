@@ -85,6 +85,16 @@ export interface ICellResult {
   reason: string | null;
   detail: string | null;
   execution_seconds: number | null;
+  /** Every normaliser a match needed (equivalent cells). */
+  normalisers?: string[];
+  /** New DeprecationWarnings/FutureWarnings in the re-run output. */
+  warnings?: string[];
+  /** Lowest similarity (0..1) of a changed image in the cell. */
+  image_score?: number | null;
+  /** Base64 PNG showing where a changed image differs. */
+  image_diff?: string | null;
+  /** For volatile cells: a sanitiser that would make the output stable. */
+  suggested_sanitiser?: string | null;
 }
 
 /** The result for one notebook. */
@@ -99,6 +109,32 @@ export interface INotebookResult {
   cells: ICellResult[];
 }
 
+/** What the build stage reports about the environment (subset the UI shows). */
+export interface IEnvironment {
+  ok?: boolean;
+  backend?: string;
+  python_version?: string | null;
+  sandbox?: string;
+  network?: boolean;
+  cached?: boolean;
+  seconds?: number;
+  failed_requirement?: string | null;
+  message?: string | null;
+  log?: string;
+  [key: string]: unknown;
+}
+
+/** The resolve stage's lock (subset the UI shows). */
+export interface ILock {
+  ok?: boolean;
+  resolver?: string;
+  python_version?: string;
+  text?: string;
+  failed_requirement?: string | null;
+  message?: string | null;
+  [key: string]: unknown;
+}
+
 /** The full result of a finished check (the `nbrepro check --json` shape). */
 export interface ICheckResult {
   repository: {
@@ -108,8 +144,12 @@ export interface ICheckResult {
   };
   verdict: Verdict | null;
   summary: Partial<Record<Verdict, number>>;
-  environment: Record<string, unknown> | null;
+  environment: IEnvironment | null;
+  lock?: ILock | null;
   notebooks: INotebookResult[];
+  started_at?: string | null;
+  seconds?: number;
+  nbrepro_version?: string;
 }
 
 /** `GET checks/{id}`: the summary plus the result once there is one. */

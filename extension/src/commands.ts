@@ -262,7 +262,12 @@ export function registerCommands(ctx: ICommandContext): void {
       void reports.add(widget);
       shell.add(widget, 'main');
       shell.activateById(widget.id);
-      content.reload().catch(error => reportError(`Could not load check #${id}`, error));
+      content.reload().catch(error => {
+        // A missing server extension is already shown in the panel and the report.
+        if (!(error instanceof NbreproError && error.missingExtension)) {
+          reportError(`Could not load check #${id}`, error);
+        }
+      });
       return widget;
     }
   });

@@ -232,6 +232,8 @@ class ReportHeader extends Widget {
     this._summary.setAttribute('aria-label', 'Notebooks by verdict');
     this._meta = document.createElement('dl');
     this._meta.className = 'jp-nbrepro-report-meta';
+    this._logs = document.createElement('div');
+    this._logs.className = 'jp-nbrepro-report-logs';
     this._progressText = document.createElement('div');
     this._progressText.className = 'jp-nbrepro-report-progress';
     this._progress = document.createElement('progress');
@@ -248,7 +250,8 @@ class ReportHeader extends Widget {
       this._progressText,
       this._progress,
       this._error,
-      this._meta
+      this._meta,
+      this._logs
     );
     this.showLoading();
   }
@@ -330,26 +333,34 @@ class ReportHeader extends Widget {
     if (seconds !== null && !isActive(detail.state)) {
       entries.push(['Took', formatSeconds(seconds)]);
     }
-    const env = result?.environment;
+    const env = result?.environment ?? null;
+    const lock = result?.lock ?? null;
     if (env) {
-      const python = env['python_version'];
-      if (typeof python === 'string' && python) {
-        entries.push(['Python', python]);
+      if (env.python_version) {
+        entries.push(['Python', env.python_version]);
       }
-      const backend = env['backend'];
-      if (typeof backend === 'string' && backend) {
-        const sandbox = env['sandbox'];
-        entries.push([
-          'Environment',
-          typeof sandbox === 'string' && sandbox && sandbox !== 'none'
-            ? `${backend}, sandbox ${sandbox}`
-            : backend
-        ]);
+      if (env.backend) {
+        const parts = [env.backend];
+        if (env.sandbox && env.sandbox !== 'none') {
+          parts.push(`sandbox ${env.sandbox}`);
+        } else if (env.sandbox === 'none') {
+          parts.push('no sandbox');
+        }
+        if (env.network === false) {
+          parts.push('no network');
+        }
+        if (env.cached) {
+          parts.push('cached');
+        }
+        entries.push(['Environment', parts.join(', ')]);
       }
-      const failed = env['failed_requirement'];
-      if (typeof failed === 'string' && failed) {
-        entries.push(['Failed requirement', failed]);
-      }
+    }
+    const failed = env?.failed_requirement ?? lock?.failed_requirement;
+    if (failed) {
+      entries.push(['Failed requirement', failed]);
+    }
+    if (result?.nbrepro_version) {
+      entries.push(['nbrepro', result.nbrepro_version]);
     }
     this._meta.replaceChildren(
       ...entries.flatMap(([key, value]) => {
@@ -360,6 +371,19 @@ class ReportHeader extends Widget {
         return [dt, dd];
       })
     );
+
+    // Collapsible logs: what was locked, how the environment was built.
+    const logs: HTMLElement[] = [];
+    if (lock?.text) {
+      logs.push(collapsible('Locked requirements', lock.text, 'lock'));
+    }
+    const lockMessage = lock && lock.ok === false ? lock.message : null;
+    const envLog = [lockMessage, env?.message, env?.log].filter(Boolean).join('\n\n');
+    if (envLog) {
+      logs.push(collapsible('Environment log', envLog, 'environment-log', env?.ok === false));
+    }
+    this._logs.replaceChildren(...logs);
+    this._logs.hidden = logs.length === 0;
   }
 
   renderProgress(check: ICheckSummary): void {
@@ -386,6 +410,7 @@ class ReportHeader extends Widget {
   private _description: HTMLParagraphElement;
   private _summary: HTMLUListElement;
   private _meta: HTMLDListElement;
+  private _logs: HTMLDivElement;
   private _progressText: HTMLDivElement;
   private _progress: HTMLProgressElement;
   private _error: HTMLDivElement;
@@ -486,8 +511,13 @@ class NotebookSection extends Panel {
           ? error.message
           : String(error);
       for (const row of this._rows) {
-        row.showOutputsError(message);
+        row.hideOutputs();
       }
+      const notice = new Widget();
+      notice.addClass('jp-nbrepro-outputs-unavailable');
+      notice.node.setAttribute('role', 'status');
+      notice.node.textContent = `Stored and re-run outputs are not available: ${message}`;
+      this.insertWidget(this.widgets.indexOf(this._cells), notice);
       return;
     }
     if (this.isDisposed) {
@@ -574,6 +604,33 @@ class CellRow extends Panel {
       this.addWidget(detail);
     }
 
+    const notes: string[] = [];
+    if (cell.warnings && cell.warnings.length > 0) {
+      notes.push(...cell.warnings.map(w => `Warning: ${w}`));
+    }
+    if (cell.normalisers && cell.normalisers.length > 1) {
+      notes.push(`Normalisers: ${cell.normalisers.join(', ')}`);
+    }
+    if (typeof cell.image_score === 'number') {
+      notes.push(`Image similarity: ${(cell.image_score * 100).toFixed(1)} %`);
+    }
+    if (notes.length > 0) {
+      const list = new Widget({ node: document.createElement('ul') });
+      list.addClass('jp-nbrepro-cell-notes');
+      list.node.replaceChildren(
+        ...notes.map(text => {
+          const li = document.createElement('li');
+          li.textContent = text;
+          return li;
+        })
+      );
+      this.addWidget(list);
+    }
+    if (cell.suggested_sanitiser) {
+      const details = collapsible('Suggested sanitiser', cell.suggested_sanitiser, 'sanitiser');
+      this.addWidget(new Widget({ node: details }));
+    }
+
     this._source = new Widget({ node: document.createElement('pre') });
     this._source.addClass('jp-nbrepro-cell-source');
     this._source.addClass('cm-s-jupyter');
@@ -588,6 +645,18 @@ class CellRow extends Panel {
     this._outputs.addWidget(this._stored);
     this._outputs.addWidget(this._rerun);
     this.addWidget(this._outputs);
+
+    if (cell.image_diff) {
+      const figure = new Widget({ node: document.createElement('figure') });
+      figure.addClass('jp-nbrepro-image-diff');
+      const img = document.createElement('img');
+      img.src = `data:image/png;base64,${cell.image_diff}`;
+      img.alt = `Where the images of cell ${cell.index} differ`;
+      const caption = document.createElement('figcaption');
+      caption.textContent = 'Image difference';
+      figure.node.append(caption, img);
+      this.addWidget(figure);
+    }
   }
 
   showLoading(): void {
@@ -595,9 +664,8 @@ class CellRow extends Panel {
     this._rerun.showMessage('Loading…');
   }
 
-  showOutputsError(message: string): void {
-    this._stored.showMessage(`Outputs unavailable: ${message}`);
-    this._rerun.showMessage('');
+  hideOutputs(): void {
+    this._outputs.hide();
   }
 
   setNotebooks(
@@ -738,4 +806,18 @@ function describeNotebook(nb: INotebookResult): string {
     parts.push(`in cell #${nb.failing_cell}`);
   }
   return parts.join(' — ');
+}
+
+/** A closed <details> with a title and preformatted text. */
+function collapsible(title: string, text: string, kind: string, open = false): HTMLElement {
+  const details = document.createElement('details');
+  details.className = 'jp-nbrepro-details';
+  details.dataset.kind = kind;
+  details.open = open;
+  const summary = document.createElement('summary');
+  summary.textContent = title;
+  const pre = document.createElement('pre');
+  pre.textContent = text;
+  details.append(summary, pre);
+  return details;
 }

@@ -73,9 +73,13 @@ export const CELL_STATUS_DESCRIPTIONS: Record<CellStatus, string> = {
   'not-run': 'The cell was not run (an earlier cell failed or the run stopped).'
 };
 
-/** Cell statuses that count as "reproduced". */
+/**
+ * Cell statuses that count as reproduced (as nbrepro.model.CellResult does):
+ * a volatile cell differs between two runs in the same environment, so its
+ * difference says nothing about reproducibility.
+ */
 export function isGoodStatus(status: CellStatus): boolean {
-  return status === 'identical' || status === 'equivalent';
+  return status === 'identical' || status === 'equivalent' || status === 'volatile';
 }
 
 export const STATE_LABELS: Record<CheckState, string> = {

@@ -148,6 +148,8 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
     expect(table).to_have_count(2)  # the HTML output rendered in both columns
     page.wait_for_timeout(300)
     shot(page, "05-report-light")
+    different.scroll_into_view_if_needed()
+    shot(page, "05b-report-light-different-cell")
 
     # Re-opening the same check focuses the existing report.
     entry.locator(".jp-nbrepro-check-main").click()

@@ -36,6 +36,10 @@ HERE = Path(__file__).parent
 RECORDED = HERE / "recorded"
 
 STAGES = ["scan", "spec", "resolve", "build", "execute", "compare"]
+# Recorded from `nbrepro check` on fixtures/project: demo.result.json (the demo
+# notebook's result), environment.json (environment, lock, version); demo.rerun.ipynb
+# is the fixture with the re-run's outputs. seed.json: made-up finished checks.
+
 # Share of the timeline spent in each stage, queued first.
 WEIGHTS = {"queued": 0.08, "scan": 0.06, "spec": 0.06, "resolve": 0.1, "build": 0.15,
            "execute": 0.45, "compare": 0.1}
@@ -177,8 +181,7 @@ class Check:
             "repository": {"source": self.source, "commit": None, "path": self.source},
             "verdict": verdict or "not-checked",
             "summary": summary,
-            "environment": {"ok": True, "backend": "venv", "python_version": "3.11.7",
-                            "sandbox": "none", "cached": True, "seconds": 0.2},
+            **json.loads((RECORDED / "environment.json").read_text()),
             "notebooks": notebooks,
         }
 

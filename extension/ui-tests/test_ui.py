@@ -69,9 +69,9 @@ def open_notebook(page: Page, lab: Lab, path: str) -> Locator:
     panel = page.locator(".jp-NotebookPanel").filter(has=page.locator(".jp-Notebook"))
     expect(panel.first).to_be_visible(timeout=60_000)
     # The notebook has a kernelspec: no kernel picker. Wait for the kernel to settle.
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_attached(
-        timeout=60_000
-    )
+    expect(
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+    ).to_be_attached(timeout=60_000)
     return panel.first
 
 
@@ -134,9 +134,9 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
         expect(row.locator(".jp-nbrepro-chip")).to_have_attribute("data-status", status)
         expect(row.locator(".jp-nbrepro-chip")).to_have_text(status)
     # An equivalent cell names the normaliser that made it equal.
-    expect(section.locator(".jp-nbrepro-cell[data-index='3'] .jp-nbrepro-cell-reason")).to_have_text(
-        re.compile(r"\S")
-    )
+    expect(
+        section.locator(".jp-nbrepro-cell[data-index='3'] .jp-nbrepro-cell-reason")
+    ).to_have_text(re.compile(r"\S"))
 
     # Stored vs re-run outputs, side by side, rendered by JupyterLab.
     different = section.locator(".jp-nbrepro-cell[data-index='4']")
@@ -157,7 +157,9 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
     expect(entry).to_have_class(re.compile(r"\bjp-mod-selected\b"))
 
     # "Only differences" hides the reproduced cells.
-    filter_button = page.locator(".jp-nbrepro-filter-button button, button.jp-nbrepro-filter-button")
+    filter_button = page.locator(
+        ".jp-nbrepro-filter-button button, button.jp-nbrepro-filter-button"
+    )
     filter_button.first.click()
     expect(section.locator(".jp-nbrepro-cell[data-index='1']")).to_be_hidden()
     expect(different).to_be_visible()

@@ -41,8 +41,15 @@ STAGES = ["scan", "spec", "resolve", "build", "execute", "compare"]
 # is the fixture with the re-run's outputs. seed.json: made-up finished checks.
 
 # Share of the timeline spent in each stage, queued first.
-WEIGHTS = {"queued": 0.08, "scan": 0.06, "spec": 0.06, "resolve": 0.1, "build": 0.15,
-           "execute": 0.45, "compare": 0.1}
+WEIGHTS = {
+    "queued": 0.08,
+    "scan": 0.06,
+    "spec": 0.06,
+    "resolve": 0.1,
+    "build": 0.15,
+    "execute": 0.45,
+    "compare": 0.1,
+}
 
 
 def _iso(t: float | None) -> str | None:
@@ -52,8 +59,15 @@ def _iso(t: float | None) -> str | None:
 
 
 class Check:
-    def __init__(self, check_id: int, source: str, root: Path, created: float,
-                 duration: float, fixed: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        check_id: int,
+        source: str,
+        root: Path,
+        created: float,
+        duration: float,
+        fixed: dict[str, Any] | None = None,
+    ):
         self.id = check_id
         self.source = source
         self.root = root
@@ -105,14 +119,23 @@ class Check:
         progress = None
         if state == "running":
             n = len(self.notebooks)
-            progress = {"notebook": None, "notebook_index": 0, "notebooks": n,
-                        "cell": None, "cells": None}
+            progress = {
+                "notebook": None,
+                "notebook_index": 0,
+                "notebooks": n,
+                "cell": None,
+                "cells": None,
+            }
             if stage == "execute" and n:
                 index = min(int(frac * n), n - 1)
                 within = frac * n - index
                 cells = self._code_cells(self.notebooks[index])
-                progress.update(notebook=self.notebooks[index], notebook_index=index,
-                                cell=min(int(within * cells) + 1, cells), cells=cells)
+                progress.update(
+                    notebook=self.notebooks[index],
+                    notebook_index=index,
+                    cell=min(int(within * cells) + 1, cells),
+                    cells=cells,
+                )
         result = self.result() if state == "finished" else None
         verdicts = {nb["path"]: nb["verdict"] for nb in (result or {}).get("notebooks", [])}
         return {
@@ -125,7 +148,8 @@ class Check:
             "error": None,
             "created_at": _iso(self.created),
             "started_at": _iso(started),
-            "finished_at": _iso(self.created + self.duration) if state == "finished"
+            "finished_at": _iso(self.created + self.duration)
+            if state == "finished"
             else _iso(self.cancelled_at),
             "notebooks": [{"path": p, "verdict": verdicts.get(p)} for p in self.notebooks],
         }
@@ -157,22 +181,53 @@ class Check:
         cells = []
         try:
             nb = nbformat.read(self._nb_path(rel), as_version=4)
-            cells = [{"index": i, "status": "identical", "reason": None, "detail": None,
-                      "execution_seconds": 0.01}
-                     for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+            cells = [
+                {
+                    "index": i,
+                    "status": "identical",
+                    "reason": None,
+                    "detail": None,
+                    "execution_seconds": 0.01,
+                }
+                for i, c in enumerate(nb.cells)
+                if c.cell_type == "code"
+            ]
         except Exception:  # an unreadable notebook is a result, not a crash
-            return {"path": rel, "verdict": "not-checked", "reason": "invalid notebook",
-                    "exception": None, "message": None, "failing_cell": None,
-                    "seconds": None, "cells": []}
-        return {"path": rel, "verdict": "reproduced", "reason": None, "exception": None,
-                "message": None, "failing_cell": None, "seconds": 0.4, "cells": cells}
+            return {
+                "path": rel,
+                "verdict": "not-checked",
+                "reason": "invalid notebook",
+                "exception": None,
+                "message": None,
+                "failing_cell": None,
+                "seconds": None,
+                "cells": [],
+            }
+        return {
+            "path": rel,
+            "verdict": "reproduced",
+            "reason": None,
+            "exception": None,
+            "message": None,
+            "failing_cell": None,
+            "seconds": 0.4,
+            "cells": cells,
+        }
 
     def result(self) -> dict[str, Any]:
         if self.fixed is not None:
             return self.fixed["result"]
         notebooks = [self.notebook_result(p) for p in self.notebooks]
-        order = ["reproduced", "reproduced-equivalent", "not-checked", "differs", "failed",
-                 "timeout", "kernel-died", "install-failed"]
+        order = [
+            "reproduced",
+            "reproduced-equivalent",
+            "not-checked",
+            "differs",
+            "failed",
+            "timeout",
+            "kernel-died",
+            "install-failed",
+        ]
         summary: dict[str, int] = {}
         for nb in notebooks:
             summary[nb["verdict"]] = summary.get(nb["verdict"], 0) + 1

@@ -17,8 +17,8 @@ import pytest
 os.environ.setdefault("NBREPRO_DEVSTUB_SEED", "1")
 os.environ.setdefault("NBREPRO_DEVSTUB_SECONDS", "20")
 
-from conftest import ARTIFACTS, BACKEND, Lab  # noqa: E402
-from playwright.sync_api import Page, expect  # noqa: E402
+from conftest import ARTIFACTS, BACKEND, Lab
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.skipif(BACKEND != "stub", reason="development gallery: stub backend only")
 
@@ -31,9 +31,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def run(page: Page, command: str, args: dict | None = None) -> None:
-    page.evaluate(
-        "([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}]
-    )
+    page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}])
 
 
 def theme(page: Page, name: str) -> None:
@@ -95,7 +93,7 @@ def test_gallery_missing_server_extension(lab: Lab, page: Page) -> None:
     banner = page.locator("#jp-nbrepro-panel .jp-nbrepro-banner")
     expect(banner).to_contain_text("server extension", timeout=TIMEOUT)
     page.locator(".jp-NotebookPanel-toolbar [data-command='nbrepro:check'] button").click()
-    expect(page.locator(".jp-Notification-Toast-error, .Toastify__toast--error").first).to_be_visible(
-        timeout=TIMEOUT
-    )
+    expect(
+        page.locator(".jp-Notification-Toast-error, .Toastify__toast--error").first
+    ).to_be_visible(timeout=TIMEOUT)
     shot(page, "missing-extension")

@@ -23,6 +23,16 @@ from typing import ClassVar
 from nbrepro import cache
 from nbrepro.model import EnvironmentResult, Lock
 from nbrepro.resolve import blame, tool_env, uv_binary
+from nbrepro.sandbox import (
+    Confinement,
+    Mounts,
+    ResourceLimits,
+    Sandbox,
+    ToolRunner,
+    confine,
+    detect,
+    python_prefixes,
+)
 from nbrepro.scan import SKIP_DIRS
 
 BUILD_TIMEOUT = 1800
@@ -89,6 +99,17 @@ class BuildRequest:
 
 
 @dataclass
+class BackendOptions:
+    """How a backend isolates audited code (set from `CheckOptions`)."""
+
+    sandbox: bool = True  # sandbox kernels and build steps on the host when possible
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+    base_image: str | None = None  # docker: the image environments are built on
+    # More paths audited code must not see (the results database, the real repository).
+    hidden: list[Path] = field(default_factory=list)
+
+
+@dataclass
 class KernelContext:
     """Where one kernel runs: everything a backend needs to start it."""
 
@@ -104,6 +125,29 @@ class Backend:
     """Builds environments and starts kernels in them."""
 
     name: ClassVar[str]
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        self.options = options or BackendOptions()
+        self._host_sandbox: Sandbox | None = None
+
+    @property
+    def host_sandbox(self) -> Sandbox:
+        """The sandbox for audited code that runs on this machine (resolving; for the
+        venv backend also installing and the kernel)."""
+        if self._host_sandbox is None:
+            self._host_sandbox = detect(self.options.sandbox)
+        return self._host_sandbox
+
+    def choose_python(self, requested: str | None) -> PythonChoice:
+        """The interpreter environments will be built with, for `requested` (X.Y...)."""
+        return find_python(requested)
+
+    def tool_runner(self, python: PythonChoice, writable: list[Path]) -> ToolRunner:
+        """How to run a resolver or installer for this backend on this machine."""
+        return ToolRunner(self.host_sandbox, writable=writable, hidden=self.options.hidden,
+                          python=python.executable,
+                          readable=python_prefixes(python.executable)
+                          if os.path.isabs(python.executable) else [])
 
     def build(self, request: BuildRequest) -> EnvironmentResult:
         raise NotImplementedError
@@ -157,6 +201,10 @@ class VenvBackend(Backend):
 
     name = "venv"
 
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)
+        self._confined: dict[Path, Confinement] = {}
+
     def key(self, request: BuildRequest) -> str:
         return cache.content_key(
             "venv", ENV_FORMAT, request.lock.text, request.python.version,
@@ -169,7 +217,7 @@ class VenvBackend(Backend):
         result = EnvironmentResult(
             ok=False, backend=self.name, key=key, location=str(location),
             python=str(location / "bin" / "python"), python_version=request.python.version,
-            requested_python=request.python.requested,
+            requested_python=request.python.requested, sandbox=self.host_sandbox.name,
         )
         started = time.monotonic()
         marker = location / ".nbrepro-complete"
@@ -195,6 +243,11 @@ class VenvBackend(Backend):
         self, request: BuildRequest, location: Path, log: list[str], result: EnvironmentResult
     ) -> bool:
         uv = uv_binary()
+        # The steps run the audited repository's build code: sandboxed, writing only to
+        # the new environment, the scratch project and the package caches.
+        location.mkdir(parents=True, exist_ok=True)
+        writable = [location] + ([request.project_dir] if request.project_dir else [])
+        runner = self.tool_runner(request.python, writable)
         with tempfile.TemporaryDirectory(prefix="nbrepro-build-") as tmp:
             lockfile = Path(tmp) / "requirements.txt"
             lockfile.write_text(request.lock.text)
@@ -208,8 +261,7 @@ class VenvBackend(Backend):
             for cmd in steps:
                 log.append("$ " + " ".join(cmd[1:]))
                 try:
-                    proc = subprocess.run(cmd, capture_output=True, text=True,
-                                          timeout=BUILD_TIMEOUT, env=tool_env())
+                    proc = runner.run(cmd, cwd=Path(tmp), timeout=BUILD_TIMEOUT, env=tool_env())
                 except subprocess.TimeoutExpired:
                     result.message = f"installing took longer than {BUILD_TIMEOUT} s"
                     log.append(result.message)
@@ -224,17 +276,39 @@ class VenvBackend(Backend):
         return True
 
     def kernel_command(self, env: EnvironmentResult, ctx: KernelContext) -> list[str]:
-        assert env.python, "a built environment has an interpreter"
-        return [env.python, "-m", "ipykernel_launcher", "-f", str(ctx.connection_file)]
+        assert env.python and env.location, "a built environment has an interpreter"
+        argv = [env.python, "-m", "ipykernel_launcher", "-f", str(ctx.connection_file)]
+        # Writable: the scratch copy and the runtime dir (IPC sockets, private home).
+        # Readable: the system, the environment and its base interpreter.
+        mounts = Mounts(
+            writable=[ctx.scratch, ctx.runtime_dir],
+            readable=[Path(env.location), *python_prefixes(env.python)],
+            hidden=self.options.hidden,
+        )
+        argv = self.host_sandbox.kernel_argv(argv, mounts, ctx.cwd, ctx.network)
+        confinement = confine(self.options.limits, label=ctx.runtime_dir.name)
+        self._confined[ctx.runtime_dir] = confinement
+        return confinement.wrap(argv)
+
+    def cleanup(self, ctx: KernelContext) -> None:
+        confinement = self._confined.pop(ctx.runtime_dir, None)
+        if confinement is not None:
+            confinement.close()
 
 
-BACKENDS: dict[str, type[Backend]] = {b.name: b for b in (VenvBackend,)}
+def _backends() -> dict[str, type[Backend]]:
+    from nbrepro.containers import DockerBackend
+
+    return {b.name: b for b in (VenvBackend, DockerBackend)}
 
 
-def get_backend(name: str) -> Backend:
+BACKENDS: dict[str, type[Backend]] = _backends()
+
+
+def get_backend(name: str, options: BackendOptions | None = None) -> Backend:
     from nbrepro.errors import ConfigError
 
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
-    return BACKENDS[name]()
+    return BACKENDS[name](options)
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import nbformat
 
 from nbrepro import __version__
-from nbrepro.build import BuildRequest, find_python, get_backend
+from nbrepro.build import BackendOptions, BuildRequest, get_backend
 from nbrepro.compare import CompareOptions, default_comparer
 from nbrepro.execute import ExecutionOptions, run_notebook
 from nbrepro.model import CheckResult, EnvironmentResult, Lock, NotebookInfo, NotebookResult
 from nbrepro.resolve import resolve
+from nbrepro.sandbox import ResourceLimits
 from nbrepro.scan import find_notebooks, scan_notebook
 from nbrepro.source import Source, open_source, scratch_copy
 from nbrepro.spec import read_spec
@@ -38,7 +39,10 @@ class CheckOptions:
     exclude_newer: str | None = None  # resolve as of this date (YYYY-MM-DD)
     python: str | None = None  # override the Python version the repository asks for
     use_cache: bool = True
-    network: bool = False
+    network: bool = False  # let notebooks reach the network (recorded in the results)
+    sandbox: bool = True  # venv backend: sandbox audited code when bubblewrap works here
+    base_image: str | None = None  # docker backend: default python:X.Y-slim
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
     output_dir: Path | None = None  # where stored and re-run notebooks are written
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
     compare: CompareOptions = field(default_factory=CompareOptions)
@@ -132,7 +136,9 @@ def check(
     in the audited repository; raises `NbreproError` for bad input."""
     options = options or CheckOptions()
     progress = progress or Progress()
-    get_backend(options.backend)  # an unknown backend is an input error: fail before work
+    # An unknown backend or an unreachable engine is an input error: fail before work.
+    get_backend(options.backend, BackendOptions(sandbox=options.sandbox,
+                                                base_image=options.base_image))
     src = source if isinstance(source, Source) else open_source(source)
     started = time.monotonic()
     result = CheckResult(
@@ -164,7 +170,7 @@ def _run_stages(
     src: Source, options: CheckOptions, result: CheckResult, progress: Progress,
     scratch_dirs: list[Path], store: Store | None, check_id: int | None,
 ) -> None:
-    backend = get_backend(options.backend)
+    backend = get_backend(options.backend, _backend_options(options, src, store))
     comparer = default_comparer(options.compare)
     progress.stage("scan")
     paths = src.selected if src.selected is not None else find_notebooks(src.root)
@@ -185,13 +191,13 @@ def _run_stages(
     progress.stage("resolve")
     scratch = scratch_copy(src.root)
     scratch_dirs.append(scratch)
-    python = find_python(options.python or requested_python(
+    python = backend.choose_python(options.python or requested_python(
         result.spec.python_version, [i for i, _ in runnable]))
     project_dir = scratch / result.spec.local_project if result.spec.local_project else None
     result.lock = resolve(
         result.spec, python.minor, resolver=options.resolver,
         exclude_newer=options.exclude_newer, project_dir=project_dir,
-        use_cache=options.use_cache,
+        use_cache=options.use_cache, runner=backend.tool_runner(python, [scratch]),
     )
     if not result.lock.ok:
         reason = _install_reason("could not resolve", result.lock)
@@ -203,6 +209,7 @@ def _run_stages(
     result.environment = backend.build(BuildRequest(
         lock=result.lock, python=python, project_dir=project_dir,
         apt_packages=result.spec.apt_packages, use_cache=options.use_cache,
+        post_build=scratch / result.spec.post_build if result.spec.post_build else None,
     ))
     result.environment.network = options.network
     if store is not None and check_id is not None:
@@ -225,6 +232,18 @@ def _run_stages(
         if options.output_dir is not None:
             _write_notebooks(options.output_dir, info.path, nb, run.executed)
         _record(result, outcome, progress)
+
+
+def _backend_options(options: CheckOptions, src: Source, store: Store | None) -> BackendOptions:
+    """Isolation settings; audited code must not see the real repository (it runs in
+    the scratch copy) nor the results database."""
+    hidden = [src.root]
+    url = store.url if store is not None else ""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        db = Path(url.removeprefix("sqlite:///"))
+        hidden += [db, *(db.with_name(db.name + s) for s in ("-journal", "-wal", "-shm"))]
+    return BackendOptions(sandbox=options.sandbox, limits=options.limits,
+                          base_image=options.base_image, hidden=hidden)
 
 
 def _finish(
@@ -262,7 +281,8 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
     return {
         "resolver": options.resolver, "backend": options.backend,
         "exclude_newer": options.exclude_newer, "python": options.python,
-        "network": options.network, "cell_timeout": options.execution.cell_timeout,
+        "network": options.network, "sandbox": options.sandbox,
+        "base_image": options.base_image, "cell_timeout": options.execution.cell_timeout,
         "notebook_timeout": options.execution.notebook_timeout,
         "keep_going": options.execution.keep_going,
     }

@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from packaging.utils import canonicalize_name
 
@@ -24,6 +24,9 @@ from nbrepro import cache
 from nbrepro.errors import ConfigError
 from nbrepro.model import Lock, Spec
 from nbrepro.spec import requirement_name
+
+if TYPE_CHECKING:
+    from nbrepro.sandbox import ToolRunner
 
 # The kernel itself: resolved together with the audited requirements so that it
 # never fights them, but it is the only thing nbrepro adds to the environment.
@@ -62,18 +65,25 @@ class ResolverRun:
 class Resolver:
     name: ClassVar[str]
 
+    def __init__(self, runner: ToolRunner | None = None) -> None:
+        # Resolving runs the audited repository's build code (metadata of a local
+        # project, of sdists): `runner` sandboxes it.
+        self.runner = runner
+
     def compile(
         self, requirements_in: Path, python_version: str, exclude_newer: str | None
     ) -> ResolverRun:
         raise NotImplementedError
 
-    @staticmethod
-    def _run(cmd: list[str], cwd: Path) -> ResolverRun:
+    def _run(self, cmd: list[str], cwd: Path) -> ResolverRun:
         try:
-            proc = subprocess.run(
-                cmd, cwd=cwd, capture_output=True, text=True, timeout=RESOLVE_TIMEOUT,
-                env=tool_env(),
-            )
+            if self.runner is not None:
+                proc = self.runner.run(cmd, cwd=cwd, timeout=RESOLVE_TIMEOUT, env=tool_env())
+            else:
+                proc = subprocess.run(
+                    cmd, cwd=cwd, capture_output=True, text=True, timeout=RESOLVE_TIMEOUT,
+                    env=tool_env(),
+                )
         except subprocess.TimeoutExpired:
             return ResolverRun(False, "", f"resolution took longer than {RESOLVE_TIMEOUT} s")
         if proc.returncode != 0:
@@ -151,6 +161,7 @@ def resolve(
     exclude_newer: str | None = None,
     project_dir: Path | None = None,
     use_cache: bool = True,
+    runner: ToolRunner | None = None,
 ) -> Lock:
     """Resolve `spec` for `python_version` (X.Y). `project_dir` is a scratch copy of a
     local project to include; its path never enters the cached lock."""
@@ -173,7 +184,7 @@ def resolve(
     with tempfile.TemporaryDirectory(prefix="nbrepro-resolve-") as tmp:
         infile = Path(tmp) / "requirements.in"
         infile.write_text("\n".join(lines) + "\n")
-        run = RESOLVERS[resolver]().compile(infile, python_version, exclude_newer)
+        run = RESOLVERS[resolver](runner).compile(infile, python_version, exclude_newer)
     lock.seconds = time.monotonic() - started
     if not run.ok:
         lock.message = run.message

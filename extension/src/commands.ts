@@ -16,6 +16,7 @@ import {
   ToolbarButton,
   type WidgetTracker
 } from '@jupyterlab/apputils';
+import type { IEditorServices } from '@jupyterlab/codeeditor';
 import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -54,6 +55,7 @@ export interface ICommandContext {
   notebooks: INotebookTracker | null;
   fileBrowser: IDefaultFileBrowser | null;
   languages: IEditorLanguageRegistry | null;
+  editorServices: IEditorServices | null;
 }
 
 /** Show an error to the user; never fail silently. */
@@ -247,12 +249,16 @@ export function registerCommands(ctx: ICommandContext): void {
         shell.activateById(existing.id);
         return existing;
       }
+      const services = ctx.editorServices;
       const content = new ReportWidget({
         id,
         client: model.client,
         model,
         rendermime: ctx.rendermime,
-        languages: ctx.languages
+        languages: ctx.languages,
+        editorFactory: services
+          ? options => services.factoryService.newInlineEditor(options)
+          : null
       });
       const widget = new MainAreaWidget({ content });
       widget.id = `jp-nbrepro-report-${id}`;

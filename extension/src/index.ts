@@ -17,6 +17,7 @@ import {
   ToolbarButton,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -43,7 +44,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     INotebookTracker,
     IDefaultFileBrowser,
-    IEditorLanguageRegistry
+    IEditorLanguageRegistry,
+    IEditorServices
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -52,7 +54,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
     fileBrowser: IDefaultFileBrowser | null,
-    languages: IEditorLanguageRegistry | null
+    languages: IEditorLanguageRegistry | null,
+    editorServices: IEditorServices | null
   ) => {
     const client = new NbreproClient(app.serviceManager.serverSettings);
     const model = new ChecksModel(client);
@@ -67,7 +70,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       reports,
       notebooks,
       fileBrowser,
-      languages
+      languages,
+      editorServices
     });
 
     // Side panel.

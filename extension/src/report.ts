@@ -9,12 +9,14 @@
  * Elements carry `data-verdict` / `data-status` / `data-index` / `data-path`
  * so browser tests can assert what is shown.
  */
+import type { CodeEditor } from '@jupyterlab/codeeditor';
 import type { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { Time } from '@jupyterlab/coreutils';
 import type * as nbformat from '@jupyterlab/nbformat';
 import { OutputAreaModel, SimplifiedOutputArea } from '@jupyterlab/outputarea';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { caretDownIcon, launchIcon } from '@jupyterlab/ui-components';
+import type { IDiffEntry } from 'nbdime/lib/diff/diffentries';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
@@ -61,6 +63,7 @@ export class ReportWidget extends Panel {
     this._model = options.model;
     this._rendermime = options.rendermime;
     this._languages = options.languages ?? null;
+    this._editorFactory = options.editorFactory ?? null;
     this.addClass('jp-nbrepro-report');
     this.node.dataset.checkId = String(options.id);
     this.node.setAttribute('aria-label', `Reproducibility report of check ${options.id}`);
@@ -174,6 +177,7 @@ export class ReportWidget extends Panel {
           client: this._client,
           rendermime: this._rendermime,
           languages: this._languages,
+          editorFactory: this._editorFactory,
           expanded
         })
       );
@@ -184,6 +188,7 @@ export class ReportWidget extends Panel {
   private _model: ChecksModel;
   private _rendermime: IRenderMimeRegistry;
   private _languages: IEditorLanguageRegistry | null;
+  private _editorFactory: CodeEditor.Factory | null;
   private _header: ReportHeader;
   private _body: Panel;
   private _detail: ICheckDetail | null = null;
@@ -198,6 +203,8 @@ export namespace ReportWidget {
     model: ChecksModel;
     rendermime: IRenderMimeRegistry;
     languages?: IEditorLanguageRegistry | null;
+    /** Editor factory for nbdime's diff view (JupyterLab's inline editor). */
+    editorFactory?: CodeEditor.Factory | null;
   }
 }
 
@@ -451,7 +458,16 @@ class NotebookSection extends Panel {
     const stats = document.createElement('span');
     stats.className = 'jp-nbrepro-notebook-stats';
     stats.textContent = describeCells(nb);
-    header.node.append(toggle, badge, path, stats);
+    const view = (this._viewButton = document.createElement('button'));
+    view.type = 'button';
+    view.className = 'jp-nbrepro-view-toggle jp-Button jp-mod-minimal jp-mod-styled';
+    view.textContent = 'nbdime diff';
+    view.title = "Show nbdime's diff of the whole notebook (stored → re-run)";
+    view.setAttribute('aria-pressed', 'false');
+    view.setAttribute('aria-label', `Show nbdime's diff of ${nb.path}`);
+    view.disabled = true;
+    view.addEventListener('click', () => void this._toggleNbdime());
+    header.node.append(toggle, badge, path, stats, view);
     this.addWidget(header);
 
     // Why: exception, message, failing cell.
@@ -485,7 +501,8 @@ class NotebookSection extends Panel {
   setExpanded(expanded: boolean): void {
     this._expanded = expanded;
     this.toggleClass('jp-mod-collapsed', !expanded);
-    this._cells.setHidden(!expanded);
+    this._cells.setHidden(!expanded || this._showingNbdime);
+    this._nbdime?.setHidden(!expanded || !this._showingNbdime);
     this._toggle.setAttribute('aria-expanded', String(expanded));
     this._toggle.setAttribute(
       'aria-label',
@@ -523,6 +540,12 @@ class NotebookSection extends Panel {
     if (this.isDisposed) {
       return;
     }
+    this._pair = pair;
+    const hasDiff = pair.stored !== null && Array.isArray(pair.diff);
+    this._viewButton.disabled = !hasDiff;
+    if (!hasDiff) {
+      this._viewButton.title = 'No nbdime diff for this notebook';
+    }
     const metadata = pair.stored?.metadata;
     const declared = metadata?.language_info?.name ?? metadata?.kernelspec?.language;
     const language = typeof declared === 'string' && declared ? declared : 'python';
@@ -531,7 +554,46 @@ class NotebookSection extends Panel {
     }
   }
 
+  /** Switch between the per-cell side-by-side view and nbdime's diff. */
+  private async _toggleNbdime(): Promise<void> {
+    const show = !this._showingNbdime;
+    this._showingNbdime = show;
+    this._viewButton.setAttribute('aria-pressed', String(show));
+    this.toggleClass('jp-mod-nbdime', show);
+    if (show && !this._expanded) {
+      this.setExpanded(true);
+    }
+    this._cells.setHidden(show || !this._expanded);
+    if (show && this._nbdime === null && this._pair?.stored) {
+      const host = new Panel();
+      host.addClass('jp-nbrepro-nbdime-host');
+      host.node.textContent = 'Loading nbdime…';
+      this._nbdime = host;
+      this.addWidget(host);
+      try {
+        const { createNotebookDiff } = await import('./nbdimeview');
+        const widget = await createNotebookDiff(
+          this._pair.stored,
+          this._pair.diff as IDiffEntry[],
+          this._options.rendermime,
+          this._options.editorFactory ?? undefined
+        );
+        host.node.textContent = '';
+        host.addWidget(widget);
+      } catch (error) {
+        host.node.textContent = `nbdime could not show this diff: ${
+          error instanceof Error ? error.message : String(error)
+        }`;
+      }
+    }
+    this._nbdime?.setHidden(!show || !this._expanded);
+  }
+
   private _options: NotebookSection.IOptions;
+  private _viewButton: HTMLButtonElement;
+  private _pair: INotebookPair | null = null;
+  private _nbdime: Panel | null = null;
+  private _showingNbdime = false;
   private _toggle: HTMLButtonElement;
   private _cells: Panel;
   private _rows: CellRow[] = [];
@@ -546,6 +608,7 @@ namespace NotebookSection {
     client: NbreproClient;
     rendermime: IRenderMimeRegistry;
     languages: IEditorLanguageRegistry | null;
+    editorFactory: CodeEditor.Factory | null;
     expanded: boolean;
   }
 }

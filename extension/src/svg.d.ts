@@ -1,5 +1,7 @@
-// SVG files are bundled as strings by the JupyterLab builder.
+// Assets bundled by the JupyterLab builder: SVG files as strings, CSS injected.
 declare module '*.svg' {
   const value: string;
   export default value;
 }
+
+declare module '*.css';

@@ -251,7 +251,18 @@ class Check:
             rerun = json.loads((RECORDED / "demo.rerun.ipynb").read_text())
         else:
             rerun = copy.deepcopy(stored)
-        return {"stored": stored, "rerun": rerun, "diff": []}
+        return {"stored": stored, "rerun": rerun, "diff": _nbdime_diff(stored, rerun)}
+
+
+def _nbdime_diff(stored: dict[str, Any], rerun: dict[str, Any]) -> list[dict[str, Any]]:
+    """nbdime's diff of the two notebooks, when nbdime (Python) is installed."""
+    try:
+        import nbdime
+    except ImportError:
+        return []
+    a = nbformat.reads(json.dumps(stored), as_version=4)
+    b = nbformat.reads(json.dumps(rerun), as_version=4)
+    return json.loads(json.dumps(nbdime.diff_notebooks(a, b)))
 
 
 class Store:

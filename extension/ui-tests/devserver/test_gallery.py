@@ -97,3 +97,30 @@ def test_gallery_missing_server_extension(lab: Lab, page: Page) -> None:
         page.locator(".jp-Notification-Toast-error, .Toastify__toast--error").first
     ).to_be_visible(timeout=TIMEOUT)
     shot(page, "missing-extension")
+
+
+def test_gallery_nbdime(lab: Lab, page: Page) -> None:
+    page.goto(lab.url("lab"))
+    expect(page.locator(".jp-DirListing-content")).to_be_visible(timeout=60_000)
+    run(page, "nbrepro:check", {"path": "demo.ipynb"})
+    entry = page.locator("#jp-nbrepro-panel li.jp-nbrepro-check[data-source='demo.ipynb']").first
+    expect(entry).to_have_attribute("data-state", "finished", timeout=60_000)
+    entry.locator(".jp-nbrepro-check-main").click()
+    section = page.locator(".jp-nbrepro-report .jp-nbrepro-notebook[data-path='demo.ipynb']").last
+    toggle = section.locator("button.jp-nbrepro-view-toggle")
+    expect(toggle).to_be_enabled(timeout=TIMEOUT)
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    host = section.locator(".jp-nbrepro-nbdime-host")
+    expect(host).to_be_visible(timeout=TIMEOUT)
+    expect(host).not_to_contain_text("Loading nbdime", timeout=TIMEOUT)
+    expect(host).not_to_contain_text("could not show", timeout=1000)
+    expect(section.locator(".jp-nbrepro-nbdime")).to_be_visible(timeout=TIMEOUT)
+    expect(section.locator(".jp-nbrepro-cells")).to_be_hidden()
+    page.wait_for_timeout(500)
+    shot(page, "nbdime-light")
+    theme(page, "JupyterLab Dark")
+    shot(page, "nbdime-dark")
+    theme(page, "JupyterLab Light")
+    toggle.click()
+    expect(section.locator(".jp-nbrepro-cells")).to_be_visible()

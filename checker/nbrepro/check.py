@@ -114,7 +114,8 @@ def short_message(message: str | None, limit: int = 240) -> str:
     if not message:
         return ""
     text = re.sub(r"\x1b\[[0-9;]*m", "", message)
-    lines = [ln.strip(" ×╰─▶│") for ln in text.splitlines() if ln.strip(" ×╰─▶│")]
+    frame = " \u00d7\u2570\u2500\u25b6\u2502"  # the box drawing uv frames errors with
+    lines = [ln.strip(frame) for ln in text.splitlines() if ln.strip(frame)]
     for line in lines:
         if line.lower().startswith(("because", "error:", "no solution", "could not")):
             pick = line

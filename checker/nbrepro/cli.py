@@ -93,7 +93,9 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("source", metavar="PATH_OR_GIT_URL")
-@click.option("--json", "json_path", metavar="FILE", help="Write the results as JSON ('-': stdout).")
+@click.option("--json", "json_path", metavar="FILE",
+              help="Write the results as JSON ('-': stdout).")
+@click.option("--html", "html_path", metavar="FILE", help="Write an HTML report.")
 @click.option("--db", "db_url", metavar="URL",
               help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "
                    "file in the user data folder].")
@@ -129,7 +131,8 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the results.")
 @click.option("--check-id", type=int, hidden=True,
               help="Continue a check already queued in the database (used by the server).")
-def check(source: str, json_path: str | None, db_url: str | None, cell_timeout: float,
+def check(source: str, json_path: str | None, html_path: str | None, db_url: str | None,
+          cell_timeout: float,
           notebook_timeout: float, resolver: str, backend: str, exclude_newer: str | None,
           python_version: str | None, keep_going: bool, no_cache: bool,
           output_dir: Path | None, quiet: bool, check_id: int | None, no_sandbox: bool,
@@ -138,12 +141,14 @@ def check(source: str, json_path: str | None, db_url: str | None, cell_timeout: 
     from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
     from nbrepro.execute import ExecutionOptions
+    from nbrepro.report import html as html_report
     from nbrepro.report import json as json_report
     from nbrepro.report.terminal import print_report
     from nbrepro.sandbox import ResourceLimits
     from nbrepro.store import Store
 
     json_target = _writable_file(json_path) if json_path else None
+    html_target = _writable_file(html_path) if html_path else None
     if exclude_newer:
         _validate_date(exclude_newer)
     limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
@@ -161,6 +166,8 @@ def check(source: str, json_path: str | None, db_url: str | None, cell_timeout: 
         result = run_check(source, options, store=store, check_id=check_id, progress=progress)
     if json_path:
         _write(json_target, json_report.render(result))
+    if html_path:
+        _write(html_target, html_report.render(result))
     if json_path != "-":
         print_report(result, out)
     sys.exit(EXIT_OK if result.ok else EXIT_NOT_REPRODUCED)

@@ -10,6 +10,7 @@ timeout, kernel died) is a result, never an exception.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import enum
 import json
@@ -110,7 +111,9 @@ def run_notebook(
         shutil.rmtree(runtime, ignore_errors=True)
 
 
-def _kernel_manager(ctx: KernelContext, env: EnvironmentResult, backend: Backend) -> AsyncKernelManager:
+def _kernel_manager(
+    ctx: KernelContext, env: EnvironmentResult, backend: Backend
+) -> AsyncKernelManager:
     spec_dir = ctx.runtime_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     spec = {
@@ -191,7 +194,8 @@ async def _run(
             except (DeadKernelError, asyncio.CancelledError):
                 # nbclient reports our own cancellation (Ctrl-C) as a dead kernel
                 stop.raise_if_signalled()
-                _stop(run, Outcome.KERNEL_DIED, index, f"the kernel died while running cell {index}")
+                _stop(run, Outcome.KERNEL_DIED, index,
+                      f"the kernel died while running cell {index}")
                 break
             except (RuntimeError, OSError, ValueError) as exc:  # lost the kernel's channels
                 _stop(run, Outcome.KERNEL_DIED, index,
@@ -278,11 +282,9 @@ def _stop(run: NotebookRun, outcome: Outcome, index: int, message: str) -> None:
 async def _shutdown(client: NotebookClient) -> None:
     if client.km is None:
         return
-    try:
-        # A timed-out or hung kernel gets no grace period: kill its process group now.
+    # A timed-out or hung kernel gets no grace period: kill its process group now.
+    with contextlib.suppress(asyncio.TimeoutError, RuntimeError, OSError):
         await asyncio.wait_for(_cleanup(client), timeout=30)
-    except (asyncio.TimeoutError, RuntimeError, OSError):
-        pass
 
 
 async def _cleanup(client: NotebookClient) -> None:

@@ -149,7 +149,8 @@ def project_fingerprint(project_dir: Path | None) -> str | None:
     if project_dir is None:
         return None
     names = ("setup.py", "setup.cfg", "pyproject.toml")
-    parts = [(n, (project_dir / n).read_bytes().hex()) for n in names if (project_dir / n).is_file()]
+    parts = [(n, (project_dir / n).read_bytes().hex())
+             for n in names if (project_dir / n).is_file()]
     return cache.content_key(parts)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
 import sys
@@ -74,7 +75,7 @@ def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.Notebook
     info.code_cells = len(code)
     info.has_outputs = any(c.get("outputs") for c in code)
     counts = [c.get("execution_count") for c in code if c.get("execution_count") is not None]
-    info.top_down = all(a < b for a, b in zip(counts, counts[1:]))
+    info.top_down = all(a < b for a, b in itertools.pairwise(counts))
     info.imports = sorted({m for c in code for m in imports_of(c.source)})
     return info, nb
 

@@ -70,7 +70,8 @@ def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT)
                           timeout=timeout, env=env)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-        raise subprocess.CalledProcessError(proc.returncode, args, output=lines[-1] if lines else "")
+        last = lines[-1] if lines else ""
+        raise subprocess.CalledProcessError(proc.returncode, args, output=last)
     return proc.stdout.strip()
 
 

@@ -9,12 +9,12 @@ kind of file is a small class with `detect()` and `read()`, tried in the order o
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import tomllib
 import yaml
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PEP508

@@ -30,7 +30,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+)
 
 from nbrepro.errors import InputError
 from nbrepro.model import (
@@ -134,7 +141,9 @@ class NotebookRow(Base):
     top_down: Mapped[bool] = mapped_column(Boolean, default=True)
     imports: Mapped[list[str]] = mapped_column(JSON, default=list)
     check: Mapped[CheckRow] = relationship(back_populates="notebooks")
-    run: Mapped[RunRow | None] = relationship(back_populates="notebook", cascade="all, delete-orphan")
+    run: Mapped[RunRow | None] = relationship(
+        back_populates="notebook", cascade="all, delete-orphan"
+    )
 
 
 class RunRow(Base):
@@ -171,7 +180,8 @@ def default_url() -> str:
     line and the JupyterLab extension."""
     from platformdirs import user_data_dir
 
-    return os.environ.get("NBREPRO_DB") or f"sqlite:///{Path(user_data_dir('nbrepro')) / 'nbrepro.sqlite'}"
+    default = Path(user_data_dir("nbrepro")) / "nbrepro.sqlite"
+    return os.environ.get("NBREPRO_DB") or f"sqlite:///{default}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -319,9 +329,10 @@ class Store:
                 verdict = result.verdict
                 row.verdict = verdict.value if verdict else None
 
-    def mark_stale(self) -> list[int]:
-        """Turn `running`/`queued` checks of this host whose process is gone into
-        `interrupted`. Returns their ids."""
+    def mark_stale(self, include_queued: bool = False) -> list[int]:
+        """Turn `running` checks of this host whose process is gone into `interrupted`
+        (with `include_queued`, also checks queued by a server that is gone). Returns
+        their ids."""
         host = socket.gethostname()
         stale: list[int] = []
         with self.session() as s, s.begin():
@@ -331,7 +342,7 @@ class Store:
                     continue
                 if row.pid is not None and _alive(row.pid):
                     continue
-                if row.pid is None and row.state == QUEUED:
+                if row.pid is None and row.state == QUEUED and not include_queued:
                     continue  # not started yet: its runner owns it
                 row.state = INTERRUPTED
                 row.finished_at = utcnow()
@@ -348,8 +359,23 @@ class Store:
 
     def list_checks(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.session() as s:
-            rows = s.scalars(select(CheckRow).order_by(CheckRow.id.desc()).limit(limit)).all()
+            query = (
+                select(CheckRow)
+                .options(selectinload(CheckRow.repository),
+                         selectinload(CheckRow.notebooks).selectinload(NotebookRow.run))
+                .order_by(CheckRow.id.desc()).limit(limit)
+            )
+            rows = s.scalars(query).all()
             return [_check_dict(r, full=False) for r in rows]
+
+    def latest_check(self, source: str, finished: bool = True) -> dict[str, Any] | None:
+        """The newest check of `source` (only finished ones unless told otherwise)."""
+        with self.session() as s:
+            query = select(CheckRow).where(CheckRow.source == source)
+            if finished:
+                query = query.where(CheckRow.state == FINISHED)
+            row = s.scalars(query.order_by(CheckRow.id.desc()).limit(1)).first()
+            return _check_dict(row, full=False) if row else None
 
     def get_result(self, check_id: int) -> CheckResult | None:
         """The full result of a check; for an unfinished check, what is known so far."""
@@ -419,7 +445,8 @@ def _partial_result(row: CheckRow) -> CheckResult:
     repo = row.repository
     result = CheckResult(
         repository=RepositoryInfo(
-            source=row.source, commit=repo.commit if repo else None, path=repo.path if repo else None
+            source=row.source, commit=repo.commit if repo else None,
+            path=repo.path if repo else None,
         )
     )
     for nb in row.notebooks:

@@ -66,7 +66,8 @@ def judge(
             result.reason = f"{len(bad)} cell(s) differ; first: cell {first.index}: {what}"
         elif any(c.status is CellStatus.EQUIVALENT for c in cells):
             result.verdict = Verdict.REPRODUCED_EQUIVALENT
-            reasons = sorted({c.reason for c in cells if c.reason and c.status is CellStatus.EQUIVALENT})
+            reasons = sorted({c.reason for c in cells
+                              if c.reason and c.status is CellStatus.EQUIVALENT})
             result.reason = "equal after normalising: " + ", ".join(reasons)
     return result
 

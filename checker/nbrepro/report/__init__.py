@@ -10,12 +10,15 @@ from collections.abc import Callable
 
 from nbrepro.model import CheckResult
 
+from . import badge, html
 from . import json as json_report
 
 Renderer = Callable[[CheckResult], str]
 
 RENDERERS: dict[str, Renderer] = {
     "json": json_report.render,
+    "html": html.render,
+    "badge": badge.render,
 }
 
 __all__ = ["RENDERERS", "Renderer"]

@@ -466,6 +466,7 @@ class NotebookSection extends Panel {
     view.setAttribute('aria-pressed', 'false');
     view.setAttribute('aria-label', `Show nbdime's diff of ${nb.path}`);
     view.disabled = true;
+    view.hidden = nb.cells.length === 0;
     view.addEventListener('click', () => void this._toggleNbdime());
     header.node.append(toggle, badge, path, stats, view);
     this.addWidget(header);

@@ -192,7 +192,8 @@ export function describeProgress(check: ICheckSummary): string {
   const parts: string[] = [];
   parts.push(check.stage ? (STAGE_LABELS[check.stage] ?? check.stage) : 'Starting');
   const p = check.progress;
-  if (p?.notebook) {
+  // The notebook's name, unless the check is of that one notebook.
+  if (p?.notebook && basename(p.notebook) !== basename(check.source)) {
     const count =
       p.notebooks && p.notebooks > 1 ? ` (${(p.notebook_index ?? 0) + 1}/${p.notebooks})` : '';
     parts.push(`${basename(p.notebook)}${count}`);

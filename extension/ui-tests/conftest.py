@@ -12,7 +12,7 @@ Backend (environment variable ``NBREPRO_UI_BACKEND``):
 
 Browser: Debian's Chromium (``NBREPRO_UI_CHROMIUM``, default /usr/bin/chromium);
 never ``playwright install``. Screenshots and the server log go to
-``test-artifacts/ui/`` at the repository root.
+``test-artifacts/ui/<backend>/`` at the repository root.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ REPO = EXTENSION.parent
 FIXTURES = HERE / "fixtures" / "project"
 DEVSERVER = HERE / "devserver"
 LABEXTENSION = EXTENSION / "jupyter_nbrepro" / "labextension"
-ARTIFACTS = Path(os.environ.get("NBREPRO_UI_ARTIFACTS", REPO / "test-artifacts" / "ui"))
 CHROMIUM = os.environ.get("NBREPRO_UI_CHROMIUM", "/usr/bin/chromium")
 BACKEND = os.environ.get("NBREPRO_UI_BACKEND", "real")
+ARTIFACTS = Path(os.environ.get("NBREPRO_UI_ARTIFACTS", REPO / "test-artifacts" / "ui")) / BACKEND
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -93,6 +93,8 @@ def _server_env(tmp: Path) -> dict[str, str]:
     env["JUPYTER_CONFIG_DIR"] = str(tmp / "config")
     env["JUPYTER_RUNTIME_DIR"] = str(tmp / "runtime")
     env["JUPYTER_PLATFORM_DIRS"] = "1"
+    # A results database of its own, so the panel lists only this session's checks.
+    env["NBREPRO_DB"] = f"sqlite:///{tmp / 'nbrepro.sqlite'}"
     env.pop("JUPYTER_TOKEN", None)
     return env
 
@@ -171,12 +173,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 f"c.LabApp.user_settings_dir = {str(settings)!r}",
                 f"c.LabApp.workspaces_dir = {str(tmp / 'workspaces')!r}",
                 "c.LabApp.expose_app_in_browser = True",
+                f"c.NbreproApp.artifacts_dir = {str(tmp / 'nbrepro-artifacts')!r}",
                 f"c.LabApp.extra_labextensions_path = {labext_path!r}",
             ]
         )
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / f"jupyter-server-{BACKEND}.log"
+    log = ARTIFACTS / "jupyter-server.log"
     with log.open("w") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", f"--config={config}"],

@@ -3,7 +3,7 @@
 Open ``demo.ipynb`` (fixture), click "Check reproducibility" in the notebook
 toolbar, wait for the verdict in the side panel, open the report view and
 assert the status shown for every code cell; screenshots go to
-``test-artifacts/ui/``.
+``test-artifacts/ui/<backend>/``.
 
 Run (from the repository root)::
 

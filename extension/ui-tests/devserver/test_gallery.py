@@ -4,7 +4,7 @@ live progress, server extension missing), in light and dark themes.
 
     NBREPRO_UI_BACKEND=stub .venv/bin/python -m pytest extension/ui-tests/devserver -v
 
-Screenshots: test-artifacts/ui/gallery-*.png. Skipped unless the backend is the stub.
+Screenshots: test-artifacts/ui/stub/gallery-*.png. Skipped unless the backend is the stub.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ a fork bomb or a daemon started by a cell cannot outlive its notebook.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
@@ -236,8 +237,8 @@ class Bubblewrap(Sandbox):
         for path in hidden:
             if path.is_dir():
                 args += ["--tmpfs", str(path)]
-            else:
-                args += ["--ro-bind", "/dev/null", str(path)]
+            else:  # not /dev/null: writes to a device would succeed (into nothing)
+                args += ["--ro-bind", str(_empty_file()), str(path)]
         if network:  # name resolution may live under /run (systemd-resolved)
             resolv = Path(os.path.realpath("/etc/resolv.conf"))
             if resolv.is_file() and any(h in resolv.parents for h in hidden):
@@ -264,6 +265,16 @@ class Bubblewrap(Sandbox):
     def tool_argv(self, argv: list[str], mounts: Mounts, cwd: Path, home: Path) -> list[str]:
         return [*self._common(mounts, cwd, network=True), "--setenv", "HOME", str(home),
                 "--", *argv]
+
+
+@functools.cache
+def _empty_file() -> Path:
+    """An empty read-only file to mount over files audited code must not see."""
+    fd, name = tempfile.mkstemp(prefix="nbrepro-empty-")
+    os.close(fd)
+    os.chmod(name, 0o444)
+    atexit.register(lambda: Path(name).unlink(missing_ok=True))
+    return Path(name)
 
 
 SANDBOXES: dict[str, type[Sandbox]] = {s.name: s for s in (Bubblewrap, NoSandbox)}
@@ -592,7 +603,7 @@ class CgroupV2(_Cgroup):
         parent = self._parent()
         assert parent is not None
         d = parent / f"nbrepro-{label}"
-        d.mkdir()
+        d.mkdir(exist_ok=True)  # labels are unique per kernel
         self.dirs = [d]
         try:
             lim = limits

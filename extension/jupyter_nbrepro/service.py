@@ -8,6 +8,9 @@ the same database the command line writes.
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,35 @@ REQUEST_OPTIONS: dict[str, tuple[type, float, float]] = {
 }
 
 
+# Many panels polling at once ask the same questions: answer them from a cache this
+# young at most (progress is then at most this stale; well below the poll interval).
+POLL_CACHE_SECONDS = 0.25
+
+
+class RecentAnswers:
+    """A tiny time-to-live cache of read answers, emptied on every change we make."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.answers: dict[Hashable, tuple[float, Any]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self.lock:
+            hit = self.answers.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]  # callers only serialise answers, never change them
+        value = compute()
+        with self.lock:
+            self.answers[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.answers.clear()
+
+
 class CheckService:
     def __init__(self, *, store: Store, runner_factory: type[Runner], root_dir: str,
                  artifacts_dir: Path, backend: str, cell_timeout: float,
@@ -44,6 +76,7 @@ class CheckService:
         self.allow_remote_urls = allow_remote_urls
         self.runner = runner_factory(self._finished, parent=parent,
                                      max_concurrent=max_concurrent)
+        self._recent = RecentAnswers(POLL_CACHE_SECONDS)
 
     # --- commands -----------------------------------------------------------
 
@@ -72,6 +105,7 @@ class CheckService:
             "--notebook-timeout", str(options.get("notebook_timeout", self.notebook_timeout)),
         ]
         self.runner.submit(check_id, argv, self.artifacts_dir / str(check_id) / "check.log")
+        self._recent.clear()
         return self.summary(check_id)
 
     def _option(self, body: dict[str, Any], name: str) -> float:
@@ -97,10 +131,12 @@ class CheckService:
             raise HTTPError(409, f"check {check_id} is {row['state']}, not running")
         if not await self.runner.cancel(check_id):
             raise HTTPError(409, f"check {check_id} was not started by this server")
+        self._recent.clear()
         return self.summary(check_id)
 
     def _finished(self, check_id: int, code: int, cancelled: bool) -> None:
         """The runner reaped a check's process: make sure its row says how it ended."""
+        self._recent.clear()
         row = self.store.get_check(check_id)
         if row is None:
             return
@@ -125,10 +161,10 @@ class CheckService:
         return row
 
     def get(self, check_id: int) -> dict[str, Any]:
-        return self._row(check_id)
+        return self._recent.get(("get", check_id), lambda: self._row(check_id))
 
     def list(self, limit: int) -> list[dict[str, Any]]:
-        return self.store.list_checks(limit)
+        return self._recent.get(("list", limit), lambda: self.store.list_checks(limit))
 
     def result(self, check_id: int) -> CheckResult:
         self._row(check_id)

@@ -105,7 +105,8 @@ class Server:
                 return
             except (OSError, HTTPClientError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start; see {self.tmp / 'server.log'}")
+                    log = self.tmp / 'server.log'
+                    raise RuntimeError(f"server did not start; see {log}") from None
                 await asyncio.sleep(0.3)
 
     def stop(self) -> None:

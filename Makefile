@@ -2,12 +2,15 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup setup-demo demo test test-fast lint bench clean
 
 setup:
 	scripts/setup.sh test
 
-demo: setup
+setup-demo:
+	scripts/setup.sh demo
+
+demo: setup-demo
 	$(VENV)/bin/nbrepro check examples/demo-repo --json demo-results.json; \
 	  status=$$?; echo "(exit code $$status; results in demo-results.json)"; \
 	  [ $$status -le 1 ]
@@ -23,6 +26,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/api_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo-results.json

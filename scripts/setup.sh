@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
-# Set up a development/test environment on a fresh Debian machine:
-#   system packages (scripts/system-packages.txt), a virtual environment in .venv
-#   with nbrepro installed (editable) and its test dependencies.
-# Idempotent: a second run only checks. Usage: scripts/setup.sh [extra ...]
+# Set up nbrepro on a fresh Debian machine. Idempotent: a second run only checks.
+#
+#   scripts/setup.sh demo   Debian packages for checks (scripts/system-packages.txt),
+#                           .venv with nbrepro installed (editable)
+#   scripts/setup.sh test   also the test packages (scripts/system-packages-test.txt),
+#                           the test dependencies, the JupyterLab front end build,
+#                           a running Docker engine and the offline test base image
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-test}"
+mode="${1:-demo}"
+case "$mode" in
+  demo) lists=(scripts/system-packages.txt); extras="" ;;
+  test) lists=(scripts/system-packages.txt scripts/system-packages-test.txt); extras="[test]" ;;
+  *) echo "usage: scripts/setup.sh demo|test" >&2; exit 2 ;;
+esac
 
 missing=()
 while read -r pkg; do
   [[ -z "$pkg" || "$pkg" == \#* ]] && continue
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done < scripts/system-packages.txt
+done < <(cat "${lists[@]}")
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3}"
-if [[ ! -x .venv/bin/python ]]; then
-  "$PYTHON" -m venv .venv
+[[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+[[ -x .venv/bin/uv ]] || .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+.venv/bin/uv pip install --quiet --python .venv/bin/python -e ".${extras}"
+
+if [[ "$mode" == test ]]; then
+  # The front end is built once; a wheel build then ships it without node.
+  if [[ ! -f extension/jupyter_nbrepro/labextension/static/style.js ]]; then
+    extension/scripts/build-frontend.sh
+  fi
+  scripts/docker-engine.sh
+  scripts/base-image.sh
 fi
-if [[ ! -x .venv/bin/uv ]]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
-fi
-.venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[${extras}]"
-echo "setup: ready (.venv)"
+echo "setup: ready (.venv, $mode)"

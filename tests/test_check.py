@@ -265,3 +265,32 @@ def _kernels_left() -> bool:
     mine = str(os.getpid())
     return any("ipykernel_launcher" in ln and "nbr-" in ln and " Z" not in ln
                and mine not in ln for ln in out.splitlines())
+
+
+def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli):
+    root = repo("volatile")
+    once = run_cli("check", str(root))
+    assert once.notebook("unseeded.ipynb")["verdict"] == "differs"
+
+    twice = run_cli("check", str(root), "--twice")
+    nb = twice.notebook("unseeded.ipynb")
+    assert nb["verdict"] == "reproduced", nb
+    assert "1 volatile cell(s) left out" in nb["reason"]
+    cell = nb["cells"][1]
+    assert cell["status"] == "volatile"
+    assert cell["suggested_sanitiser"].startswith("regex: ")
+    assert "draw" in cell["suggested_sanitiser"]
+
+
+def test_nbval_markers_and_repository_settings_are_honoured(repo, run_cli):
+    result = run_cli("check", str(repo("markers")), "--cell-timeout", "20")
+    skipped = result.notebook("skipped/never.ipynb")
+    assert skipped["verdict"] == "not-checked"
+    assert "[tool.nbrepro]" in skipped["reason"]
+    nb = result.notebook("marked.ipynb")
+    assert nb["verdict"] == "reproduced-equivalent", nb
+    statuses = {c["index"]: (c["status"], c["reason"]) for c in nb["cells"]}
+    assert statuses[1] == ("equivalent", "ignored-by-marker")  # NBVAL_IGNORE_OUTPUT
+    assert statuses[2][0] == "not-run"  # NBVAL_SKIP: the endless loop never ran
+    assert statuses[3][0] in ("identical", "equivalent")  # NBVAL_RAISES_EXCEPTION
+    assert statuses[4] == ("identical", None)  # execution went on after the exception

@@ -8,6 +8,7 @@ what finished: every notebook's result is stored as soon as it is known.
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import time
@@ -18,11 +19,19 @@ from pathlib import Path
 
 import nbformat
 
-from nbrepro import __version__
+from nbrepro import __version__, repoconfig
 from nbrepro.build import BackendOptions, BuildRequest, get_backend
-from nbrepro.compare import CompareOptions, default_comparer
+from nbrepro.errors import ConfigError
 from nbrepro.execute import ExecutionOptions, run_notebook
-from nbrepro.model import CheckResult, EnvironmentResult, Lock, NotebookInfo, NotebookResult
+from nbrepro.markers import apply_execution_tags
+from nbrepro.model import (
+    CheckResult,
+    EnvironmentResult,
+    Lock,
+    NotebookInfo,
+    NotebookResult,
+    Spec,
+)
 from nbrepro.resolve import resolve
 from nbrepro.sandbox import ResourceLimits
 from nbrepro.scan import find_notebooks, scan_notebook
@@ -44,8 +53,8 @@ class CheckOptions:
     base_image: str | None = None  # docker backend: default python:X.Y-slim
     limits: ResourceLimits = field(default_factory=ResourceLimits)
     output_dir: Path | None = None  # where stored and re-run notebooks are written
+    twice: bool = False  # run each notebook twice: outputs that differ are `volatile`
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
-    compare: CompareOptions = field(default_factory=CompareOptions)
 
 
 class Progress:
@@ -172,7 +181,6 @@ def _run_stages(
     scratch_dirs: list[Path], store: Store | None, check_id: int | None,
 ) -> None:
     backend = get_backend(options.backend, _backend_options(options, src, store))
-    comparer = default_comparer(options.compare)
     progress.stage("scan")
     paths = src.selected if src.selected is not None else find_notebooks(src.root)
     scanned = [scan_notebook(src.root, p) for p in paths]
@@ -186,6 +194,12 @@ def _run_stages(
 
     progress.stage("spec")
     result.spec = read_spec(src.root, {m for info, _ in scanned for m in info.imports})
+    config = _repo_config(src.root, result.spec)
+    for info, nb in list(runnable):
+        if config.skipped(info.path):
+            runnable.remove((info, nb))
+            _record(result, not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml"),
+                    progress)
     if not runnable:
         return
 
@@ -221,18 +235,41 @@ def _run_stages(
             _record(result, install_failed(info, reason), progress)
         return
 
+    # With --twice, a second scratch copy sees the notebooks run in the same order.
+    scratches = [scratch]
+    if options.twice:
+        scratches.append(scratch_copy(src.root))
+        scratch_dirs.append(scratches[1])
     for position, (info, nb) in enumerate(runnable):
         progress.notebook_started(info.path, position, len(runnable), info.code_cells)
-        run = run_notebook(
-            nb, (scratch / info.path).parent, scratch, result.environment, backend,
-            options.execution, network=options.network,
-            on_cell=lambda i, d, t, p=info.path: progress.cell_done(p, i, d, t),
-        )
+        # nbval's execution markers become the tags nbclient knows (skip, raises).
+        to_run = apply_execution_tags(copy.deepcopy(nb))
+        runs = [
+            run_notebook(
+                to_run, (where / info.path).parent, where, result.environment, backend,
+                options.execution, network=options.network,
+                on_cell=lambda i, d, t, p=info.path: progress.cell_done(p, i, d, t),
+            )
+            for where in scratches
+        ]
         progress.stage("compare")
-        outcome = judge(info, nb, run, comparer)
+        compare_options = config.options_for(info.path)
+        compare_options.scratch_dirs = [str(where) for where in scratches]
+        outcome = judge(info, nb, runs[0], compare_options,
+                        second_run=runs[1] if len(runs) > 1 else None)
         if options.output_dir is not None:
-            _write_notebooks(options.output_dir, info.path, nb, run.executed)
+            _write_notebooks(options.output_dir, info.path, nb, runs[0].executed)
         _record(result, outcome, progress)
+
+
+def _repo_config(root: Path, spec: Spec) -> repoconfig.RepoConfig:
+    """The audited repository's `[tool.nbrepro]`; a malformed one is reported in the
+    spec (it is the repository's problem) and the defaults are used."""
+    try:
+        return repoconfig.load(root)
+    except ConfigError as exc:
+        spec.skipped.append(f"pyproject.toml [tool.nbrepro] ignored: {exc}")
+        return repoconfig.RepoConfig(root=root)
 
 
 def _backend_options(options: CheckOptions, src: Source, store: Store | None) -> BackendOptions:
@@ -285,7 +322,7 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "network": options.network, "sandbox": options.sandbox,
         "base_image": options.base_image, "cell_timeout": options.execution.cell_timeout,
         "notebook_timeout": options.execution.notebook_timeout,
-        "keep_going": options.execution.keep_going,
+        "keep_going": options.execution.keep_going, "twice": options.twice,
     }
 
 

@@ -125,6 +125,9 @@ def cli() -> None:
 @click.option("--python", "python_version", metavar="X.Y",
               help="Python version to use instead of the one the repository asks for.")
 @click.option("--keep-going", is_flag=True, help="Run on after an unexpected error.")
+@click.option("--twice", is_flag=True,
+              help="Run every notebook twice: outputs that differ between the runs are "
+                   "'volatile' and left out of the verdict.")
 @click.option("--no-cache", is_flag=True, help="Resolve and build afresh.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write stored/ and rerun/ copies of each notebook here.")
@@ -134,7 +137,7 @@ def cli() -> None:
 def check(source: str, json_path: str | None, html_path: str | None, db_url: str | None,
           cell_timeout: float,
           notebook_timeout: float, resolver: str, backend: str, exclude_newer: str | None,
-          python_version: str | None, keep_going: bool, no_cache: bool,
+          python_version: str | None, keep_going: bool, twice: bool, no_cache: bool,
           output_dir: Path | None, quiet: bool, check_id: int | None, no_sandbox: bool,
           network: bool, base_image: str | None, memory: str, cpus: float) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
@@ -155,7 +158,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     store = Store(db_url)
     options = CheckOptions(
         resolver=resolver, backend=backend, exclude_newer=exclude_newer,
-        python=python_version, use_cache=not no_cache, output_dir=output_dir,
+        python=python_version, use_cache=not no_cache, output_dir=output_dir, twice=twice,
         sandbox=not no_sandbox, network=network, base_image=base_image, limits=limits,
         execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
                                    keep_going=keep_going),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbrepro.compare import Comparer
+from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
 from nbrepro.execute import NotebookRun, Outcome
 from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
 
@@ -34,14 +34,22 @@ def judge(
     info: NotebookInfo,
     stored: Any,
     run: NotebookRun,
-    comparer: Comparer,
+    options: CompareOptions | None = None,
+    second_run: NotebookRun | None = None,
 ) -> NotebookResult:
-    """Compare every code cell the run reached and decide the notebook's verdict."""
-    cells: list[CellResult] = []
-    for index, cell in enumerate(stored.cells):
-        if cell.cell_type != "code":
-            continue
-        cells.append(_cell_result(index, cell, run, comparer))
+    """Compare every code cell the run reached and decide the notebook's verdict.
+
+    With `second_run` (the same notebook run again in the same environment), cells
+    whose outputs differ between the two runs are `volatile` and do not count.
+    """
+    comparison = compare_notebook(
+        stored, run.executed, options,
+        second_run=second_run.executed if second_run is not None else None,
+    )
+    compared = {c.stored_index: c.comparison for c in comparison.cells
+                if c.stored_index is not None}
+    cells = [_cell_result(index, run, compared.get(index))
+             for index, cell in enumerate(stored.cells) if cell.cell_type == "code"]
 
     result = NotebookResult(
         path=info.path, verdict=Verdict.REPRODUCED, cells=cells, seconds=run.seconds, info=info,
@@ -69,21 +77,25 @@ def judge(
             reasons = sorted({c.reason for c in cells
                               if c.reason and c.status is CellStatus.EQUIVALENT})
             result.reason = "equal after normalising: " + ", ".join(reasons)
+        volatile = sum(c.status is CellStatus.VOLATILE for c in cells)
+        if volatile:  # left out of the verdict, but never silently
+            note = f"{volatile} volatile cell(s) left out"
+            result.reason = f"{result.reason}; {note}" if result.reason else note
     return result
 
 
-def _cell_result(index: int, stored_cell: Any, run: NotebookRun, comparer: Comparer) -> CellResult:
+def _cell_result(index: int, run: NotebookRun, comparison: CellComparison | None) -> CellResult:
     cell_run = run.cells.get(index)
     if cell_run is None:
         if index == run.failing_cell:
             return CellResult(index, CellStatus.ERROR, reason=run.message)
         return CellResult(index, CellStatus.NOT_RUN)
     if cell_run.skipped:
-        return CellResult(index, CellStatus.NOT_RUN, reason="skipped (skip-execution tag)")
+        return CellResult(index, CellStatus.NOT_RUN, reason="skipped (NBVAL_SKIP marker or skip-execution tag)")
     if cell_run.error and not cell_run.expected_error:
         ename, evalue = cell_run.error
         return CellResult(index, CellStatus.ERROR, reason=f"{ename}: {evalue}".rstrip(": "),
                           execution_seconds=cell_run.seconds)
-    comparison = comparer.compare_cell(stored_cell, run.executed.cells[index])
-    return CellResult(index, comparison.status, reason=comparison.reason,
-                      detail=comparison.detail, execution_seconds=cell_run.seconds)
+    if comparison is None:  # a cell the comparer could not pair (sources changed)
+        return CellResult(index, CellStatus.NOT_RUN, execution_seconds=cell_run.seconds)
+    return comparison.to_cell_result(index, execution_seconds=cell_run.seconds)

@@ -21,7 +21,7 @@ VERDICT_STYLE = {
 
 
 def table(result: CheckResult) -> Table:
-    tab = Table(title=f"nbrepro: {result.repository.source}", title_justify="left",
+    tab = Table(title=Text(f"nbrepro: {result.repository.source}"), title_justify="left",
                 expand=False, show_lines=False)
     tab.add_column("notebook", overflow="fold")
     tab.add_column("verdict", no_wrap=True)
@@ -29,12 +29,13 @@ def table(result: CheckResult) -> Table:
     tab.add_column("exception")
     tab.add_column("reason", overflow="fold", max_width=70)
     for nb in result.notebooks:
+        # Text(), not str: paths and reasons may contain [brackets] rich would parse.
         tab.add_row(
-            nb.path,
+            Text(nb.path),
             Text(nb.verdict.value, style=VERDICT_STYLE[nb.verdict]),
-            "" if nb.failing_cell is None else str(nb.failing_cell),
-            nb.exception or "",
-            nb.reason or "",
+            Text("" if nb.failing_cell is None else str(nb.failing_cell)),
+            Text(nb.exception or ""),
+            Text(nb.reason or ""),
         )
     return tab
 
@@ -57,4 +58,4 @@ def summary_line(result: CheckResult) -> str:
 def print_report(result: CheckResult, console: Console) -> None:
     if result.notebooks:
         console.print(table(result))
-    console.print(summary_line(result))
+    console.print(Text(summary_line(result)))

@@ -293,6 +293,29 @@ def scalar_repr(text: str, mime: str, options: CompareOptions) -> str:
     return text
 
 
+_TIMEIT_NOTE = re.compile(
+    r"^The slowest run took [\d.]+ times longer than the fastest\. "
+    r"This could mean that an intermediate result is being cached\.\n?",
+    re.MULTILINE,
+)
+_TIMEIT = re.compile(
+    r"^[\d.]+ \S+ ± [\d.]+ \S+ per loop \(mean ± std\. dev\. of (\d+) runs?, [\d,]+ loops? each\)",
+    re.MULTILINE,
+)
+_TIME_MAGIC = re.compile(r"^(CPU times: |Wall time: ).*$", re.MULTILINE)
+
+
+def timing_report(text: str, mime: str, options: CompareOptions) -> str:
+    """What IPython's `%time` and `%timeit` print: the measured times, the loop count
+    timeit chose, and its note that one run was slow. The number of runs stays.
+    """
+    if "per loop" not in text and "time" not in text:
+        return text
+    text = _TIMEIT_NOTE.sub("", text)
+    text = _TIMEIT.sub(r"<timing> per loop (mean ± std. dev. of \1 runs, <loops> each)", text)
+    return _TIME_MAGIC.sub(r"\1<timing>", text)
+
+
 _FIGURE_REPR = re.compile(r"<Figure size \d+(?:\.\d+)?x\d+(?:\.\d+)? with (\d+) Axes>")
 
 
@@ -464,6 +487,8 @@ _ENTRIES = [
                Stage.TEXT, memory_address),
     Normaliser("object-id", "random ids: uuid4, pandas Styler ids, widget model ids",
                Stage.TEXT, object_id),
+    Normaliser("timing-report", "what %time and %timeit print",
+               Stage.TEXT, timing_report),
     Normaliser("temp-path", "temporary directories, tempfile names, home directories",
                Stage.TEXT, temp_path),
     Normaliser("scalar-repr", "numpy/pandas scalar and dtype reprs (np.float64(1.5) vs 1.5)",

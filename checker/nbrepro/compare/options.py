@@ -18,15 +18,14 @@ class CompareOptions:
     `normalisers` names entries of `normalise.NORMALISERS`; leave one out to switch
     it off. Tolerances: two numbers in text match when
     `|a - b| <= atol + rtol * max(|a|, |b|)` (integers always match exactly);
-    an image matches when its local structural similarity is at least
-    `image_threshold` (see `images.compare_images`).
+    an image matches when its similarity score (see `images.similarity`) is at
+    least `image_threshold`.
     """
 
     normalisers: list[str] = field(default_factory=lambda: list(NORMALISERS))
     rtol: float = 1e-6
     atol: float = 1e-9
-    image_threshold: float = 0.9
-    image_size: int = 128  # images are compared at this width (pixels), after downscaling
+    image_threshold: float = 0.55  # see images.py for how it was calibrated
     sanitizers: list[Sanitizer] = field(default_factory=list)  # the repo's own patterns
     lax: bool = False  # nbval --nbval-lax: check only cells marked NBVAL_CHECK_OUTPUT
     scratch_dirs: list[str] = field(default_factory=list)  # where the re-run happened
@@ -49,8 +48,6 @@ class CompareOptions:
         threshold = self.image_threshold
         if not isinstance(threshold, (int, float)) or not -1 <= threshold <= 1:
             raise ConfigError(f"image-threshold must be between -1 and 1, got {threshold!r}")
-        if not isinstance(self.image_size, int) or self.image_size < 16:
-            raise ConfigError(f"image-size must be an integer >= 16, got {self.image_size!r}")
 
     def enabled(self, name: str) -> bool:
         return name in self.normalisers

@@ -1,0 +1,313 @@
+"""The audited repository's own settings for nbrepro: `[tool.nbrepro]` in its pyproject.toml.
+
+    [tool.nbrepro]
+    rtol = 1e-5                      # numbers in text: |a - b| <= atol + rtol * max(|a|, |b|)
+    atol = 1e-8
+    image-threshold = 0.6            # lowest image similarity score that still matches
+    disable = ["collection-order"]   # normalisers to switch off (nbrepro.compare.NORMALISERS)
+    ignore = [                       # sanitisers: a regex, or a regex and its replacement
+        'Run id: \\w+',
+        {regex = 'loss: [\\d.]+', replace = 'loss: LOSS'},
+    ]
+    sanitize-with = "ci/nbval_sanitize.cfg"   # nbval sanitize files (one or a list)
+    lax = false                      # like nbval --nbval-lax: check only NBVAL_CHECK_OUTPUT cells
+
+    [tool.nbrepro.notebooks."examples/**/*.ipynb"]   # per-notebook settings, keyed by glob
+    rtol = 1e-3
+    enable = ["collection-order"]
+    skip = true                      # do not check these notebooks at all
+
+Per-notebook tables take the same keys (plus `enable` and `skip`); every table whose
+glob matches a notebook applies, in file order, later ones winning. Globs match
+the notebook's path relative to the repository root: `*` within one directory,
+`**` across directories.
+
+A repository that runs `pytest --nbval --nbval-sanitize-with FILE` (in pytest.ini,
+tox.ini, setup.cfg or `[tool.pytest.ini_options]`) has its sanitize file picked up
+too, without any nbrepro table.
+
+A malformed table raises `nbrepro.errors.ConfigError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from nbrepro.compare import NORMALISERS, CompareOptions
+from nbrepro.errors import ConfigError
+from nbrepro.markers import Sanitizer, load_sanitize_file
+
+IGNORE_PLACEHOLDER = "<ignored>"
+
+_SHARED_KEYS = {"rtol", "atol", "image-threshold", "disable", "ignore", "sanitize-with", "lax"}
+_TOP_KEYS = _SHARED_KEYS | {"notebooks"}
+_NOTEBOOK_KEYS = _SHARED_KEYS | {"enable", "skip"}
+
+
+@dataclass
+class Settings:
+    """One table of settings (the top level or one notebook glob), validated."""
+
+    rtol: float | None = None
+    atol: float | None = None
+    image_threshold: float | None = None
+    disable: list[str] = field(default_factory=list)
+    enable: list[str] = field(default_factory=list)
+    sanitizers: list[Sanitizer] = field(default_factory=list)
+    lax: bool | None = None
+    skip: bool = False
+
+
+@dataclass
+class NotebookSettings:
+    glob: str
+    pattern: re.Pattern[str]
+    settings: Settings
+
+
+@dataclass
+class RepoConfig:
+    """nbrepro's settings for one audited repository."""
+
+    root: Path | None = None
+    settings: Settings = field(default_factory=Settings)
+    notebooks: list[NotebookSettings] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # files the settings came from
+
+    def options_for(self, notebook_path: str | Path) -> CompareOptions:
+        """The compare options for one notebook (path relative to the repository root,
+        or absolute inside it)."""
+        options = CompareOptions()
+        for settings in [self.settings, *self._matching(notebook_path)]:
+            options = _merge(options, settings)
+        return options
+
+    def skipped(self, notebook_path: str | Path) -> bool:
+        """Whether a per-notebook table says `skip = true` for this notebook."""
+        return any(s.skip for s in self._matching(notebook_path))
+
+    def _matching(self, notebook_path: str | Path) -> list[Settings]:
+        path = Path(notebook_path)
+        if path.is_absolute() and self.root is not None:
+            try:
+                path = path.relative_to(self.root)
+            except ValueError:
+                pass
+        posix = PurePosixPath(path).as_posix()
+        return [n.settings for n in self.notebooks if n.pattern.fullmatch(posix)]
+
+
+def load(repo_root: str | Path) -> RepoConfig:
+    """Read `[tool.nbrepro]` (and nbval sanitize files named in pytest settings)."""
+    root = Path(repo_root)
+    config = RepoConfig(root=root)
+    config.settings.sanitizers.extend(_pytest_sanitizers(root, config.sources))
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return config
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
+    table = document.get("tool", {}).get("nbrepro")
+    if table is None:
+        return config
+    return from_table(table, root=root, where="pyproject.toml [tool.nbrepro]", base=config)
+
+
+def from_table(
+    table: Any, *, root: Path | None = None, where: str = "[tool.nbrepro]",
+    base: RepoConfig | None = None,
+) -> RepoConfig:  # fmt: skip
+    """A RepoConfig from an already-parsed `[tool.nbrepro]` table."""
+    config = base or RepoConfig(root=root)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    _check_keys(table, _TOP_KEYS, where)
+    top = _settings(table, root, where)
+    top.sanitizers[:0] = config.settings.sanitizers
+    config.settings = top
+    config.sources.append(where)
+    notebooks = table.get("notebooks", {})
+    if not isinstance(notebooks, dict):
+        raise ConfigError(f"{where} notebooks must be a table of glob = {{settings}}")
+    for glob, sub in notebooks.items():
+        sub_where = f"{where} notebooks.{glob!r}"
+        if not isinstance(sub, dict):
+            raise ConfigError(f"{sub_where} must be a table")
+        _check_keys(sub, _NOTEBOOK_KEYS, sub_where)
+        config.notebooks.append(NotebookSettings(glob, _glob_regex(glob), _settings(sub, root, sub_where)))
+    return config
+
+
+def _settings(table: dict[str, Any], root: Path | None, where: str) -> Settings:
+    settings = Settings()
+    for key in ("rtol", "atol", "image-threshold"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"{where} {key} must be a number >= 0, got {value!r}")
+            setattr(settings, key.replace("-", "_"), float(value))
+    if settings.image_threshold is not None and settings.image_threshold > 1:
+        raise ConfigError(f"{where} image-threshold must be at most 1, got {settings.image_threshold}")
+    for key in ("disable", "enable"):
+        if key in table:
+            names = _string_list(table[key], f"{where} {key}")
+            unknown = [n for n in names if n not in NORMALISERS]
+            if unknown:
+                raise ConfigError(f"{where} {key}: unknown normaliser(s) {', '.join(unknown)}; "
+                                  f"known: {', '.join(NORMALISERS)}")
+            setattr(settings, key, names)
+    for key in ("lax", "skip"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{where} {key} must be true or false, got {table[key]!r}")
+            setattr(settings, key, table[key])
+    if "sanitize-with" in table:
+        value = table["sanitize-with"]
+        paths = [value] if isinstance(value, str) else _string_list(value, f"{where} sanitize-with")
+        for name in paths:
+            path = (root / name) if root is not None else Path(name)
+            if not path.is_file():
+                raise ConfigError(f"{where} sanitize-with: no such file {name!r}")
+            settings.sanitizers.extend(load_sanitize_file(path))
+    if "ignore" in table:
+        settings.sanitizers.extend(_ignore(table["ignore"], f"{where} ignore"))
+    return settings
+
+
+def _ignore(value: Any, where: str) -> list[Sanitizer]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of regexes or {{regex, replace}} tables")
+    result = []
+    for item in value:
+        if isinstance(item, str):
+            result.append(Sanitizer.compile(item, IGNORE_PLACEHOLDER, where))
+        elif isinstance(item, dict) and isinstance(item.get("regex"), str):
+            extra = set(item) - {"regex", "replace"}
+            if extra:
+                raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+            replace = item.get("replace", IGNORE_PLACEHOLDER)
+            if not isinstance(replace, str):
+                raise ConfigError(f"{where}: replace must be a string, got {replace!r}")
+            result.append(Sanitizer.compile(item["regex"], replace, where))
+        else:
+            raise ConfigError(f"{where}: each entry must be a regex or {{regex, replace}}, "
+                              f"got {item!r}")
+    return result
+
+
+def _merge(options: CompareOptions, settings: Settings) -> CompareOptions:
+    names = [n for n in options.normalisers if n not in settings.disable]
+    names += [n for n in settings.enable if n not in names]
+    changes: dict[str, Any] = {
+        "normalisers": [n for n in NORMALISERS if n in names],  # registry order
+        "sanitizers": [*options.sanitizers, *settings.sanitizers],
+    }
+    for name in ("rtol", "atol", "image_threshold", "lax"):
+        value = getattr(settings, name)
+        if value is not None:
+            changes[name] = value
+    return dataclasses.replace(options, **changes)
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = key.replace("_", "-")
+            suggestion = f"; did you mean {hint!r}?" if hint in allowed else ""
+            raise ConfigError(f"{where}: unknown key {key!r}{suggestion}")
+
+
+def _string_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+    return list(value)
+
+
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    """`*` within a directory, `**/` any number of directories, `?` one character."""
+    parts, i = [], 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            parts.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            parts.append("[^/]")
+            i += 1
+        else:
+            parts.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(parts))
+
+
+# -- nbval settings in the repository's pytest configuration -----------------
+
+_SANITIZE_OPTIONS = ("--nbval-sanitize-with", "--sanitize-with")
+
+
+def _pytest_sanitizers(root: Path, sources: list[str]) -> list[Sanitizer]:
+    """Sanitize files the repository passes to nbval in its pytest `addopts`.
+
+    Read leniently: this is the repository's test setup, not nbrepro's
+    configuration, so an unreadable file or a missing sanitize file is skipped.
+    """
+    result: list[Sanitizer] = []
+    for name, addopts in _pytest_addopts(root):
+        try:
+            words = shlex.split(addopts)
+        except ValueError:
+            continue
+        for i, word in enumerate(words):
+            value = None
+            if word in _SANITIZE_OPTIONS and i + 1 < len(words):
+                value = words[i + 1]
+            elif word.startswith(tuple(f"{o}=" for o in _SANITIZE_OPTIONS)):
+                value = word.split("=", 1)[1]
+            if value and (root / value).is_file():
+                try:
+                    result.extend(load_sanitize_file(root / value))
+                except ConfigError:
+                    continue
+                sources.append(f"{name} addopts: {value}")
+    return result
+
+
+def _pytest_addopts(root: Path) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for name, section in (("pytest.ini", "pytest"), ("tox.ini", "pytest"),
+                          ("setup.cfg", "tool:pytest")):  # fmt: skip
+        path = root / name
+        if path.is_file():
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError):
+                continue
+            if parser.has_option(section, "addopts"):
+                found.append((name, parser.get(section, "addopts")))
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return found
+        addopts = document.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts")
+        if isinstance(addopts, list):
+            addopts = " ".join(shlex.quote(a) for a in addopts if isinstance(a, str))
+        if isinstance(addopts, str):
+            found.append(("pyproject.toml", addopts))
+    return found

@@ -32,7 +32,7 @@ def nbrepro_db(tmp_path: Path) -> str:
 def jp_server_config(nbrepro_db: str, tmp_path: Path) -> dict[str, Any]:
     return {
         "ServerApp": {
-            "jpserver_extensions": {"jupyter_nbrepro": True},
+            "jpserver_extensions": {"jupyter_nbrepro": True, "jupyter_server_terminals": False},
             "allow_unauthenticated_access": False,
         },
         "NbreproApp": {

@@ -156,6 +156,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
         _validate_date(exclude_newer)
     limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
     store = Store(db_url)
+    store.mark_stale()  # checks killed outright (SIGKILL, power loss) read as interrupted
     options = CheckOptions(
         resolver=resolver, backend=backend, exclude_newer=exclude_newer,
         python=python_version, use_cache=not no_cache, output_dir=output_dir, twice=twice,

@@ -294,3 +294,22 @@ def test_nbval_markers_and_repository_settings_are_honoured(repo, run_cli):
     assert statuses[2][0] == "not-run"  # NBVAL_SKIP: the endless loop never ran
     assert statuses[3][0] in ("identical", "equivalent")  # NBVAL_RAISES_EXCEPTION
     assert statuses[4] == ("identical", None)  # execution went on after the exception
+
+
+def test_a_killed_check_reads_as_interrupted_on_the_next_run(tmp_path, repo, run_cli):
+    db = tmp_path / "killed.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrepro", "check", str(repo("infinite-loop")),
+         "--db", f"sqlite:///{db}", "--cell-timeout", "120"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while _count(db, "select count(*) from checks where stage = 'execute'") == 0:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up
+    proc.wait()
+    result = run_cli("check", str(repo("reproduces")), "--db", f"sqlite:///{db}")
+    assert result.code == 0
+    states = sqlite3.connect(db).execute("select state from checks order by id").fetchall()
+    assert states == [("interrupted",), ("finished",)]

@@ -260,6 +260,8 @@ class VenvBackend(Backend):
                               str(location / "bin" / "python"), str(request.project_dir)])
             for cmd in steps:
                 log.append("$ " + " ".join(cmd[1:]))
+                if cmd is steps[1] and runner.sandboxed and self._sync_wheels(cmd, log):
+                    continue
                 try:
                     proc = runner.run(cmd, cwd=Path(tmp), timeout=BUILD_TIMEOUT, env=tool_env())
                 except subprocess.TimeoutExpired:
@@ -274,6 +276,24 @@ class VenvBackend(Backend):
                     )
                     return False
         return True
+
+    @staticmethod
+    def _sync_wheels(cmd: list[str], log: list[str]) -> bool:
+        """Install the lock outside the sandbox when it is wheels only.
+
+        Installing wheels runs no code of the audited repository, and only outside the
+        sandbox can uv hardlink files from its cache (a link between two bind mounts
+        fails, and uv would copy every file). Anything to build (sdists, VCS URLs)
+        fails here and is installed by the sandboxed step instead."""
+        try:
+            proc = subprocess.run([*cmd, "--no-build"], capture_output=True, text=True,
+                                  timeout=BUILD_TIMEOUT, env=tool_env(),
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return False
+        if proc.returncode == 0:
+            log.append((proc.stdout + proc.stderr).strip())
+        return proc.returncode == 0
 
     def kernel_command(self, env: EnvironmentResult, ctx: KernelContext) -> list[str]:
         assert env.python and env.location, "a built environment has an interpreter"

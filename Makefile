@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-demo demo test test-fast lint bench clean
+.PHONY: setup setup-demo demo test test-fast lint bench bench-isolation docker-engine clean
 
 setup:
 	scripts/setup.sh test
@@ -27,6 +27,14 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/api_load.py
+
+# The docker backend's engine and, without a registry, the offline base image (CI runs these).
+docker-engine:
+	scripts/docker-engine.sh
+	scripts/base-image.sh
+
+bench-isolation: setup docker-engine
+	$(PY) benchmarks/isolation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo-results.json

@@ -342,11 +342,12 @@ def test_cgroup_v2_writes_its_limits(tmp_path: Path, monkeypatch: pytest.MonkeyP
 @pytest.mark.slow
 @needs_bwrap
 def test_check_records_the_sandbox_and_network(repo, run_cli) -> None:
-    result = run_cli("check", str(repo("reproduces")))
+    root = repo("reproduces")
+    result = run_cli("check", str(root))
     assert result.code == 0, result.stderr
     assert result.json["environment"]["sandbox"] == "bubblewrap"
     assert result.json["environment"]["network"] is False
-    result = run_cli("check", str(repo("reproduces")), "--no-sandbox", "--network")
+    result = run_cli("check", str(root), "--no-sandbox", "--network")
     assert result.code == 0, result.stderr
     assert result.json["environment"]["sandbox"] == "none"
     assert result.json["environment"]["network"] is True

@@ -140,14 +140,14 @@ def _anchored_tokens(pairs: list[tuple[str, str]]) -> str | None:
         ta, tb = tokenize(a), tokenize(b)
         if len(ta) != len(tb):
             return None
-        for i, (x, y) in enumerate(zip(ta, tb)):
+        for i, (x, y) in enumerate(zip(ta, tb, strict=True)):
             if x.text == y.text:
                 continue
             cls = _class_of(x, y)
             anchor = _anchor(ta[:i])
             if cls is None or anchor is None:
                 return None
-            pattern = f"(?<={re.escape(anchor)}){cls}"
+            pattern = f"(?<={_escape(anchor)}){cls}"
             if pattern not in patterns:
                 patterns.append(pattern)
     return "|".join(patterns) if patterns else None
@@ -161,14 +161,18 @@ def _line_shapes(pairs: list[tuple[str, str]]) -> str | None:
         if len(ta) != len(tb):
             return None
         parts = []
-        for x, y in zip(ta, tb):
+        literal = ""
+        for x, y in zip(ta, tb, strict=True):
             if x.text == y.text:
-                parts.append(re.escape(x.text))
+                parts.append(_escape(x.text))
+                literal += x.text
             else:
                 cls = _class_of(x, y)
                 if cls is None:
                     return None
                 parts.append(cls)
+        if not _specific(literal):
+            return None  # a bare number or `array([...])`: too broad to commit
         shape = "^" + "".join(parts) + "$"
         if shape not in shapes:
             shapes.append(shape)
@@ -191,7 +195,23 @@ def _anchor(before: list[Token]) -> str | None:
         if len(text) + len(token.text) > _MAX_ANCHOR:
             break
         text = token.text + text
-    return text if re.search(r"[^\W\d_]{2}", text) else None
+    return text if _specific(text) else None
+
+
+# Container words that say nothing about which output a line is.
+_GENERIC_WORDS = {"array", "tensor", "dtype", "float", "int", "list", "tuple", "series", "object"}
+
+
+def _specific(literal: str) -> bool:
+    """Whether the stable text of a line names what it is (`sample mean:`), so that a
+    pattern built on it will not match unrelated outputs elsewhere."""
+    words = [w for w in re.findall(r"[^\W\d_]{3,}", literal) if w.lower() not in _GENERIC_WORDS]
+    return bool(words)
+
+
+def _escape(text: str) -> str:
+    """`re.escape`, leaving spaces readable."""
+    return re.escape(text).replace("\\ ", " ")
 
 
 def _unmarked(cell: dict[str, Any]) -> dict[str, Any]:

@@ -254,14 +254,18 @@ _TEMP_PATHS = [
 
 
 def temp_path(text: str, mime: str, options: CompareOptions) -> str:
-    """Temporary directories, tempfile names, home directories and the scratch copy.
+    """Temporary directories, tempfile names, home directories and the scratch copy
+    (`CompareOptions.scratch_dirs` and `home_dirs`, the places the re-run used).
 
     `/tmp/tmpk2j3h4x_/out.csv` -> `<tmp>/tmp<random>/out.csv`,
     `/home/alice/proj` -> `<home>/proj`. Everything after the root stays, so
     `results_v1.csv` and `results_v2.csv` remain different.
     """
-    for scratch in sorted(options.scratch_dirs, key=len, reverse=True):
-        text = text.replace(scratch, "<repo>")
+    for path, name in sorted(
+        [(p, "<repo>") for p in options.scratch_dirs] + [(p, "<home>") for p in options.home_dirs],
+        key=lambda item: len(item[0]), reverse=True,
+    ):  # fmt: skip
+        text = text.replace(path, name)
     if "/" not in text and "\\" not in text:
         return text
     for pattern, replacement in _TEMP_PATHS:

@@ -29,6 +29,7 @@ class CompareOptions:
     sanitizers: list[Sanitizer] = field(default_factory=list)  # the repo's own patterns
     lax: bool = False  # nbval --nbval-lax: check only cells marked NBVAL_CHECK_OUTPUT
     scratch_dirs: list[str] = field(default_factory=list)  # where the re-run happened
+    home_dirs: list[str] = field(default_factory=list)  # the re-run's $HOME, if not /home/...
     reference_time: float | None = None  # epoch seconds of the re-run; default: from cells
     diff_images: bool = True  # make a difference image for every image that changed
     nbdime_diff: bool = True  # give every non-identical cell its nbdime-format diff

@@ -29,7 +29,7 @@ from .nbdime_format import cell_diff
 from .normalise import NORMALISERS, Normaliser, Stage, find_warnings, join_stream_chunks
 from .options import CompareOptions
 from .result import CellComparison, ValueContext, ValueMatch
-from .tolerance import ToleranceContext, compare_text
+from .tolerance import ToleranceContext, compare_text, tokenize
 
 
 class OutputComparer:
@@ -335,9 +335,11 @@ def new_warnings(stored: list[Output], new: list[Output]) -> list[str]:
 
 
 def _distance(s: list[Output], n: list[Output]) -> int:
-    """How far apart two output lists are: lines in one but not the other."""
+    """How far apart two output lists are: the tokens of the lines in one but not
+    the other (an image counts as one token)."""
     a, b = _line_counts(s), _line_counts(n)
-    return sum(((a - b) + (b - a)).values())
+    tokens_a, tokens_b = _tokens(a - b), _tokens(b - a)
+    return sum(((tokens_a - tokens_b) + (tokens_b - tokens_a)).values())
 
 
 def _line_counts(outputs: list[Output]) -> Counter[tuple[str, str]]:
@@ -347,8 +349,23 @@ def _line_counts(outputs: list[Output]) -> Counter[tuple[str, str]]:
             items = value.items() if key == "data" else [(key, value)]
             for name, item in items:
                 text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
-                counts.update((name, line) for line in text.split("\n"))
+                if name in IMAGE_MIMES:
+                    counts[(name, text)] += 1
+                else:
+                    counts.update((name, line) for line in text.split("\n"))
     return counts
+
+
+def _tokens(lines: Counter[tuple[str, str]]) -> Counter[str]:
+    tokens: Counter[str] = Counter()
+    for (name, line), count in lines.items():
+        if name in IMAGE_MIMES:
+            tokens[line] += count
+        else:
+            for token in tokenize(line):
+                if token.kind != "space":
+                    tokens[token.text] += count
+    return tokens
 
 
 def _first_error(outputs: list[Output]) -> Output | None:

@@ -1,0 +1,111 @@
+"""`[tool.nbrepro]` in the audited repository's pyproject.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nbrepro import repoconfig
+from nbrepro.compare import NORMALISERS, CompareOptions
+from nbrepro.errors import ConfigError
+
+FULL = """
+[tool.nbrepro]
+rtol = 1e-3
+atol = 1e-6
+image-threshold = 0.7
+disable = ["collection-order"]
+ignore = ['Run id: \\w+', {regex = 'loss: [\\d.]+', replace = 'loss: L'}]
+sanitize-with = "ci/sanitize.cfg"
+
+[tool.nbrepro.notebooks."examples/**/*.ipynb"]
+enable = ["collection-order"]
+atol = 0.5
+
+[tool.nbrepro.notebooks."examples/slow.ipynb"]
+skip = true
+lax = true
+"""
+
+
+def write(root: Path, pyproject: str, files: dict[str, str] | None = None) -> Path:
+    (root / "pyproject.toml").write_text(pyproject)
+    for name, text in (files or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_no_pyproject_gives_defaults(tmp_path):
+    config = repoconfig.load(tmp_path)
+    assert config.options_for("a.ipynb") == CompareOptions()
+    assert not config.skipped("a.ipynb")
+
+
+def test_full_table(tmp_path):
+    write(tmp_path, FULL, {"ci/sanitize.cfg": "regex: \\d+ ms\nreplace: T\n"})
+    config = repoconfig.load(tmp_path)
+    top = config.options_for("analysis.ipynb")
+    assert (top.rtol, top.atol, top.image_threshold) == (1e-3, 1e-6, 0.7)
+    assert "collection-order" not in top.normalisers
+    assert [(s.pattern.pattern, s.replace) for s in top.sanitizers] == [
+        ("\\d+ ms", "T"), ("Run id: \\w+", "<ignored>"), ("loss: [\\d.]+", "loss: L")]
+    nested = config.options_for("examples/deep/er/plot.ipynb")
+    assert nested.atol == 0.5 and nested.rtol == 1e-3
+    assert "collection-order" in nested.normalisers
+    assert nested.normalisers == [n for n in NORMALISERS if n in nested.normalisers]
+    slow = config.options_for(tmp_path / "examples" / "slow.ipynb")  # absolute path works
+    assert slow.lax and config.skipped("examples/slow.ipynb")
+    assert not config.skipped("examples/fast.ipynb")
+
+
+def test_globs():
+    regex = repoconfig._glob_regex
+    assert regex("*.ipynb").fullmatch("a.ipynb") and not regex("*.ipynb").fullmatch("d/a.ipynb")
+    assert regex("**/*.ipynb").fullmatch("a.ipynb") and regex("**/*.ipynb").fullmatch("d/e/a.ipynb")
+    assert regex("nb?.ipynb").fullmatch("nb1.ipynb") and not regex("nb?.ipynb").fullmatch("nb10.ipynb")
+
+
+def test_sanitize_file_from_pytest_addopts(tmp_path):
+    (tmp_path / "setup.cfg").write_text(
+        "[tool:pytest]\naddopts = --nbval --nbval-sanitize-with docs/san.cfg\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "san.cfg").write_text("regex: 0x[0-9a-f]+\nreplace: ADDR\n")
+    options = repoconfig.load(tmp_path).options_for("x.ipynb")
+    assert [s.replace for s in options.sanitizers] == ["ADDR"]
+
+
+def test_missing_sanitize_file_in_pytest_addopts_is_ignored(tmp_path):
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --sanitize-with gone.cfg\n")
+    assert repoconfig.load(tmp_path).options_for("x.ipynb").sanitizers == []
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("rtol = 'small'", "rtol must be a number"),
+    ("atol = -1", "atol must be a number >= 0"),
+    ("image-threshold = 2", "image-threshold must be at most 1"),
+    ("image_threshold = 0.5", "did you mean 'image-threshold'"),
+    ("disable = ['no-such-normaliser']", "unknown normaliser"),
+    ("disable = 'memory-address'", "must be a list of strings"),
+    ("ignore = ['(unclosed']", "invalid sanitizer regex"),
+    ("ignore = [{regex = 'x', with = 'y'}]", "unknown key"),
+    ("ignore = [3]", "each entry must be a regex"),
+    ("sanitize-with = 'missing.cfg'", "no such file"),
+    ("lax = 'yes'", "lax must be true or false"),
+    ("notebooks = 3", "notebooks must be a table"),
+    ("[tool.nbrepro.notebooks.'a.ipynb']\nskip = 1", "skip must be true or false"),
+])
+def test_malformed_config_is_a_one_line_config_error(tmp_path, table, message):
+    header = "" if table.startswith("[") else "[tool.nbrepro]\n"
+    write(tmp_path, header + table + "\n")
+    with pytest.raises(ConfigError, match=message) as error:
+        repoconfig.load(tmp_path)
+    assert "\n" not in str(error.value)
+
+
+def test_invalid_toml_is_a_config_error(tmp_path):
+    write(tmp_path, "[tool.nbrepro\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        repoconfig.load(tmp_path)

@@ -190,3 +190,24 @@ def test_containers_left_by_a_killed_nbrepro_are_removed_by_the_next(
     finally:
         with contextlib.suppress(Exception):  # already removed: the expected case
             orphan.remove(force=True)
+
+
+def test_network_option_gives_the_container_a_network(tmp_path: Path, docker_engine: str) -> None:
+    from tests.test_security import Listener, host_address
+
+    listener = Listener()
+    try:
+        repo = tmp_path / "repo"
+        target = (host_address(), listener.port)
+        _notebook(repo / "online.ipynb", [(
+            "import socket\n\n"
+            f"with socket.create_connection({target!r}, timeout=10) as s:\n"
+            "    s.sendall(b'hello from the container')\n"
+            "print('sent')", "sent\n")])
+        code, err, result, _ = _check(tmp_path, repo, docker_engine, "--network")
+        assert code == 0, (err, result["notebooks"][0])
+        assert result["environment"]["network"] is True
+        wait_for(lambda: listener.received, timeout=10)
+        assert listener.received == [b"hello from the container"]
+    finally:
+        listener.close()

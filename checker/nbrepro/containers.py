@@ -158,6 +158,11 @@ class DockerBackend(Backend):
         self.client = connect()
         self.cli = docker_cli()
         self._containers: dict[Path, str] = {}
+        self._handed_over: set[Path] = set()
+        # Rootless Docker maps the container's root to the (unprivileged) user who runs
+        # the engine; any other container uid could not write the user's scratch copy.
+        security = self.client.info().get("SecurityOptions") or []
+        self.rootless = any("rootless" in str(opt) for opt in security)
         sweep_orphans(self.client)
 
     # --- images ----------------------------------------------------------------
@@ -314,10 +319,14 @@ class DockerBackend(Backend):
         error: str | None = None
         buildargs = {v: os.environ[v] for v in (*PROXY_VARIABLES, *INDEX_VARIABLES)
                      if os.environ.get(v)}
+        # Build steps run the repository's code too (setup.py, postBuild): bounded.
+        memory = self.options.limits.memory
+        limits = {"memory": memory, "memswap": memory} if memory else {}
         try:
             stream: Iterator[dict[str, Any]] = self.client.api.build(
                 path=str(ctx), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
                 nocache=not request.use_cache, buildargs=buildargs, timeout=BUILD_TIMEOUT,
+                container_limits=limits,
                 labels={LABEL_KEY: key, LABEL_PYTHON: request.python.version},
             )
             for chunk in stream:
@@ -354,6 +363,8 @@ class DockerBackend(Backend):
     # --- kernels ---------------------------------------------------------------
 
     def _user(self) -> tuple[int, int]:
+        if self.rootless:
+            return 0, 0  # the engine's own unprivileged user on the host
         if os.getuid() == 0:
             return UNPRIVILEGED_UID, UNPRIVILEGED_UID
         return os.getuid(), os.getgid()
@@ -365,9 +376,13 @@ class DockerBackend(Backend):
         over by a small shell step in front of `docker run`."""
         assert env.location, "a built image"
         uid, gid = self._user()
-        if os.getuid() == 0:
+        handover = os.getuid() == 0 and uid != 0
+        if handover:
+            # The scratch copy is shared by the check's notebooks: handed over once.
             for folder in (ctx.scratch, ctx.runtime_dir):
-                _chown_tree(folder, uid, gid)
+                if folder not in self._handed_over:
+                    _chown_tree(folder, uid, gid)
+                    self._handed_over.add(folder)
         name = f"nbrepro-kernel-{ctx.runtime_dir.name}"
         self._containers[ctx.runtime_dir] = name
         limits = self.options.limits
@@ -392,7 +407,7 @@ class DockerBackend(Backend):
             argv += ["-e", f"{k}={v}"]
         argv += [env.location, f"{ENV_DIR}/bin/python", "-m", "ipykernel_launcher",
                  "-f", str(ctx.connection_file)]
-        if os.getuid() == 0:
+        if handover:
             argv = ["/bin/sh", "-c", f'chown {uid}:{gid} "$1" && shift && exec "$@"',
                     "nbrepro-docker", str(ctx.connection_file), *argv]
         return argv
@@ -413,6 +428,7 @@ class DockerBackend(Backend):
         from docker.errors import APIError, NotFound
 
         name = self._containers.pop(ctx.runtime_dir, None)
+        self._handed_over.discard(ctx.runtime_dir)
         try:
             leftovers = self.client.containers.list(
                 all=True, filters={"label": f"{LABEL_KERNEL}={ctx.runtime_dir.name}"})

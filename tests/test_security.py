@@ -165,7 +165,7 @@ def _run_attack(backend: str, work: Path) -> Iterator[Attack]:
     out = work / "out"
     argv = [sys.executable, "-m", "nbrepro", "check", str(repo), "--backend", backend,
             "--db", f"sqlite:///{db}", "--json", str(work / "result.json"),
-            "--output-dir", str(out), "--keep-going", "--cell-timeout", "20",
+            "--output-dir", str(out), "--keep-going", "--cell-timeout", "10",
             "--notebook-timeout", "120", "--memory", "512m", "--cpus", "1", "-q"]
     if backend == "docker":
         argv += ["--base-image", ensure_engine()]

@@ -212,7 +212,9 @@ def _run_stages(
     result.lock = resolve(
         result.spec, python.minor, resolver=options.resolver,
         exclude_newer=options.exclude_newer, project_dir=project_dir,
-        use_cache=options.use_cache, runner=backend.tool_runner(python, [scratch]),
+        use_cache=options.use_cache,
+        # setup.py may write into its own project (egg-info), nowhere else
+        runner=backend.tool_runner(python, [project_dir] if project_dir else []),
     )
     if not result.lock.ok:
         reason = _install_reason("could not resolve", result.lock)

@@ -376,6 +376,8 @@ class ToolRunner:
                 if uv_cache is not None:
                     variables.setdefault("UV_CACHE_DIR", str(uv_cache))
                 variables.setdefault("PIP_CACHE_DIR", str(pip_cache_dir()))
+                # Hardlinks cannot cross the sandbox's bind mounts: copy, without warning.
+                variables.setdefault("UV_LINK_MODE", "copy")
                 caches = [Path(variables["UV_CACHE_DIR"]), Path(variables["PIP_CACHE_DIR"])] \
                     if "UV_CACHE_DIR" in variables else [Path(variables["PIP_CACHE_DIR"])]
                 for folder in caches:

@@ -110,7 +110,12 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
         shot(page, "03-panel-running")
     except AssertionError:
         pass  # a fast check may finish before we look; the verdict below is what matters
-    expect(entry).to_have_attribute("data-state", "finished", timeout=CHECK_TIMEOUT_MS)
+    expect(entry).not_to_have_attribute(
+        "data-state", re.compile(r"^(queued|running)$"), timeout=CHECK_TIMEOUT_MS
+    )
+    state = entry.get_attribute("data-state")
+    error = entry.locator(".jp-nbrepro-check-error").text_content()
+    assert state == "finished", f"check {check_id} ended {state}: {error}"
     expect(entry).to_have_attribute("data-verdict", EXPECTED_VERDICT)
     expect(entry.locator(".jp-nbrepro-badge")).to_have_attribute("data-verdict", EXPECTED_VERDICT)
     expect(entry.locator(".jp-nbrepro-cancel")).to_be_hidden()
@@ -165,6 +170,19 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
     expect(different).to_be_visible()
     filter_button.first.click()
     expect(section.locator(".jp-nbrepro-cell[data-index='1']")).to_be_visible()
+
+    # nbdime's view of the server's diff renders (when the server sends a diff).
+    view_toggle = section.locator("button.jp-nbrepro-view-toggle")
+    if view_toggle.is_enabled():
+        view_toggle.click()
+        host = section.locator(".jp-nbrepro-nbdime-host")
+        expect(host.locator(".jp-nbrepro-nbdime")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(host).not_to_contain_text("could not show")
+        expect(section.locator(".jp-nbrepro-cells")).to_be_hidden()
+        host.locator(".jp-nbrepro-nbdime").scroll_into_view_if_needed()
+        shot(page, "05c-report-nbdime")
+        view_toggle.click()
+        expect(section.locator(".jp-nbrepro-cells")).to_be_visible()
 
     # The HTML report link opens the server's HTML report.
     link = report.locator("a.jp-nbrepro-html-link")

@@ -91,7 +91,8 @@ def _cell_result(index: int, run: NotebookRun, comparison: CellComparison | None
             return CellResult(index, CellStatus.ERROR, reason=run.message)
         return CellResult(index, CellStatus.NOT_RUN)
     if cell_run.skipped:
-        return CellResult(index, CellStatus.NOT_RUN, reason="skipped (NBVAL_SKIP marker or skip-execution tag)")
+        return CellResult(index, CellStatus.NOT_RUN,
+                          reason="skipped (NBVAL_SKIP marker or skip-execution tag)")
     if cell_run.error and not cell_run.expected_error:
         ename, evalue = cell_run.error
         return CellResult(index, CellStatus.ERROR, reason=f"{ename}: {evalue}".rstrip(": "),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -313,3 +314,20 @@ def test_a_killed_check_reads_as_interrupted_on_the_next_run(tmp_path, repo, run
     assert result.code == 0
     states = sqlite3.connect(db).execute("select state from checks order by id").fetchall()
     assert states == [("interrupted",), ("finished",)]
+
+
+def test_two_checks_building_the_same_environment_at_once_share_it(tmp_path, repo):
+    root = repo("with-deps")
+    env = dict(os.environ, NBREPRO_CACHE_DIR=str(tmp_path / "fresh-cache"))
+    outs = [tmp_path / f"r{i}.json" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "nbrepro", "check", str(root), "-q",
+                               "--db", f"sqlite:///{tmp_path / 'both.sqlite'}",
+                               "--json", str(out)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for out in outs]
+    for proc in procs:
+        assert proc.wait(timeout=600) == 0, proc.stderr.read() if proc.stderr else ""
+    envs = [json.loads(out.read_text())["environment"] for out in outs]
+    assert envs[0]["key"] == envs[1]["key"]
+    assert sorted(e["cached"] for e in envs) == [False, True]  # built once, then reused
+    assert len(list((tmp_path / "fresh-cache" / "envs").glob("*/.nbrepro-complete"))) == 1

@@ -319,13 +319,13 @@ def test_cgroup_v2_writes_its_limits(tmp_path: Path, monkeypatch: pytest.MonkeyP
     try:
         assert CgroupV2.available()
         # the control files the kernel would create with the cgroup
-        (root / "user.slice" / "nbrepro-k1").mkdir()
+        d = root / "user.slice" / f"nbrepro-{os.getpid()}-k1"
+        d.mkdir()
         for name in ("pids.max", "memory.max", "memory.swap.max", "cpu.max", "cgroup.procs"):
-            (root / "user.slice" / "nbrepro-k1" / name).write_text("")
+            (d / name).write_text("")
         group = CgroupV2(ResourceLimits(memory=1024**3, cpus=1.5, pids=100), "k1")
     finally:
         CgroupV2.available.cache_clear()
-    d = root / "user.slice" / "nbrepro-k1"
     assert group.dirs == [d]
     assert (d / "pids.max").read_text() == "100\n"
     assert (d / "memory.max").read_text() == f"{1024**3}\n"
@@ -413,3 +413,13 @@ def test_setup_py_runs_sandboxed_while_installing(tmp_path: Path, outside_tmp: P
     assert not (home / "setup-was-here").exists()
     assert "hunter2" not in out.read_text()
 
+
+def test_cgroups_of_dead_nbrepro_processes_are_swept(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale, live = tmp_path / f"nbrepro-{dead.pid}-nbr-x", tmp_path / f"nbrepro-{os.getpid()}-nbr-y"
+    stale.mkdir()
+    live.mkdir()
+    sandbox._sweep(tmp_path)
+    assert not stale.exists()
+    assert live.exists()

@@ -348,6 +348,7 @@ class DockerBackend(Backend):
         result.log = "\n".join(line for line in log if line.strip())
         if error is None:
             result.ok = True
+            self._drop_replaced(key, tag)
             return
         name = steps[step - 1][0] if 0 < step <= len(steps) else "build"
         result.message = f"{name} failed: {_last_lines(log)}"
@@ -359,6 +360,18 @@ class DockerBackend(Backend):
             result.failed_requirement = "postBuild"
         elif name == "install project" and request.project_dir is not None:
             result.failed_requirement = request.project_dir.name
+
+    def _drop_replaced(self, key: str, tag: str) -> None:
+        """A rebuild (--no-cache) leaves the previous image of `key` untagged: remove it."""
+        from docker.errors import APIError
+
+        try:
+            current = self.client.images.get(tag).id
+            for image in self.client.images.list(filters={"label": f"{LABEL_KEY}={key}"}):
+                if image.id != current:
+                    self.client.images.remove(image.id)
+        except APIError:  # in use by a running kernel, or gone already: keep going
+            pass
 
     # --- kernels ---------------------------------------------------------------
 

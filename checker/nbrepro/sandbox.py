@@ -438,6 +438,22 @@ def _own_cgroups(proc_cgroup: Path = Path("/proc/self/cgroup")) -> dict[str, str
     return own
 
 
+def _cgroup_name(label: str) -> str:
+    # The creator's pid in the name: a later nbrepro can tell a cgroup left by a killed
+    # one (empty, creator gone) from one another live nbrepro is about to fill.
+    return f"nbrepro-{os.getpid()}-{label}"
+
+
+def _sweep(parent: Path) -> None:
+    """Remove empty kernel cgroups left under `parent` by nbrepro processes that died."""
+    for d in parent.glob("nbrepro-*-*"):
+        pid = d.name.split("-")[1]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        with contextlib.suppress(OSError):  # not empty, or gone: leave it
+            d.rmdir()
+
+
 def _join_script(procs_files: list[Path]) -> str:
     # Join the cgroups first, then become the kernel: every descendant is inside.
     joins = "".join(f"echo $$ > {shlex.quote(str(p))} && " for p in procs_files)
@@ -533,7 +549,8 @@ class CgroupV1(_Cgroup):
                 base = self._base(ctrl)
                 if base is None:
                     continue
-                d = base / f"nbrepro-{label}"
+                _sweep(base)
+                d = base / _cgroup_name(label)
                 d.mkdir()
                 self.dirs.append(d)
                 self._configure(ctrl, d)
@@ -604,7 +621,8 @@ class CgroupV2(_Cgroup):
         super().__init__(limits, label)
         parent = self._parent()
         assert parent is not None
-        d = parent / f"nbrepro-{label}"
+        _sweep(parent)
+        d = parent / _cgroup_name(label)
         d.mkdir(exist_ok=True)  # labels are unique per kernel
         self.dirs = [d]
         try:

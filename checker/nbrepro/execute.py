@@ -217,6 +217,10 @@ async def _run(
                         break
             if on_cell:
                 on_cell(index, done + 1, len(code))
+    except asyncio.CancelledError:
+        # Ctrl-C anywhere outside a cell (e.g. while the kernel starts): same as inside
+        stop.raise_if_signalled()
+        raise
     finally:
         stop.remove()
         await _shutdown(client)

@@ -121,7 +121,8 @@ def warm_build_times(env: dict[str, str], tmp: Path, repeat: int) -> list[float]
     code = """
 import json, sys, time
 from pathlib import Path
-from nbrepro.build import BuildRequest, find_python, get_backend
+from nbrepro.backends import get_backend
+from nbrepro.build import BuildRequest, find_python
 from nbrepro.resolve import resolve
 from nbrepro.spec import read_spec
 repo = Path(sys.argv[1]); times = []

@@ -20,7 +20,8 @@ from pathlib import Path
 import nbformat
 
 from nbrepro import __version__, repoconfig
-from nbrepro.build import BackendOptions, BuildRequest, get_backend
+from nbrepro.backends import get_backend
+from nbrepro.build import BackendOptions, BuildRequest
 from nbrepro.errors import ConfigError
 from nbrepro.execute import ExecutionOptions, run_notebook
 from nbrepro.markers import apply_execution_tags

@@ -41,6 +41,7 @@ from nbrepro.build import (
 )
 from nbrepro.errors import BackendUnavailable
 from nbrepro.model import EnvironmentResult
+from nbrepro.processes import alive
 from nbrepro.resolve import blame, uv_binary
 from nbrepro.scan import SKIP_DIRS
 
@@ -110,16 +111,6 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_orphans(client: docker.DockerClient) -> list[str]:
     """Remove kernel containers whose nbrepro process (on this host) is gone: what a
     killed nbrepro (SIGKILL, power loss) could not remove itself."""
@@ -133,7 +124,7 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
         return removed
     for container in containers:
         name, _, pid = container.labels.get(LABEL_OWNER, "").rpartition(":")
-        if name == host and pid.isdigit() and not _pid_alive(int(pid)):
+        if name == host and pid.isdigit() and not alive(int(pid)):
             try:
                 container.remove(force=True)
                 removed.append(container.name)

@@ -49,6 +49,7 @@ from nbrepro.model import (
     RepositoryInfo,
     Spec,
 )
+from nbrepro.processes import alive
 
 # Check states. `running` rows whose process is gone are turned into `interrupted`.
 QUEUED, RUNNING, FINISHED, CANCELLED, INTERRUPTED, ERROR = (
@@ -340,7 +341,7 @@ class Store:
             for row in rows:
                 if row.host not in (None, host):
                     continue
-                if row.pid is not None and _alive(row.pid):
+                if row.pid is not None and alive(row.pid):
                     continue
                 if row.pid is None and row.state == QUEUED and not include_queued:
                     continue  # not started yet: its runner owns it
@@ -393,21 +394,6 @@ class Store:
             if row is not None:
                 row.pid = pid
                 row.host = socket.gethostname()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie has finished; /proc says so on Linux.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -13,7 +13,7 @@ from jupyter_server.extension.application import ExtensionApp
 from platformdirs import user_data_dir
 from traitlets import Bool, Float, Integer, Type, Unicode, default
 
-from nbrepro.build import BACKENDS
+from nbrepro.backends import BACKENDS
 from nbrepro.store import Store, default_url
 
 from .handlers import handlers

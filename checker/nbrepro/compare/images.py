@@ -39,9 +39,11 @@ import base64
 import binascii
 import io
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from PIL import Image, ImageChops, ImageFilter
 
 from .canonical import IMAGE_MIMES, SVG_MIME
 from .result import ValueContext, ValueMatch
@@ -50,10 +52,31 @@ from .tolerance import compare_text
 _MAX_WIDTH = 480  # larger images are compared at this width
 _SIGMA = 1.0  # blur (pixels) that makes anti-aliasing and resampling comparable
 _RADIUS = 1  # pixels a mark may move (a re-laid-out axis, hinting)
-_FLAT_RANGE = 0.04  # a pixel is in a flat fill when its 5x5 neighbourhood varies less
+_FLAT_RANGE = 10  # a pixel is in a flat fill when its 5x5 neighbourhood varies less (of 255)
 _FLAT_WEIGHT = 5.0  # a fill that changed by 0.06 counts like a mark of 0.3 ink
 _ASPECT_TOLERANCE = 0.03
 _DIFF_WIDTH = 320  # width of the difference image for the report
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An image on white as two 8-bit planes: luminance, and the darkest colour
+    channel (`ink`: a blue line is as dark there as black text, so coloured marks
+    count fully)."""
+
+    luminance: Image.Image
+    darkest: Image.Image
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.luminance.size
+
+    def resized(self, width: int, height: int) -> Decoded:
+        if self.size == (width, height):
+            return self
+        box = Image.Resampling.BOX  # area average: thin lines stay, fainter
+        return Decoded(self.luminance.resize((width, height), box),
+                       self.darkest.resize((width, height), box))
 
 
 def compare_images(stored: str, new: str, mime: str, context: ValueContext) -> ValueMatch | None:
@@ -66,87 +89,129 @@ def compare_images(stored: str, new: str, mime: str, context: ValueContext) -> V
         a, b = decode(stored), decode(new)
     except (ValueError, OSError, binascii.Error) as exc:
         return ValueMatch(False, detail=f"{mime}: image could not be decoded ({exc})", kind="image")
-    return compare_arrays(a, b, context, mime)
+    return compare_decoded(a, b, context, mime)
 
 
-def compare_arrays(
-    a: np.ndarray, b: np.ndarray, context: ValueContext, mime: str = "image"
-) -> ValueMatch:
-    """Compare two decoded images (see `decode`)."""
+def compare_decoded(a: Decoded, b: Decoded, context: ValueContext, mime: str = "image") -> ValueMatch:
     options = context.options
-    (ha, wa), (hb, wb) = a.shape[1:], b.shape[1:]
+    (wa, ha), (wb, hb) = a.size, b.size
     size = f"{wa}x{ha}" + ("" if (wa, ha) == (wb, hb) else f" -> {wb}x{hb}")
-    diff = difference_png(a, b) if options.diff_images else None
     aspect_a, aspect_b = wa / ha, wb / hb
     if abs(aspect_a / aspect_b - 1) > _ASPECT_TOLERANCE:
+        diff = difference_png(a, b) if options.diff_images else None
         detail = (f"{mime}: image size changed {size} (aspect ratio {aspect_a:.2f} -> "
                   f"{aspect_b:.2f}), so its layout cannot be compared")
         return ValueMatch(False, detail=detail, kind="image", image_score=0.0, image_diff=diff)
     width = max(8, min(_MAX_WIDTH, wa, wb))
     height = max(8, round(width / aspect_a))
-    ta, tb = _resize(a, width, height), _resize(b, width, height)
+    ta, tb = a.resized(width, height), b.resized(width, height)
     score, what, where = similarity(ta, tb)
     if score >= options.image_threshold:
-        return ValueMatch(True, {"image-similar"}, image_score=score, image_diff=diff)
+        return ValueMatch(True, {"image-similar"}, image_score=score)
+    diff = difference_png(a, b) if options.diff_images else None
     detail = (f"{mime}: {what} around x={where[0]:.0%}, y={where[1]:.0%}; similarity "
-              f"{score:.2f} < {options.image_threshold:.2f}, SSIM {ssim(ta[0], tb[0]):.2f} ({size})")
+              f"{score:.2f} < {options.image_threshold:.2f}, SSIM {ssim(ta, tb):.2f} ({size})")
     return ValueMatch(False, detail=detail, kind="image", image_score=score, image_diff=diff)
 
 
-def decode(value: str) -> np.ndarray:
-    """A base64 PNG/JPEG/GIF as a (2, h, w) float array on white, in [0, 1]:
-    luminance, and the darkest colour channel (`ink`: a blue line is as dark there
-    as black text, so coloured marks count fully)."""
-    from PIL import Image
-
+def decode(value: str) -> Decoded:
+    """A base64 PNG/JPEG/GIF/... value, composited on white."""
     with Image.open(io.BytesIO(base64.b64decode(value))) as image:
-        rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    rgb = np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.float32)
-    luminance = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.stack([luminance, rgb.min(axis=2)]) / 255.0
+        image.load()
+        if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            if rgba.getchannel("A").getextrema()[0] < 255:
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                rgba = Image.alpha_composite(white, rgba)
+            rgb = rgba.convert("RGB")
+        else:
+            rgb = image.convert("RGB")
+    red, green, blue = rgb.split()
+    return Decoded(rgb.convert("L"), ImageChops.darker(ImageChops.darker(red, green), blue))
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, str, tuple[float, float]]:
+def similarity(a: Decoded, b: Decoded) -> tuple[float, str, tuple[float, float]]:
     """(score in [0, 1], what differs most, where as (x, y) fractions) for two
     decoded images of the same size.
 
-    Two tests, both on images blurred by `_SIGMA` so that anti-aliased and
-    aliased, finer and coarser renderings of the same ink look alike:
+    Two tests:
 
-    - marks, on the darkest channel: ink in one image with no comparable ink
-      within `_RADIUS` pixels in the other - a moved point, a longer bar, a
-      shifted line;
+    - marks, on the darkest channel blurred by `_SIGMA` (so that anti-aliased
+      and aliased, finer and coarser renderings of the same ink look alike): ink
+      in one image with no comparable ink within `_RADIUS` pixels in the other -
+      a moved point, a longer bar, a shifted line;
     - fills, on luminance: a flat region (a heat-map cell, a bar's face) whose
       shade changed.
 
     The score is 1 minus the larger of the two (fills weighted by `_FLAT_WEIGHT`).
     """
-    blurred = _gaussian(np.concatenate([a, b]))
-    lum_a, ink_a, lum_b, ink_b = blurred[0], 1.0 - blurred[1], blurred[2], 1.0 - blurred[3]
-    marks = np.maximum(ink_b - _max_filter(ink_a, _RADIUS), ink_a - _max_filter(ink_b, _RADIUS))
-    flat = (_range(lum_a) < _FLAT_RANGE) & (_range(lum_b) < _FLAT_RANGE)
-    fills = np.where(flat, np.abs(lum_a - lum_b) * _FLAT_WEIGHT, 0.0)
-    worst_mark, worst_fill = float(marks.max()), float(fills.max())
+    blur = ImageFilter.GaussianBlur(_SIGMA)
+    dark_a, dark_b = a.darkest.filter(blur), b.darkest.filter(blur)
+    lum_a, lum_b = a.luminance, b.luminance  # flat regions need no blurring
+    plane_a, plane_b = _plane(dark_a), _plane(dark_b)
+    # ink in b beyond the most ink near the same place in a, and the other way round
+    # (the most ink nearby is the darkest value nearby)
+    marks = np.maximum(_rank(plane_a, _RADIUS, np.minimum) - plane_b,
+                       _rank(plane_b, _RADIUS, np.minimum) - plane_a)
+    worst_mark = float(marks.max())
+    fills, where_fill = _fills(_plane(lum_a), _plane(lum_b), above=worst_mark)
+    worst_fill = fills / 255
+    worst_mark /= 255
     if worst_mark >= worst_fill:
         index, what = int(np.argmax(marks)), "marks added or removed"
     else:
-        index, what = int(np.argmax(fills)), "a filled area changed shade"
-    y, x = divmod(index, a.shape[2])
+        index, what = where_fill, "a filled area changed shade"
+    width, height = a.size
+    y, x = divmod(index, width)
     score = 1.0 - max(worst_mark, worst_fill, 0.0)
-    return max(score, 0.0), what, ((x + 0.5) / a.shape[2], (y + 0.5) / a.shape[1])
+    return max(score, 0.0), what, ((x + 0.5) / width, (y + 0.5) / height)
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
+def ssim(a: Decoded, b: Decoded) -> float:
     """Mean structural similarity (Wang et al. 2004, Gaussian window sigma 1.5) of
-    two same-sized grayscale images; reported for people, not used to decide."""
+    two same-sized images' luminance; reported for people, not used to decide."""
+    x, y = _plane(a.luminance) / 255.0, _plane(b.luminance) / 255.0
     c1, c2 = 0.01**2, 0.03**2
-    mu_a, mu_b, aa, bb, ab = _gaussian(np.stack([a, b, a * a, b * b, a * b]), 1.5)
-    var_a, var_b, cov = aa - mu_a * mu_a, bb - mu_b * mu_b, ab - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
-        (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)
+    mu_x, mu_y, xx, yy, xy = _gaussian(np.stack([x, y, x * x, y * y, x * y]), 1.5)
+    var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
     )
     return float(ssim_map.mean())
+
+
+def _plane(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.int16)
+
+
+def _fills(a: np.ndarray, b: np.ndarray, above: float) -> tuple[float, int]:
+    """(largest weighted shade change inside regions flat in both images, its flat
+    index), looking only where it could exceed `above` - the few pixels that differ
+    enough, not the whole image."""
+    weighted = np.abs(a - b) * _FLAT_WEIGHT
+    ys, xs = np.nonzero(weighted > above)
+    if ys.size == 0:
+        return 0.0, 0
+    r = 2  # the neighbourhood is 5x5
+    pad_a, pad_b = np.pad(a, r, mode="edge"), np.pad(b, r, mode="edge")
+    flat = np.ones(ys.size, dtype=bool)
+    for padded in (pad_a, pad_b):
+        window = np.stack([padded[ys + dy, xs + dx]
+                           for dy in range(2 * r + 1) for dx in range(2 * r + 1)])
+        flat &= window.max(axis=0) - window.min(axis=0) < _FLAT_RANGE
+    if not flat.any():
+        return 0.0, 0
+    values = weighted[ys[flat], xs[flat]]
+    best = int(np.argmax(values))
+    return float(values[best]), int(ys[flat][best] * a.shape[1] + xs[flat][best])
+
+
+def _rank(a: np.ndarray, r: int, op: np.ufunc) -> np.ndarray:
+    """Min or max over a (2r+1)^2 neighbourhood, separably (PIL's rank filter sorts)."""
+    h, w = a.shape
+    padded = np.pad(a, r, mode="edge")
+    rows = op.reduce([padded[:, i : i + w] for i in range(2 * r + 1)])
+    return op.reduce([rows[i : i + h, :] for i in range(2 * r + 1)])  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=4)
@@ -157,7 +222,7 @@ def _kernel(sigma: float) -> np.ndarray:
     return (weights / weights.sum()).astype(np.float32)
 
 
-def _gaussian(stack: np.ndarray, sigma: float = _SIGMA) -> np.ndarray:
+def _gaussian(stack: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur of every image in a (n, h, w) stack, edges reflected."""
     weights = _kernel(sigma)
     r = len(weights) // 2
@@ -167,49 +232,17 @@ def _gaussian(stack: np.ndarray, sigma: float = _SIGMA) -> np.ndarray:
     return sum(weights[i] * rows[:, i : i + h, :] for i in range(len(weights)))  # type: ignore[return-value]
 
 
-def _max_filter(a: np.ndarray, r: int) -> np.ndarray:
-    return _rank_filter(a, r, np.maximum)
-
-
-def _range(a: np.ndarray, r: int = 2) -> np.ndarray:
-    """Local max minus local min over a (2r+1)^2 neighbourhood."""
-    return _rank_filter(a, r, np.maximum) - _rank_filter(a, r, np.minimum)
-
-
-def _rank_filter(a: np.ndarray, r: int, op: np.ufunc) -> np.ndarray:
-    h, w = a.shape
-    padded = np.pad(a, r, mode="edge")
-    rows = op.reduce([padded[:, i : i + w] for i in range(2 * r + 1)])
-    return op.reduce([rows[i : i + h, :] for i in range(2 * r + 1)])
-
-
-def _resize(a: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Area-average every channel of a (n, h, w) stack to (n, height, width)."""
-    from PIL import Image
-
-    if a.shape[1:] == (height, width):
-        return a
-    return np.stack([
-        np.asarray(Image.fromarray(channel, mode="F").resize((width, height), Image.Resampling.BOX),
-                   dtype=np.float32)
-        for channel in a
-    ])
-
-
-def difference_png(a: np.ndarray, b: np.ndarray) -> bytes:
+def difference_png(a: Decoded, b: Decoded) -> bytes:
     """The new image faded, with what changed from the stored one in red."""
-    from PIL import Image
-
-    h, w = b.shape[1:]
-    width = min(_DIFF_WIDTH, w)
-    height = max(1, round(h * width / w))
-    ta, tb = _resize(a[:1], width, height)[0], _resize(b[:1], width, height)[0]
-    change = np.clip(np.abs(ta - tb) * 3.0, 0.0, 1.0)
-    base = 0.55 + 0.45 * tb
+    width, height = b.size
+    small = min(_DIFF_WIDTH, width), max(1, round(height * min(_DIFF_WIDTH, width) / width))
+    ta, tb = a.resized(*small), b.resized(*small)
+    new = _plane(tb.luminance).astype(np.float32) / 255.0
+    change = np.clip(np.abs(new - _plane(ta.luminance) / 255.0) * 3.0, 0.0, 1.0)
+    base = 0.55 + 0.45 * new
     rgb = np.stack([base + (1 - base) * change, base * (1 - change), base * (1 - change)], axis=-1)
-    image = Image.fromarray((rgb * 255).astype(np.uint8), mode="RGB")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    Image.fromarray((rgb * 255).astype(np.uint8), mode="RGB").save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
 
 

@@ -74,6 +74,10 @@ def _joined(value: Any) -> Any:
 
 
 def _list_diff(a: list[Any], b: list[Any]) -> list[DiffEntry]:
+    if len(a) == len(b) and all(_same_kind(x, y) for x, y in zip(a, b, strict=True)):
+        # a re-run's outputs usually line up one to one: patch the ones that changed
+        return [_patch(i, _value_diff(x, y)) for i, (x, y) in enumerate(zip(a, b, strict=True))
+                if x != y]
     keys_a = [json.dumps(x, sort_keys=True) for x in a]
     keys_b = [json.dumps(x, sort_keys=True) for x in b]
     entries: list[DiffEntry] = []
@@ -124,6 +128,21 @@ def _string_diff(a: str, b: str) -> list[DiffEntry]:
     """A line-based diff of a multi-line string, as nbdime writes it."""
     lines_a, lines_b = a.splitlines(True), b.splitlines(True)
     entries: list[DiffEntry] = []
+    if len(lines_a) == len(lines_b):
+        # Same number of lines (numbers moved, ids changed): replace the runs of
+        # changed lines, no sequence matching needed.
+        i = 0
+        while i < len(lines_a):
+            if lines_a[i] == lines_b[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(lines_a) and lines_a[j] != lines_b[j]:
+                j += 1
+            entries.append({"op": "addrange", "key": i, "valuelist": lines_b[i:j]})
+            entries.append({"op": "removerange", "key": i, "length": j - i})
+            i = j
+        return entries
     matcher = difflib.SequenceMatcher(a=lines_a, b=lines_b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":

@@ -253,6 +253,10 @@ _TEMP_PATHS = [
 ]
 
 
+# Every pattern above starts at one of these; most outputs contain none.
+_PATH_ROOTS = ("/tmp", "/var/folders", "/home/", "/Users/", "/root/", "\\Users\\", "ipykernel_")
+
+
 def temp_path(text: str, mime: str, options: CompareOptions) -> str:
     """Temporary directories, tempfile names, home directories and the scratch copy
     (`CompareOptions.scratch_dirs` and `home_dirs`, the places the re-run used).
@@ -266,7 +270,7 @@ def temp_path(text: str, mime: str, options: CompareOptions) -> str:
         key=lambda item: len(item[0]), reverse=True,
     ):  # fmt: skip
         text = text.replace(path, name)
-    if "/" not in text and "\\" not in text:
+    if not any(root in text for root in _PATH_ROOTS):
         return text
     for pattern, replacement in _TEMP_PATHS:
         text = pattern.sub(replacement, text)

@@ -31,7 +31,7 @@ class CompareOptions:
     scratch_dirs: list[str] = field(default_factory=list)  # where the re-run happened
     home_dirs: list[str] = field(default_factory=list)  # the re-run's $HOME, if not /home/...
     reference_time: float | None = None  # epoch seconds of the re-run; default: from cells
-    diff_images: bool = True  # make a difference image for every image that changed
+    diff_images: bool = True  # make a difference image for every image that differs
     nbdime_diff: bool = True  # give every non-identical cell its nbdime-format diff
 
     def __post_init__(self) -> None:

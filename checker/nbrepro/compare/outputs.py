@@ -16,7 +16,6 @@ The order of work, cheapest first:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections import Counter
 from typing import Any
@@ -29,7 +28,7 @@ from .nbdime_format import cell_diff
 from .normalise import NORMALISERS, Normaliser, Stage, find_warnings, join_stream_chunks
 from .options import CompareOptions
 from .result import CellComparison, ValueContext, ValueMatch
-from .tolerance import ToleranceContext, compare_text, tokenize
+from .tolerance import ToleranceContext, compare_text
 
 
 class OutputComparer:
@@ -98,17 +97,13 @@ class OutputComparer:
             )
 
         used: list[str] = []
-        distance: int | None = None
         for entry in self._outputs_stage + self._text_stage:
             s2, n2 = self._apply(entry, s), self._apply(entry, n)
             if s2 == s and n2 == n:
                 continue
-            if distance is None:
-                distance = _distance(s, n)
-            new_distance = _distance(s2, n2)
-            if new_distance < distance:
+            if _contributes(s, n, s2, n2):
                 used.append(entry.name)
-            s, n, distance = s2, n2, new_distance
+            s, n = s2, n2
             if s == n:
                 return CellComparison(
                     CellStatus.EQUIVALENT, entry.name, _equivalent_detail(used or [entry.name]),
@@ -334,38 +329,29 @@ def new_warnings(stored: list[Output], new: list[Output]) -> list[str]:
     return result
 
 
-def _distance(s: list[Output], n: list[Output]) -> int:
-    """How far apart two output lists are: the tokens of the lines in one but not
-    the other (an image counts as one token)."""
-    a, b = _line_counts(s), _line_counts(n)
-    tokens_a, tokens_b = _tokens(a - b), _tokens(b - a)
-    return sum(((tokens_a - tokens_b) + (tokens_b - tokens_a)).values())
+def _contributes(s: list[Output], n: list[Output], s2: list[Output], n2: list[Output]) -> bool:
+    """Whether a normaliser that changed something changed a place where the two
+    sides differed (rewriting the same address on both sides explains nothing)."""
+    if not (len(s) == len(n) == len(s2) == len(n2)):
+        return s != n  # outputs were joined or dropped: it reshaped a difference
+    return any(
+        (a != a2 or b != b2) and _differs_where_changed(a, b, a2, b2)
+        for a, b, a2, b2 in zip(s, n, s2, n2, strict=True)
+    )
 
 
-def _line_counts(outputs: list[Output]) -> Counter[tuple[str, str]]:
-    counts: Counter[tuple[str, str]] = Counter()
-    for out in outputs:
-        for key, value in out.items():
-            items = value.items() if key == "data" else [(key, value)]
-            for name, item in items:
-                text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
-                if name in IMAGE_MIMES:
-                    counts[(name, text)] += 1
-                else:
-                    counts.update((name, line) for line in text.split("\n"))
-    return counts
-
-
-def _tokens(lines: Counter[tuple[str, str]]) -> Counter[str]:
-    tokens: Counter[str] = Counter()
-    for (name, line), count in lines.items():
-        if name in IMAGE_MIMES:
-            tokens[line] += count
-        else:
-            for token in tokenize(line):
-                if token.kind != "space":
-                    tokens[token.text] += count
-    return tokens
+def _differs_where_changed(a: Output, b: Output, a2: Output, b2: Output) -> bool:
+    for key in set(a) | set(b) | set(a2) | set(b2):
+        if a.get(key) == a2.get(key) and b.get(key) == b2.get(key):
+            continue  # this key was not touched
+        x, y, x2, y2 = a.get(key), b.get(key), a2.get(key), b2.get(key)
+        if isinstance(x, dict) and isinstance(y, dict) and isinstance(x2, dict) and isinstance(y2, dict):
+            if any(x.get(m) != y.get(m) and (x.get(m) != x2.get(m) or y.get(m) != y2.get(m))
+                   for m in set(x) | set(y)):
+                return True
+        elif x != y:
+            return True
+    return False
 
 
 def _first_error(outputs: list[Output]) -> Output | None:

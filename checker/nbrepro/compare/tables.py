@@ -12,8 +12,8 @@ Styler's colours) are compared too.
 from __future__ import annotations
 
 import difflib
+import html as html_lib
 import re
-from html.parser import HTMLParser
 
 from .result import ValueContext, ValueMatch
 from .tolerance import compare_text
@@ -21,71 +21,52 @@ from .tolerance import compare_text
 Table = list[list[str]]
 
 
-class _TableParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tables: list[Table] = []
-        self.outside: list[str] = []
-        self.styles: list[str] = []
-        self._depth = 0
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-        self._span = ""
-        self._in: str | None = None  # inside <style> or <script>
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("style", "script"):
-            self._in = tag
-        elif tag == "table":
-            self._depth += 1
-            if self._depth == 1:
-                self.tables.append([])
-        elif self._depth == 1 and tag == "tr":
-            self._row = []
-            self.tables[-1].append(self._row)
-        elif self._depth == 1 and tag in ("td", "th") and self._row is not None:
-            self._cell = []
-            spans = [f"{k}={v}" for k, v in attrs if k in ("colspan", "rowspan") and v != "1"]
-            self._span = f" [{' '.join(spans)}]" if spans else ""
-        elif tag == "br":
-            self.handle_data(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script"):
-            self._in = None
-        elif tag == "table":
-            self._depth = max(0, self._depth - 1)
-        elif self._depth == 1 and tag in ("td", "th") and self._cell is not None:
-            assert self._row is not None
-            self._row.append(" ".join("".join(self._cell).split()) + self._span)
-            self._cell = None
-        elif self._depth == 1 and tag == "tr":
-            self._row = None
-
-    def handle_data(self, data: str) -> None:
-        if self._in == "style":
-            self.styles.append(data)
-        elif self._in == "script":
-            return
-        elif self._cell is not None:
-            self._cell.append(data)
-        elif self._depth == 0:
-            self.outside.append(data)
-
-
-def parse_tables(html: str) -> tuple[list[Table], str, str]:
-    """(tables, visible text outside them, style text without pandas' boilerplate)."""
-    parser = _TableParser()
-    parser.feed(html)
-    parser.close()
-    outside = " ".join(" ".join(parser.outside).split())
-    styles = _PANDAS_STYLE.sub("", " ".join(parser.styles))
-    return parser.tables, outside, " ".join(styles.split())
-
-
+_BLOCK = re.compile(r"<(style|script)\b[^>]*>(.*?)</\1\s*>", re.DOTALL | re.IGNORECASE)
+_TABLE = re.compile(r"<table\b[^>]*>(.*?)</table\s*>", re.DOTALL | re.IGNORECASE)
+_ROW = re.compile(r"<tr\b[^>]*>(.*?)(?=<tr\b|</tr\s*>|$)", re.DOTALL | re.IGNORECASE)
+_CELL = re.compile(r"<t([dh])\b([^>]*)>(.*?)(?=<t[dh]\b|</t[dh]\s*>|</tr\s*>|$)",
+                   re.DOTALL | re.IGNORECASE)
+_SPAN = re.compile(r"""\b(colspan|rowspan)\s*=\s*["']?(\d+)""", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 # pandas' own `<style scoped>` rules for `.dataframe` tables, which change with
 # pandas versions; a Styler's rules (`#T_..._row0_col1 {...}`) are kept.
 _PANDAS_STYLE = re.compile(r"[^{}]*\.dataframe[^{}]*\{[^{}]*\}")
+
+
+def parse_tables(html: str) -> tuple[list[Table], str, str]:
+    """(tables, visible text outside them, style text without pandas' boilerplate).
+
+    A table is a list of rows, a row a list of cell texts (whitespace collapsed,
+    entities decoded, `[colspan=2]` appended where cells span). Tables nested in
+    tables are read as text of their cell.
+    """
+    styles: list[str] = []
+
+    def drop_block(m: re.Match[str]) -> str:
+        if m[1].lower() == "style":
+            styles.append(m[2])
+        return " "
+
+    html = _BLOCK.sub(drop_block, html)
+    tables = [_rows(m[1]) for m in _TABLE.finditer(html)]
+    outside = _text(_TABLE.sub(" ", html))
+    style = _PANDAS_STYLE.sub("", " ".join(styles))
+    return tables, outside, " ".join(style.split())
+
+
+def _rows(table: str) -> Table:
+    rows = []
+    for row in _ROW.finditer(table):
+        cells = []
+        for cell in _CELL.finditer(row[1]):
+            spans = [f"{k.lower()}={v}" for k, v in _SPAN.findall(cell[2]) if v != "1"]
+            cells.append(_text(cell[3]) + (f" [{' '.join(spans)}]" if spans else ""))
+        rows.append(cells)
+    return rows
+
+
+def _text(fragment: str) -> str:
+    return " ".join(html_lib.unescape(_TAG.sub(" ", fragment)).split())
 
 
 def compare_html_tables(stored: str, new: str, mime: str, context: ValueContext) -> ValueMatch | None:
@@ -115,22 +96,26 @@ def _compare_table(a: Table, b: Table, context: ValueContext, number: int) -> Va
     if [len(r) for r in a] != [len(r) for r in b]:
         return ValueMatch(False, detail=f"{name}: {_shape(a)} -> {_shape(b)}; {_row_change(a, b)}",
                           kind="table")
+    joined = compare_text("\n".join(map(_SEPARATOR.join, a)), "\n".join(map(_SEPARATOR.join, b)),
+                          context.text)
+    if joined.equal:
+        return ValueMatch(True, joined.rules)
     header = a[0] if a else []
-    rules: set[str] = set()
-    for i, (row_a, row_b) in enumerate(zip(a, b)):
-        for j, (x, y) in enumerate(zip(row_a, row_b)):
-            if x == y:
-                continue
-            text = compare_text(x, y, context.text)
-            if not text.equal:
+    for i, (row_a, row_b) in enumerate(zip(a, b, strict=True)):
+        for j, (x, y) in enumerate(zip(row_a, row_b, strict=True)):
+            text = compare_text(x, y, context.text) if x != y else None
+            if text is not None and not text.equal:
                 column = header[j] if j < len(header) and i > 0 else str(j)
                 row = row_a[0] if row_a and j > 0 else str(i)
                 detail = f"{name} row {row!r}, column {column!r}: {text.detail}".replace(
                     "line 1: ", ""
                 )
                 return ValueMatch(False, detail=detail, kind=text.kind or "table")
-            rules |= text.rules
-    return ValueMatch(True, rules)
+    # every cell matches alone but not together (spacing): say so plainly
+    return ValueMatch(False, detail=f"{name}: {joined.detail}", kind="table")
+
+
+_SEPARATOR = " \x1f "  # between cells: a token no cell text contains
 
 
 def _shape(table: Table) -> str:

@@ -132,17 +132,20 @@ def timestamp_rule(pair: TokenPair) -> bool:
         return _line_matches(_CLOCK_WORDS, pair.new_line) and _line_matches(
             _CLOCK_WORDS, pair.stored_line
         )
-    timing_line = _line_matches(_DURATION_WORDS, pair.new_line) and _line_matches(
-        _DURATION_WORDS, pair.stored_line
-    )
     if a.kind == "number" and b.kind == "number":
         if _is_epoch(a.text, b.text, ctx.reference_time):
             return True
-        return timing_line and _followed_by_unit(pair.new_line, pair.index)
+        return _followed_by_unit(pair.new_line, pair.index) and _timing_line(pair)
     if a.kind == "word" and b.kind == "word":
         # `1.2 ms` -> `980 µs`: the unit of a duration changes with its size
-        return timing_line and a.text in _TIME_UNITS and b.text in _TIME_UNITS
+        return a.text in _TIME_UNITS and b.text in _TIME_UNITS and _timing_line(pair)
     return False
+
+
+def _timing_line(pair: TokenPair) -> bool:
+    return _line_matches(_DURATION_WORDS, pair.new_line) and _line_matches(
+        _DURATION_WORDS, pair.stored_line
+    )
 
 
 def _is_float(text: str) -> bool:

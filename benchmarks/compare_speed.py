@@ -71,10 +71,17 @@ def generate() -> None:
     for i in range(1000):
         count = i + 1
         if i % 5 in (0, 1):  # 400 reprs with memory addresses
-            old, fresh = (f"Sequential(depth={i % 7})\n<model.Layer object at {address()}>\n"
-                          f"params: {1000 + i}" for _ in range(2))
-            add(f"model[{i}]", count, [result({"text/plain": old}, count)],
-                [result({"text/plain": fresh}, count)])
+            old, fresh = (
+                f"Sequential(depth={i % 7})\n<model.Layer object at {address()}>\n"
+                f"params: {1000 + i}"
+                for _ in range(2)
+            )
+            add(
+                f"model[{i}]",
+                count,
+                [result({"text/plain": old}, count)],
+                [result({"text/plain": fresh}, count)],
+            )
         elif i % 5 in (2, 3):  # 400 numeric tables; in every 20th two floats moved
             values = rng.normal(size=(20, 4))
             noisy = values.copy()
@@ -83,14 +90,25 @@ def generate() -> None:
                     noisy[row, column] *= 1 + 1e-13
             frames = [pd.DataFrame(v, columns=list("abcd")) for v in (values, noisy)]
             with pd.option_context("display.precision", 15):
-                outs = [[result({"text/plain": repr(f), "text/html": f._repr_html_()}, count)]
-                        for f in frames]
+                outs = [
+                    [result({"text/plain": repr(f), "text/html": f._repr_html_()}, count)]
+                    for f in frames
+                ]
             add(f"tables[{i}]", count, *outs)
         else:  # 200 images, 432x288, re-rendered
             values = np.cumsum(rng.normal(size=50))
-            outs = [[nbformat.v4.new_output("display_data", data={
-                "text/plain": "<Figure size 432x288 with 1 Axes>", "image/png": png(values, h)})]
-                for h in ("force_autohint", "default")]
+            outs = [
+                [
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={
+                            "text/plain": "<Figure size 432x288 with 1 Axes>",
+                            "image/png": png(values, h),
+                        },
+                    )
+                ]
+                for h in ("force_autohint", "default")
+            ]
             add(f"plot({i})", count, *outs)
     PAIR_DIR.mkdir(parents=True, exist_ok=True)
     nbformat.write(stored, PAIR_DIR / "stored.ipynb")
@@ -99,8 +117,10 @@ def generate() -> None:
 
 
 def load() -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
-    return (nbformat.read(PAIR_DIR / "stored.ipynb", as_version=4),
-            nbformat.read(PAIR_DIR / "new.ipynb", as_version=4))
+    return (
+        nbformat.read(PAIR_DIR / "stored.ipynb", as_version=4),
+        nbformat.read(PAIR_DIR / "new.ipynb", as_version=4),
+    )
 
 
 def time_nbrepro(stored, new) -> tuple[float, Counter]:
@@ -112,7 +132,8 @@ def time_nbrepro(stored, new) -> tuple[float, Counter]:
     seconds = time.perf_counter() - started
     assert diff, "the pair differs, so there is a diff"
     return seconds, Counter(
-        f"{c.comparison.status.value} ({c.comparison.reason})" for c in result.cells)
+        f"{c.comparison.status.value} ({c.comparison.reason})" for c in result.cells
+    )
 
 
 def time_nbdime(stored, new) -> tuple[float, int]:
@@ -140,12 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     runs = [time_nbrepro(stored, new) for _ in range(args.repeat)]
     nbrepro_seconds = statistics.median(s for s, _ in runs)
     statuses = runs[0][1]
-    print(f"nbrepro  {nbrepro_seconds:7.2f} s  (median of {args.repeat}; "
-          f"runs: {', '.join(f'{s:.2f}' for s, _ in runs)})")
+    print(
+        f"nbrepro  {nbrepro_seconds:7.2f} s  (median of {args.repeat}; "
+        f"runs: {', '.join(f'{s:.2f}' for s, _ in runs)})"
+    )
     for status, n in statuses.most_common():
         print(f"           {n:5} {status}")
-    report = {"cells": len(stored.cells), "nbrepro_seconds": nbrepro_seconds,
-              "nbrepro_runs": [s for s, _ in runs], "nbrepro_statuses": dict(statuses)}
+    report = {
+        "cells": len(stored.cells),
+        "nbrepro_seconds": nbrepro_seconds,
+        "nbrepro_runs": [s for s, _ in runs],
+        "nbrepro_statuses": dict(statuses),
+    }
     if not args.skip_nbdime:
         nbdime_seconds, changed = time_nbdime(stored, new)
         ratio = nbdime_seconds / nbrepro_seconds

@@ -51,10 +51,12 @@ def draw(kind: str, change: bool = False):
 
 
 def render(kind: str, change: bool = False, fmt: str = "png", metadata=None, **rc) -> str:
-    return _render(kind, change, fmt, tuple(sorted((metadata or {}).items())), tuple(sorted(rc.items())))
+    return _render(
+        kind, change, fmt, tuple(sorted((metadata or {}).items())), tuple(sorted(rc.items()))
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render(kind: str, change: bool, fmt: str, metadata: tuple, rc: tuple) -> str:
     metadata = dict(metadata) or None
     with plt.rc_context({"figure.figsize": (4, 3), "figure.dpi": 72, **dict(rc)}):
@@ -68,13 +70,25 @@ def _render(kind: str, change: bool, fmt: str, metadata: tuple, rc: tuple) -> st
 
 
 def plot_cell(value: str, mime: str = "image/png") -> dict:
-    return {"cell_type": "code", "source": "plot()", "metadata": {}, "execution_count": 1,
-            "outputs": [{"output_type": "display_data", "metadata": {},
-                         "data": {"text/plain": "<Figure size 288x216 with 1 Axes>", mime: value}}]}
+    return {
+        "cell_type": "code",
+        "source": "plot()",
+        "metadata": {},
+        "execution_count": 1,
+        "outputs": [
+            {
+                "output_type": "display_data",
+                "metadata": {},
+                "data": {"text/plain": "<Figure size 288x216 with 1 Axes>", mime: value},
+            }
+        ],
+    }
 
 
 def compare(a: str, b: str, mime: str = "image/png", **options):
-    return default_comparer(CompareOptions(**options)).compare_cell(plot_cell(a, mime), plot_cell(b, mime))
+    return default_comparer(CompareOptions(**options)).compare_cell(
+        plot_cell(a, mime), plot_cell(b, mime)
+    )
 
 
 KINDS = ["line", "scatter", "bar", "heat"]
@@ -117,8 +131,10 @@ def test_difference_image_is_a_png_for_the_report():
 
 
 def test_changed_figure_size_is_reported_not_matched():
-    result = compare(render("line", **{"figure.figsize": (6, 4)}),
-                     render("line", **{"figure.figsize": (6.4, 4.8), "figure.dpi": 100}))
+    result = compare(
+        render("line", **{"figure.figsize": (6, 4)}),
+        render("line", **{"figure.figsize": (6.4, 4.8), "figure.dpi": 100}),
+    )
     assert result.status is CellStatus.DIFFERENT
     assert "aspect ratio" in result.detail
 
@@ -143,14 +159,18 @@ def test_svg_with_new_random_ids_and_date_is_image_similar():
 
 
 def test_svg_of_changed_data_is_different():
-    result = compare(render("bar", fmt="svg"), render("bar", change=True, fmt="svg"),
-                     mime="image/svg+xml")
+    result = compare(
+        render("bar", fmt="svg"), render("bar", change=True, fmt="svg"), mime="image/svg+xml"
+    )
     assert result.status is CellStatus.DIFFERENT and "drawing changed" in result.detail
 
 
 def test_canonical_svg_renames_ids_and_their_references():
-    svg = ('<svg><metadata>date</metadata><defs><clipPath id="p1a2b"><rect/></clipPath></defs>'
-           '<g clip-path="url(#p1a2b)"><use xlink:href="#m9f"/></g><path id="m9f"/></svg>')
+    svg = (
+        '<svg><metadata>date</metadata><defs><clipPath id="p1a2b"><rect/></clipPath></defs>'
+        '<g clip-path="url(#p1a2b)"><use xlink:href="#m9f"/></g><path id="m9f"/></svg>'
+    )
     assert canonical_svg(svg) == (
         '<svg><defs><clipPath id="id1"><rect/></clipPath></defs>'
-        '<g clip-path="url(#id1)"><use xlink:href="#id2"/></g><path id="id2"/></svg>')
+        '<g clip-path="url(#id1)"><use xlink:href="#id2"/></g><path id="id2"/></svg>'
+    )

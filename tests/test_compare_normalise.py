@@ -27,13 +27,22 @@ def cell(*outputs: dict[str, Any], source: str = "x", ran_at: dt.datetime | None
     metadata: dict[str, Any] = {}
     if ran_at is not None:
         metadata["execution"] = {"iopub.execute_input": ran_at.isoformat().replace("+00:00", "Z")}
-    return {"cell_type": "code", "source": source, "metadata": metadata,
-            "execution_count": 1, "outputs": list(outputs)}
+    return {
+        "cell_type": "code",
+        "source": source,
+        "metadata": metadata,
+        "execution_count": 1,
+        "outputs": list(outputs),
+    }
 
 
 def result(text: str, count: int = 1, **extra: str) -> dict[str, Any]:
-    return {"output_type": "execute_result", "execution_count": count, "metadata": {},
-            "data": {"text/plain": text, **extra}}
+    return {
+        "output_type": "execute_result",
+        "execution_count": count,
+        "metadata": {},
+        "data": {"text/plain": text, **extra},
+    }
 
 
 def display(data: dict[str, str], metadata: dict | None = None) -> dict[str, Any]:
@@ -65,13 +74,22 @@ MATCHES: dict[str, tuple[dict, dict]] = {
         cell(display({"text/plain": "x"})),
     ),
     "traceback": (
-        cell(error("ZeroDivisionError", "division by zero", "In[3] line 1", "/tmp/ipykernel_1/1.py")),
-        cell(error("ZeroDivisionError", "division by zero", "In[5] line 1", "/tmp/ipykernel_2/9.py")),
+        cell(
+            error("ZeroDivisionError", "division by zero", "In[3] line 1", "/tmp/ipykernel_1/1.py")
+        ),
+        cell(
+            error("ZeroDivisionError", "division by zero", "In[5] line 1", "/tmp/ipykernel_2/9.py")
+        ),
     ),
     "stream-chunking": (cell(stream("a\n"), stream("b\n")), cell(stream("a\nb\n"))),
     "progress-bar": (
-        cell(stream("\r 50%|#####     | 5/10 [00:00<00:00, 97.1it/s]"
-                    "\r100%|##########| 10/10 [00:00<00:00, 99.4it/s]\n", "stderr")),
+        cell(
+            stream(
+                "\r 50%|#####     | 5/10 [00:00<00:00, 97.1it/s]"
+                "\r100%|##########| 10/10 [00:00<00:00, 99.4it/s]\n",
+                "stderr",
+            )
+        ),
         cell(stream("\r100%|##########| 10/10 [00:01<00:00, 8.53it/s]\n", "stderr")),
     ),
     "warnings": (cell(stream("done\n")), cell(stream("done\n"), stream(WARNING, "stderr"))),
@@ -133,7 +151,10 @@ NEAR_MISSES: dict[str, tuple[dict, dict]] = {
     ),
     "warnings": (
         cell(stream("done\n")),
-        cell(stream("done\n"), stream("/lib/core.py:3: UserWarning: check your input\n  f()\n", "stderr")),
+        cell(
+            stream("done\n"),
+            stream("/lib/core.py:3: UserWarning: check your input\n  f()\n", "stderr"),
+        ),
     ),
     "memory-address": (cell(result("checksum: 0xdeadbeef")), cell(result("checksum: 0xdeadbeee"))),
     "object-id": (  # uuid5 is derived from a name: data, not noise
@@ -224,7 +245,9 @@ def test_identical_outputs_need_no_normaliser():
 
 
 def test_outputs_written_as_lists_of_lines_are_identical():
-    assert compare(cell(stream(["a\n", "b\n"])), cell(stream("a\nb\n"))).status is CellStatus.IDENTICAL
+    assert (
+        compare(cell(stream(["a\n", "b\n"])), cell(stream("a\nb\n"))).status is CellStatus.IDENTICAL
+    )
 
 
 def test_reason_is_the_normaliser_that_made_it_match_and_all_needed_are_listed():
@@ -250,10 +273,18 @@ def test_warning_next_to_a_real_change_still_differs():
 
 def test_float_tolerance_is_configurable_and_integers_are_exact():
     loose = CompareOptions(rtol=0.5)
-    assert compare(cell(result("0.51")), cell(result("0.61")), loose).status is CellStatus.EQUIVALENT
-    assert compare(cell(result("1000000")), cell(result("1000001")), loose).status is CellStatus.DIFFERENT
+    assert (
+        compare(cell(result("0.51")), cell(result("0.61")), loose).status is CellStatus.EQUIVALENT
+    )
+    assert (
+        compare(cell(result("1000000")), cell(result("1000001")), loose).status
+        is CellStatus.DIFFERENT
+    )
     tight = CompareOptions(rtol=0, atol=0)
-    assert compare(cell(result("1.0")), cell(result("1.0000001")), tight).status is CellStatus.DIFFERENT
+    assert (
+        compare(cell(result("1.0")), cell(result("1.0000001")), tight).status
+        is CellStatus.DIFFERENT
+    )
 
 
 def test_float_tolerance_accepts_realigned_columns():
@@ -293,12 +324,18 @@ def test_memory_address_in_html_escaped_repr():
 
 
 def test_styler_ids_are_renamed_consistently():
-    html = '<style>#T_{0}_row0_col0 {{color: red}}</style><table id="T_{0}"><td id="T_{0}_row0_col0">1</td></table>'
+    html = (
+        "<style>#T_{0}_row0_col0 {{color: red}}</style>"
+        '<table id="T_{0}"><td id="T_{0}_row0_col0">1</td></table>'
+    )
     stored = cell(result("<Styler>", **{"text/html": html.format("b43ff")}))
     new = cell(result("<Styler>", **{"text/html": html.format("9a0c1")}))
     assert compare(stored, new).reason == "object-id"
     moved = html.format("9a0c1").replace("color: red", "color: blue")
-    assert compare(stored, cell(result("<Styler>", **{"text/html": moved}))).status is CellStatus.DIFFERENT
+    assert (
+        compare(stored, cell(result("<Styler>", **{"text/html": moved}))).status
+        is CellStatus.DIFFERENT
+    )
 
 
 def test_scratch_and_home_dirs_of_the_rerun():
@@ -335,7 +372,9 @@ def test_exceptions():
     changed = compare(stored, cell(error("KeyError", "'x'")))
     assert changed.status is CellStatus.DIFFERENT and changed.reason == "exception"
     assert "ValueError: bad value 'x' -> KeyError: 'x'" in changed.detail
-    message = compare(cell(error("TypeError", "invalid literal")), cell(error("TypeError", "could not convert")))
+    message = compare(
+        cell(error("TypeError", "invalid literal")), cell(error("TypeError", "could not convert"))
+    )
     assert message.status is CellStatus.DIFFERENT and "message changed" in message.detail
     new_error = compare(cell(result("2.0")), cell(error("AttributeError", "no fit")))
     assert new_error.status is CellStatus.ERROR and "AttributeError: no fit" in new_error.detail

@@ -69,10 +69,22 @@ def test_notebook_diff_patches_with_nbdime_including_images_and_errors():
     nbdime = pytest.importorskip("nbdime")
     stored = notebook(
         code("a", "1\n"),
-        nbformat.v4.new_code_cell("plot()", execution_count=2, outputs=[nbformat.v4.new_output(
-            "display_data", data={"text/plain": "<Figure>", "image/png": "AAAA\n"})]),
-        nbformat.v4.new_code_cell("boom()", execution_count=3, outputs=[nbformat.v4.new_output(
-            "error", ename="ValueError", evalue="x", traceback=["tb"])]),
+        nbformat.v4.new_code_cell(
+            "plot()",
+            execution_count=2,
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data", data={"text/plain": "<Figure>", "image/png": "AAAA\n"}
+                )
+            ],
+        ),
+        nbformat.v4.new_code_cell(
+            "boom()",
+            execution_count=3,
+            outputs=[
+                nbformat.v4.new_output("error", ename="ValueError", evalue="x", traceback=["tb"])
+            ],
+        ),
     )
     new = copy.deepcopy(stored)
     new.cells[0].outputs[0]["text"] = "2\n"
@@ -112,10 +124,15 @@ def test_rerun_with_only_noise_is_reproduced_equivalent_with_the_right_reasons()
             assert reasons[index] == expected, index
     assert comparison.warnings == ["FutureWarning: load() will return a float"]
 
-    info = NotebookInfo(path="noise_only.ipynb", cells=len(stored.cells),
-                        code_cells=len(stored.cells), has_outputs=True)
-    run = NotebookRun(Outcome.COMPLETED, rerun,
-                      cells={i: CellRun(i, 0.01) for i in range(len(stored.cells))})
+    info = NotebookInfo(
+        path="noise_only.ipynb",
+        cells=len(stored.cells),
+        code_cells=len(stored.cells),
+        has_outputs=True,
+    )
+    run = NotebookRun(
+        Outcome.COMPLETED, rerun, cells={i: CellRun(i, 0.01) for i in range(len(stored.cells))}
+    )
     result = judge(info, stored, run)
     assert result.verdict is Verdict.REPRODUCED_EQUIVALENT, result.reason
     assert "memory-address" in result.reason and "timestamp" in result.reason

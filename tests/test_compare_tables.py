@@ -14,16 +14,26 @@ pd = pytest.importorskip("pandas")
 def cell_for(df, **options) -> dict:
     with pd.option_context(options or {"display.html.border": 1}):
         data = {"text/plain": repr(df), "text/html": df._repr_html_()}
-    return {"cell_type": "code", "source": "df", "metadata": {}, "execution_count": 1,
-            "outputs": [{"output_type": "execute_result", "execution_count": 1,
-                         "metadata": {}, "data": data}]}
+    return {
+        "cell_type": "code",
+        "source": "df",
+        "metadata": {},
+        "execution_count": 1,
+        "outputs": [
+            {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": data}
+        ],
+    }
 
 
 def compare(a: dict, b: dict, **kw):
     return default_comparer(CompareOptions(**kw)).compare_cell(a, b)
 
 
-FRAME = {"city": ["Oslo", "Lima", "Pune"], "value": [12.5, 7.25, 9.0], "score": [0.123, 0.456, 0.789]}
+FRAME = {
+    "city": ["Oslo", "Lima", "Pune"],
+    "value": [12.5, 7.25, 9.0],
+    "score": [0.123, 0.456, 0.789],
+}
 
 
 def test_same_table_different_markup_is_equivalent():
@@ -36,7 +46,9 @@ def test_same_table_different_markup_is_equivalent():
 def test_last_digit_noise_in_cells_is_equivalent():
     a = pd.DataFrame({"x": [0.1, 0.7], "y": [x * 3 / 7 for x in (0.1, 0.7)]})
     b = pd.DataFrame({"x": [0.1, 0.7], "y": [x * (3 / 7) for x in (0.1, 0.7)]})
-    result = compare(cell_for(a, **{"display.precision": 17}), cell_for(b, **{"display.precision": 17}))
+    result = compare(
+        cell_for(a, **{"display.precision": 17}), cell_for(b, **{"display.precision": 17})
+    )
     assert result.status is CellStatus.EQUIVALENT, result
     assert set(result.normalisers) >= {"dataframe-table"}
 
@@ -70,7 +82,8 @@ def test_switched_off_tables_compare_as_html_text():
     df = pd.DataFrame(FRAME)
     options = CompareOptions().without("dataframe-table")
     result = default_comparer(options).compare_cell(
-        cell_for(df), cell_for(df, **{"display.html.border": 0}))
+        cell_for(df), cell_for(df, **{"display.html.border": 0})
+    )
     assert result.status is CellStatus.DIFFERENT
 
 

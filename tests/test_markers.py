@@ -19,28 +19,36 @@ from nbrepro.model import CellStatus
 
 def code(source: str = "x", tags: list[str] | None = None, outputs: list | None = None) -> dict:
     metadata = {"tags": tags} if tags is not None else {}
-    return {"cell_type": "code", "source": source, "metadata": metadata,
-            "execution_count": 1, "outputs": outputs or []}
+    return {
+        "cell_type": "code",
+        "source": source,
+        "metadata": metadata,
+        "execution_count": 1,
+        "outputs": outputs or [],
+    }
 
 
 def out(text: str) -> dict:
     return {"output_type": "stream", "name": "stdout", "text": text}
 
 
-@pytest.mark.parametrize(("source", "tags", "kind"), [
-    ("x = 1", None, PolicyKind.CHECK),
-    ("# NBVAL_IGNORE_OUTPUT\nx", None, PolicyKind.IGNORE_OUTPUT),
-    ("#NBVAL_IGNORE_OUTPUT\nx", None, PolicyKind.IGNORE_OUTPUT),
-    ("# PYTEST_VALIDATE_IGNORE_OUTPUT\nx", None, PolicyKind.IGNORE_OUTPUT),
-    ("# NBVAL_SKIP\nx", None, PolicyKind.SKIP),
-    ("# NBVAL_RAISES_EXCEPTION\n1/0", None, PolicyKind.RAISES_EXCEPTION),
-    ("x", ["nbval-ignore-output"], PolicyKind.IGNORE_OUTPUT),
-    ("x", ["nbval-skip"], PolicyKind.SKIP),
-    ("x", ["skip-execution"], PolicyKind.SKIP),
-    ("x", ["raises-exception"], PolicyKind.RAISES_EXCEPTION),
-    ("x", ["nbval-raises-exception"], PolicyKind.RAISES_EXCEPTION),
-    ("x", ["some-other-tag"], PolicyKind.CHECK),
-])
+@pytest.mark.parametrize(
+    ("source", "tags", "kind"),
+    [
+        ("x = 1", None, PolicyKind.CHECK),
+        ("# NBVAL_IGNORE_OUTPUT\nx", None, PolicyKind.IGNORE_OUTPUT),
+        ("#NBVAL_IGNORE_OUTPUT\nx", None, PolicyKind.IGNORE_OUTPUT),
+        ("# PYTEST_VALIDATE_IGNORE_OUTPUT\nx", None, PolicyKind.IGNORE_OUTPUT),
+        ("# NBVAL_SKIP\nx", None, PolicyKind.SKIP),
+        ("# NBVAL_RAISES_EXCEPTION\n1/0", None, PolicyKind.RAISES_EXCEPTION),
+        ("x", ["nbval-ignore-output"], PolicyKind.IGNORE_OUTPUT),
+        ("x", ["nbval-skip"], PolicyKind.SKIP),
+        ("x", ["skip-execution"], PolicyKind.SKIP),
+        ("x", ["raises-exception"], PolicyKind.RAISES_EXCEPTION),
+        ("x", ["nbval-raises-exception"], PolicyKind.RAISES_EXCEPTION),
+        ("x", ["some-other-tag"], PolicyKind.CHECK),
+    ],
+)
 def test_policy_from_comments_and_tags(source, tags, kind):
     assert cell_policy(code(source, tags)).kind is kind
 
@@ -72,8 +80,14 @@ def test_policy_carries_the_sanitizers():
 
 
 def test_apply_execution_tags_for_nbclient():
-    nb = {"cells": [code("# NBVAL_SKIP\nslow()"), code("# NBVAL_RAISES_EXCEPTION\n1/0"),
-                    code("x", ["raises-exception"]), {"cell_type": "markdown", "source": "#"}]}
+    nb = {
+        "cells": [
+            code("# NBVAL_SKIP\nslow()"),
+            code("# NBVAL_RAISES_EXCEPTION\n1/0"),
+            code("x", ["raises-exception"]),
+            {"cell_type": "markdown", "source": "#"},
+        ]
+    }
     apply_execution_tags(nb)
     assert nb["cells"][0]["metadata"]["tags"] == ["skip-execution"]
     assert nb["cells"][1]["metadata"]["tags"] == ["raises-exception"]
@@ -82,9 +96,11 @@ def test_apply_execution_tags_for_nbclient():
 
 def test_sanitize_file_in_nbval_format(tmp_path):
     path = tmp_path / "sanitize.cfg"
-    path.write_text("[regex1]\nregex: \\d{1,2}/\\d{1,2}/\\d{2,4}\nreplace: DATE-STAMP\n\n"
-                    "[regex2]\nregex: \\d{2}:\\d{2}:\\d{2}\nreplace: TIME-STAMP\n"
-                    "# a comment\nregex: lonely\n")
+    path.write_text(
+        "[regex1]\nregex: \\d{1,2}/\\d{1,2}/\\d{2,4}\nreplace: DATE-STAMP\n\n"
+        "[regex2]\nregex: \\d{2}:\\d{2}:\\d{2}\nreplace: TIME-STAMP\n"
+        "# a comment\nregex: lonely\n"
+    )
     sanitizers = load_sanitize_file(path)
     assert [s.replace for s in sanitizers] == ["DATE-STAMP", "TIME-STAMP"]
     assert sanitizers[0].apply("on 12/31/2024 at 10:00:00") == "on DATE-STAMP at 10:00:00"
@@ -100,23 +116,30 @@ def test_bad_sanitize_regex_and_missing_file_are_config_errors(tmp_path):
 
 # -- what the comparer does with them ------------------------------------------
 
+
 def compare(stored: dict, new: dict):
     return default_comparer().compare_cell(stored, new)
 
 
 def test_ignored_output_is_equivalent_by_marker():
-    result = compare(code("# NBVAL_IGNORE_OUTPUT\nrand()", outputs=[out("0.1\n")]),
-                     code("# NBVAL_IGNORE_OUTPUT\nrand()", outputs=[out("0.7\n")]))
+    result = compare(
+        code("# NBVAL_IGNORE_OUTPUT\nrand()", outputs=[out("0.1\n")]),
+        code("# NBVAL_IGNORE_OUTPUT\nrand()", outputs=[out("0.7\n")]),
+    )
     assert result.status is CellStatus.EQUIVALENT and result.reason == "ignored-by-marker"
-    same = compare(code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[out("1\n")]),
-                   code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[out("1\n")]))
+    same = compare(
+        code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[out("1\n")]),
+        code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[out("1\n")]),
+    )
     assert same.status is CellStatus.IDENTICAL
 
 
 def test_ignored_output_still_fails_on_an_unexpected_exception():
     error = {"output_type": "error", "ename": "KeyError", "evalue": "'k'", "traceback": []}
-    result = compare(code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[out("1\n")]),
-                     code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[error]))
+    result = compare(
+        code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[out("1\n")]),
+        code("# NBVAL_IGNORE_OUTPUT\nx", outputs=[error]),
+    )
     assert result.status is CellStatus.ERROR
 
 

@@ -51,7 +51,10 @@ def test_full_table(tmp_path):
     assert (top.rtol, top.atol, top.image_threshold) == (1e-3, 1e-6, 0.7)
     assert "collection-order" not in top.normalisers
     assert [(s.pattern.pattern, s.replace) for s in top.sanitizers] == [
-        ("\\d+ ms", "T"), ("Run id: \\w+", "<ignored>"), ("loss: [\\d.]+", "loss: L")]
+        ("\\d+ ms", "T"),
+        ("Run id: \\w+", "<ignored>"),
+        ("loss: [\\d.]+", "loss: L"),
+    ]
     nested = config.options_for("examples/deep/er/plot.ipynb")
     assert nested.atol == 0.5 and nested.rtol == 1e-3
     assert "collection-order" in nested.normalisers
@@ -65,12 +68,15 @@ def test_globs():
     regex = repoconfig._glob_regex
     assert regex("*.ipynb").fullmatch("a.ipynb") and not regex("*.ipynb").fullmatch("d/a.ipynb")
     assert regex("**/*.ipynb").fullmatch("a.ipynb") and regex("**/*.ipynb").fullmatch("d/e/a.ipynb")
-    assert regex("nb?.ipynb").fullmatch("nb1.ipynb") and not regex("nb?.ipynb").fullmatch("nb10.ipynb")
+    assert regex("nb?.ipynb").fullmatch("nb1.ipynb") and not regex("nb?.ipynb").fullmatch(
+        "nb10.ipynb"
+    )
 
 
 def test_sanitize_file_from_pytest_addopts(tmp_path):
     (tmp_path / "setup.cfg").write_text(
-        "[tool:pytest]\naddopts = --nbval --nbval-sanitize-with docs/san.cfg\n")
+        "[tool:pytest]\naddopts = --nbval --nbval-sanitize-with docs/san.cfg\n"
+    )
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "san.cfg").write_text("regex: 0x[0-9a-f]+\nreplace: ADDR\n")
     options = repoconfig.load(tmp_path).options_for("x.ipynb")
@@ -82,21 +88,24 @@ def test_missing_sanitize_file_in_pytest_addopts_is_ignored(tmp_path):
     assert repoconfig.load(tmp_path).options_for("x.ipynb").sanitizers == []
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    ("rtol = 'small'", "rtol must be a number"),
-    ("atol = -1", "atol must be a number >= 0"),
-    ("image-threshold = 2", "image-threshold must be at most 1"),
-    ("image_threshold = 0.5", "did you mean 'image-threshold'"),
-    ("disable = ['no-such-normaliser']", "unknown normaliser"),
-    ("disable = 'memory-address'", "must be a list of strings"),
-    ("ignore = ['(unclosed']", "invalid sanitizer regex"),
-    ("ignore = [{regex = 'x', with = 'y'}]", "unknown key"),
-    ("ignore = [3]", "each entry must be a regex"),
-    ("sanitize-with = 'missing.cfg'", "no such file"),
-    ("lax = 'yes'", "lax must be true or false"),
-    ("notebooks = 3", "notebooks must be a table"),
-    ("[tool.nbrepro.notebooks.'a.ipynb']\nskip = 1", "skip must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("rtol = 'small'", "rtol must be a number"),
+        ("atol = -1", "atol must be a number >= 0"),
+        ("image-threshold = 2", "image-threshold must be at most 1"),
+        ("image_threshold = 0.5", "did you mean 'image-threshold'"),
+        ("disable = ['no-such-normaliser']", "unknown normaliser"),
+        ("disable = 'memory-address'", "must be a list of strings"),
+        ("ignore = ['(unclosed']", "invalid sanitizer regex"),
+        ("ignore = [{regex = 'x', with = 'y'}]", "unknown key"),
+        ("ignore = [3]", "each entry must be a regex"),
+        ("sanitize-with = 'missing.cfg'", "no such file"),
+        ("lax = 'yes'", "lax must be true or false"),
+        ("notebooks = 3", "notebooks must be a table"),
+        ("[tool.nbrepro.notebooks.'a.ipynb']\nskip = 1", "skip must be true or false"),
+    ],
+)
 def test_malformed_config_is_a_one_line_config_error(tmp_path, table, message):
     header = "" if table.startswith("[") else "[tool.nbrepro]\n"
     write(tmp_path, header + table + "\n")

@@ -11,13 +11,23 @@ from nbrepro.volatility import IGNORE_HINT, detect, suggest_sanitiser
 
 
 def run(*texts: str, source: str = "x") -> dict:
-    return {"cell_type": "code", "source": source, "metadata": {}, "execution_count": 1,
-            "outputs": [{"output_type": "stream", "name": "stdout", "text": t} for t in texts]}
+    return {
+        "cell_type": "code",
+        "source": source,
+        "metadata": {},
+        "execution_count": 1,
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": t} for t in texts],
+    }
 
 
 def image_run(data: str) -> dict:
-    return {"cell_type": "code", "source": "plot()", "metadata": {}, "execution_count": 1,
-            "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"image/png": data}}]}
+    return {
+        "cell_type": "code",
+        "source": "plot()",
+        "metadata": {},
+        "execution_count": 1,
+        "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"image/png": data}}],
+    }
 
 
 def test_same_output_twice_is_not_volatile():
@@ -35,10 +45,14 @@ def test_unseeded_number_is_volatile_with_an_anchored_sanitiser():
     result = detect(first, second)
     assert result.volatile and result.sanitiser is not None
     assert result.sanitiser.pattern.pattern == (
-        r"(?<=sample mean: )[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+        r"(?<=sample mean: )[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+    )
     assert "-0.0847 -> 0.1346" in result.detail
     # the suggestion is what a user pastes into an nbval sanitize file, and it parses
-    assert parse_sanitize_text(result.suggestion)[0].pattern.pattern == result.sanitiser.pattern.pattern
+    assert (
+        parse_sanitize_text(result.suggestion)[0].pattern.pattern
+        == result.sanitiser.pattern.pattern
+    )
     # and it does not swallow other numbers
     assert result.sanitiser.apply("n = 50, sample mean: 3.5") == "n = 50, sample mean: <volatile>"
 
@@ -49,7 +63,8 @@ def test_whole_line_shape_when_tokens_have_no_anchor():
     result = detect(first, second)
     assert result.volatile and result.sanitiser is not None
     assert result.sanitiser.apply(first["outputs"][0]["text"]) == result.sanitiser.apply(
-        second["outputs"][0]["text"])
+        second["outputs"][0]["text"]
+    )
 
 
 def test_too_broad_suggestions_become_a_hint():
@@ -60,8 +75,14 @@ def test_too_broad_suggestions_become_a_hint():
 
 
 def test_random_image_gets_a_hint():
-    result = detect(image_run("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="),
-                    image_run("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="))
+    result = detect(
+        image_run(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+        ),
+        image_run(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+        ),
+    )
     assert result.volatile and result.suggestion == IGNORE_HINT
 
 

@@ -113,7 +113,9 @@ ITEMS: list[Item] = [
         [
             Cell("import numpy as np, random"),
             Cell("np.random.rand(3)", "volatile:random"),
-            Cell("print(f'sample mean: {np.random.normal(size=50).mean():.4f}')", "volatile:random"),
+            Cell(
+                "print(f'sample mean: {np.random.normal(size=50).mean():.4f}')", "volatile:random"
+            ),
             Cell("random.random()", "volatile:random"),
             Cell("bool(np.random.rand(100).sum() > 0)"),
         ],
@@ -126,8 +128,10 @@ ITEMS: list[Item] = [
             Cell("datetime.datetime.now()", "noise:timestamp"),
             Cell("print(time.ctime())", "noise:timestamp"),
             Cell("pd.Timestamp.now()", "noise:timestamp"),
-            Cell("print(f'report generated at {datetime.datetime.now():%Y-%m-%d %H:%M:%S}')",
-                 "noise:timestamp"),
+            Cell(
+                "print(f'report generated at {datetime.datetime.now():%Y-%m-%d %H:%M:%S}')",
+                "noise:timestamp",
+            ),
             Cell("time.time()", "noise:timestamp"),
             Cell("datetime.datetime.now(datetime.timezone.utc).isoformat()", "noise:timestamp"),
         ],
@@ -139,8 +143,11 @@ ITEMS: list[Item] = [
             Cell("import time"),
             Cell("%time total = sum(range(200_000))", "noise:timestamp"),
             Cell("%timeit -n 20 -r 3 sum(range(1000))", "noise:timestamp"),
-            Cell("t0 = time.perf_counter()\ns = sum(i * i for i in range(100_000))\n"
-                 "print(f'took {time.perf_counter() - t0:.4f} s')", "noise:timestamp"),
+            Cell(
+                "t0 = time.perf_counter()\ns = sum(i * i for i in range(100_000))\n"
+                "print(f'took {time.perf_counter() - t0:.4f} s')",
+                "noise:timestamp",
+            ),
             Cell("s", "same"),
         ],
     ),
@@ -150,8 +157,10 @@ ITEMS: list[Item] = [
         [
             Cell("import os, tempfile, pathlib"),
             Cell("tempfile.mkdtemp()", "noise:temp-path"),
-            Cell("f = tempfile.NamedTemporaryFile(suffix='.csv', delete=False)\nprint(f.name)",
-                 "noise:temp-path"),
+            Cell(
+                "f = tempfile.NamedTemporaryFile(suffix='.csv', delete=False)\nprint(f.name)",
+                "noise:temp-path",
+            ),
             Cell("pathlib.Path.home() / 'data' / 'results.csv'", "noise:temp-path"),
             Cell("open(os.path.join(tempfile.mkdtemp(), 'missing.csv'))", "noise:temp-path"),
         ],
@@ -180,12 +189,16 @@ ITEMS: list[Item] = [
             Cell("print(df)", "noise:float"),
             Cell("df.shape"),
         ],
-        stored=Env(lib="import pandas as pd\ndef table():\n"
-                       "    a = [0.1, 0.7, 1.3]\n"
-                       "    return pd.DataFrame({'a': a, 'b': [x * 3 / 7 for x in a]})\n"),
-        rerun=Env(lib="import pandas as pd\ndef table():\n"
-                      "    a = [0.1, 0.7, 1.3]\n"
-                      "    return pd.DataFrame({'a': a, 'b': [x * (3 / 7) for x in a]})\n"),
+        stored=Env(
+            lib="import pandas as pd\ndef table():\n"
+            "    a = [0.1, 0.7, 1.3]\n"
+            "    return pd.DataFrame({'a': a, 'b': [x * 3 / 7 for x in a]})\n"
+        ),
+        rerun=Env(
+            lib="import pandas as pd\ndef table():\n"
+            "    a = [0.1, 0.7, 1.3]\n"
+            "    return pd.DataFrame({'a': a, 'b': [x * (3 / 7) for x in a]})\n"
+        ),
     ),
     Item(
         "dataframe_markup",
@@ -195,8 +208,10 @@ ITEMS: list[Item] = [
             Cell("df", "noise:dataframe-markup"),
             Cell("df.describe()", "noise:dataframe-markup"),
         ],
-        stored=Env(files={"data.csv": CSV_V1},
-                   setup="import pandas as pd\npd.set_option('display.html.border', 0)"),
+        stored=Env(
+            files={"data.csv": CSV_V1},
+            setup="import pandas as pd\npd.set_option('display.html.border', 0)",
+        ),
         rerun=Env(files={"data.csv": CSV_V1}),
     ),
     Item(
@@ -242,8 +257,10 @@ ITEMS: list[Item] = [
             Cell("s.str.upper()", "noise:scalar-repr"),
             Cell("len(s)"),
         ],
-        stored=Env(setup="import pandas as pd, warnings\nwarnings.simplefilter('ignore')\n"
-                         "pd.options.future.infer_string = False\nwarnings.resetwarnings()"),
+        stored=Env(
+            setup="import pandas as pd, warnings\nwarnings.simplefilter('ignore')\n"
+            "pd.options.future.infer_string = False\nwarnings.resetwarnings()"
+        ),
     ),
     Item(
         "set_order",
@@ -267,10 +284,14 @@ ITEMS: list[Item] = [
             Cell("print(envlib.config())", "noise:collection-order"),
             Cell("envlib.config()['lr']"),
         ],
-        stored=Env(lib="def config():\n"
-                       "    return {'batch': 32, 'epochs': 10, 'lr': 0.01, 'name': 'run-a'}\n"),
-        rerun=Env(lib="def config():\n"
-                      "    return {'name': 'run-a', 'lr': 0.01, 'batch': 32, 'epochs': 10}\n"),
+        stored=Env(
+            lib="def config():\n"
+            "    return {'batch': 32, 'epochs': 10, 'lr': 0.01, 'name': 'run-a'}\n"
+        ),
+        rerun=Env(
+            lib="def config():\n"
+            "    return {'name': 'run-a', 'lr': 0.01, 'batch': 32, 'epochs': 10}\n"
+        ),
     ),
     Item(
         "new_warnings",
@@ -282,26 +303,35 @@ ITEMS: list[Item] = [
             Cell("envlib.scale(3)", "noise:warnings"),
         ],
         stored=Env(lib="def load():\n    return 21\ndef scale(x):\n    return x * 1.5\n"),
-        rerun=Env(lib="import warnings\n"
-                      "def load():\n"
-                      "    warnings.warn('load() will return a float', FutureWarning, stacklevel=2)\n"
-                      "    return 21\n"
-                      "def scale(x):\n"
-                      "    warnings.warn('scale is deprecated, use rescale', DeprecationWarning,"
-                      " stacklevel=2)\n"
-                      "    return x * 1.5\n"),
+        rerun=Env(
+            lib="import warnings\n"
+            "def load():\n"
+            "    warnings.warn('load() will return a float', FutureWarning, stacklevel=2)\n"
+            "    return 21\n"
+            "def scale(x):\n"
+            "    warnings.warn('scale is deprecated, use rescale', DeprecationWarning,"
+            " stacklevel=2)\n"
+            "    return x * 1.5\n"
+        ),
     ),
     Item(
         "progress_bars",
         "tqdm progress bars redraw with different timings",
         [
             Cell("from tqdm import tqdm\nimport time"),
-            Cell("for i in tqdm(range(30), mininterval=0):\n    time.sleep(0.005)",
-                 "noise:progress-bar"),
-            Cell("total = 0\nfor i in tqdm(range(200), desc='summing'):\n    total += i\ntotal",
-                 "noise:progress-bar"),
-            Cell("for i in range(5):\n    print(f'\\rstep {i + 1}/5', end='')\n    time.sleep(0.01)\n"
-                 "print()", "noise:progress-bar"),
+            Cell(
+                "for i in tqdm(range(30), mininterval=0):\n    time.sleep(0.005)",
+                "noise:progress-bar",
+            ),
+            Cell(
+                "total = 0\nfor i in tqdm(range(200), desc='summing'):\n    total += i\ntotal",
+                "noise:progress-bar",
+            ),
+            Cell(
+                "for i in range(5):\n    print(f'\\rstep {i + 1}/5', end='')\n"
+                "    time.sleep(0.01)\nprint()",
+                "noise:progress-bar",
+            ),
         ],
     ),
     Item(
@@ -309,15 +339,22 @@ ITEMS: list[Item] = [
         "printed text arrives in differently sized chunks",
         [
             Cell("import sys, time"),
-            Cell("for i in range(6):\n    print('line', i)\n    time.sleep(0.03)",
-                 "noise:stream-chunking"),
-            Cell("for i in range(3):\n    print('out', i)\n    print('err', i, file=sys.stderr)\n"
-                 "    time.sleep(0.03)", "noise:stream-chunking"),
+            Cell(
+                "for i in range(6):\n    print('line', i)\n    time.sleep(0.03)",
+                "noise:stream-chunking",
+            ),
+            Cell(
+                "for i in range(3):\n    print('out', i)\n    print('err', i, file=sys.stderr)\n"
+                "    time.sleep(0.03)",
+                "noise:stream-chunking",
+            ),
         ],
-        stored=Env(setup="import sys\nsys.stdout.flush_interval = 0.01\n"
-                         "sys.stderr.flush_interval = 0.01"),
-        rerun=Env(setup="import sys\nsys.stdout.flush_interval = 1.0\n"
-                        "sys.stderr.flush_interval = 1.0"),
+        stored=Env(
+            setup="import sys\nsys.stdout.flush_interval = 0.01\nsys.stderr.flush_interval = 0.01"
+        ),
+        rerun=Env(
+            setup="import sys\nsys.stdout.flush_interval = 1.0\nsys.stderr.flush_interval = 1.0"
+        ),
     ),
     Item(
         "plot_png_metadata",
@@ -325,19 +362,24 @@ ITEMS: list[Item] = [
         [
             Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
             Cell("plt.plot(y)\nplt.title('random walk')\nplt.show()", "noise:image"),
-            Cell("fig, ax = plt.subplots()\nax.bar(['a', 'b', 'c'], [3, 5, 2])\nfig",
-                 "noise:image"),
+            Cell(
+                "fig, ax = plt.subplots()\nax.bar(['a', 'b', 'c'], [3, 5, 2])\nfig", "noise:image"
+            ),
         ],
-        stored=Env(setup="%config InlineBackend.print_figure_kwargs = {'bbox_inches': 'tight', "
-                         "'metadata': {'Software': 'matplotlib version3.5.1, https://matplotlib.org/'}}"),
+        stored=Env(
+            setup="%config InlineBackend.print_figure_kwargs = {'bbox_inches': 'tight', "
+            "'metadata': {'Software': 'matplotlib version3.5.1, https://matplotlib.org/'}}"
+        ),
     ),
     Item(
         "plot_dpi",
         "the inline backend's default dpi changed: same plot, more pixels",
         [
             Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
-            Cell("plt.plot(y, marker='o')\nplt.xlabel('step')\nplt.ylabel('position')\nplt.show()",
-                 "noise:image"),
+            Cell(
+                "plt.plot(y, marker='o')\nplt.xlabel('step')\nplt.ylabel('position')\nplt.show()",
+                "noise:image",
+            ),
             Cell("plt.scatter(y[:-1], y[1:])\nplt.title('lag plot')", "noise:image"),
         ],
         rerun=Env(setup="import matplotlib\nmatplotlib.rcParams['figure.dpi'] = 100"),
@@ -347,11 +389,16 @@ ITEMS: list[Item] = [
         "FreeType hinting defaults changed: glyphs and layout move by a pixel",
         [
             Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
-            Cell("plt.plot(y)\nplt.title('Measurements over time')\nplt.xlabel('t [s]')\n"
-                 "plt.ylabel('x [m]')\nplt.show()", "noise:image"),
+            Cell(
+                "plt.plot(y)\nplt.title('Measurements over time')\nplt.xlabel('t [s]')\n"
+                "plt.ylabel('x [m]')\nplt.show()",
+                "noise:image",
+            ),
             Cell("plt.hist(y, bins=8)\nplt.title('distribution')\nplt.show()", "noise:image"),
         ],
-        stored=Env(setup="import matplotlib\nmatplotlib.rcParams['text.hinting'] = 'force_autohint'"),
+        stored=Env(
+            setup="import matplotlib\nmatplotlib.rcParams['text.hinting'] = 'force_autohint'"
+        ),
     ),
     Item(
         "plot_antialiasing",
@@ -360,8 +407,10 @@ ITEMS: list[Item] = [
             Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
             Cell("plt.plot(y, linewidth=2)\nplt.grid(True)\nplt.show()", "noise:image"),
         ],
-        stored=Env(setup="import matplotlib\nmatplotlib.rcParams['lines.antialiased'] = False\n"
-                         "matplotlib.rcParams['text.antialiased'] = False"),
+        stored=Env(
+            setup="import matplotlib\nmatplotlib.rcParams['lines.antialiased'] = False\n"
+            "matplotlib.rcParams['text.antialiased'] = False"
+        ),
     ),
     Item(
         "plot_figsize_default",
@@ -370,17 +419,23 @@ ITEMS: list[Item] = [
             Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
             Cell("plt.plot(y)\nplt.show()", "noise:image-resized"),
         ],
-        stored=Env(setup="import matplotlib\n"
-                         "matplotlib.rcParams.update({'figure.figsize': (6, 4), 'figure.dpi': 72})"),
-        rerun=Env(setup="import matplotlib\n"
-                        "matplotlib.rcParams.update({'figure.figsize': (6.4, 4.8), 'figure.dpi': 100})"),
+        stored=Env(
+            setup="import matplotlib\n"
+            "matplotlib.rcParams.update({'figure.figsize': (6, 4), 'figure.dpi': 72})"
+        ),
+        rerun=Env(
+            setup="import matplotlib\n"
+            "matplotlib.rcParams.update({'figure.figsize': (6.4, 4.8), 'figure.dpi': 100})"
+        ),
     ),
     Item(
         "plot_svg",
         "SVG plots carry random clip-path ids and a creation date",
         [
-            Cell("%config InlineBackend.figure_formats = ['svg']\nimport matplotlib.pyplot as plt\n"
-                 + PLOT_DATA),
+            Cell(
+                "%config InlineBackend.figure_formats = ['svg']\nimport matplotlib.pyplot as plt\n"
+                + PLOT_DATA
+            ),
             Cell("plt.plot(y)\nplt.xlim(0, 40)\nplt.show()", "noise:image"),
         ],
         stored=Env(setup="import matplotlib\nmatplotlib.rcParams['svg.hashsalt'] = None"),
@@ -392,14 +447,18 @@ ITEMS: list[Item] = [
             Cell("import envlib"),
             Cell("envlib.Result(42)", "noise:html-whitespace"),
         ],
-        stored=Env(lib="class Result:\n    def __init__(self, v):\n        self.v = v\n"
-                       "    def __repr__(self):\n        return f'Result({self.v})'\n"
-                       "    def _repr_html_(self):\n"
-                       "        return f'<div>\\n  <b>Result</b>\\n  <i>{self.v}</i>\\n</div>'\n"),
-        rerun=Env(lib="class Result:\n    def __init__(self, v):\n        self.v = v\n"
-                      "    def __repr__(self):\n        return f'Result({self.v})'\n"
-                      "    def _repr_html_(self):\n"
-                      "        return f'<div><b>Result</b> <i>{self.v}</i></div>'\n"),
+        stored=Env(
+            lib="class Result:\n    def __init__(self, v):\n        self.v = v\n"
+            "    def __repr__(self):\n        return f'Result({self.v})'\n"
+            "    def _repr_html_(self):\n"
+            "        return f'<div>\\n  <b>Result</b>\\n  <i>{self.v}</i>\\n</div>'\n"
+        ),
+        rerun=Env(
+            lib="class Result:\n    def __init__(self, v):\n        self.v = v\n"
+            "    def __repr__(self):\n        return f'Result({self.v})'\n"
+            "    def _repr_html_(self):\n"
+            "        return f'<div><b>Result</b> <i>{self.v}</i></div>'\n"
+        ),
     ),
     Item(
         "html_repr_added",
@@ -408,12 +467,16 @@ ITEMS: list[Item] = [
             Cell("import envlib"),
             Cell("envlib.Estimator(alpha=0.5)", "noise:mime-bundle"),
         ],
-        stored=Env(lib="class Estimator:\n    def __init__(self, alpha):\n        self.alpha = alpha\n"
-                       "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"),
-        rerun=Env(lib="class Estimator:\n    def __init__(self, alpha):\n        self.alpha = alpha\n"
-                      "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"
-                      "    def _repr_html_(self):\n"
-                      "        return f'<pre>Estimator(alpha={self.alpha})</pre>'\n"),
+        stored=Env(
+            lib="class Estimator:\n    def __init__(self, alpha):\n        self.alpha = alpha\n"
+            "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"
+        ),
+        rerun=Env(
+            lib="class Estimator:\n    def __init__(self, alpha):\n        self.alpha = alpha\n"
+            "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"
+            "    def _repr_html_(self):\n"
+            "        return f'<pre>Estimator(alpha={self.alpha})</pre>'\n"
+        ),
     ),
     Item(
         "stored_errors",
@@ -431,9 +494,13 @@ ITEMS: list[Item] = [
         [
             Cell("# NBVAL_IGNORE_OUTPUT\nimport numpy as np\nnp.random.rand(2)", "noise:marker"),
             Cell("raise ValueError('expected')", "noise:marker", tags=("raises-exception",)),
-            Cell("# NBVAL_RAISES_EXCEPTION\nimport time\nraise RuntimeError(f'at {time.time()}')",
-                 "noise:marker"),
-            Cell("# NBVAL_SKIP\nimport datetime\ndatetime.datetime.now().microsecond", "noise:marker"),
+            Cell(
+                "# NBVAL_RAISES_EXCEPTION\nimport time\nraise RuntimeError(f'at {time.time()}')",
+                "noise:marker",
+            ),
+            Cell(
+                "# NBVAL_SKIP\nimport datetime\ndatetime.datetime.now().microsecond", "noise:marker"
+            ),
             Cell("2 + 2"),
         ],
     ),
@@ -461,19 +528,26 @@ ITEMS: list[Item] = [
             Cell("x.round(8)"),
             Cell("print(repr(float(x.sum())))", "noise:float"),
         ],
-        stored=Env(lib="import numpy as np\ndef solve():\n"
-                       "    a = np.array([[3., 1., 0.2], [1., 2., 0.3], [0.2, 0.3, 4.]])\n"
-                       "    return np.linalg.solve(a, np.array([1., 2., 3.]))\n"),
-        rerun=Env(lib="import numpy as np\ndef solve():\n"
-                      "    a = np.array([[3., 1., 0.2], [1., 2., 0.3], [0.2, 0.3, 4.]])\n"
-                      "    return np.linalg.inv(a) @ np.array([1., 2., 3.])\n"),
+        stored=Env(
+            lib="import numpy as np\ndef solve():\n"
+            "    a = np.array([[3., 1., 0.2], [1., 2., 0.3], [0.2, 0.3, 4.]])\n"
+            "    return np.linalg.solve(a, np.array([1., 2., 3.]))\n"
+        ),
+        rerun=Env(
+            lib="import numpy as np\ndef solve():\n"
+            "    a = np.array([[3., 1., 0.2], [1., 2., 0.3], [0.2, 0.3, 4.]])\n"
+            "    return np.linalg.inv(a) @ np.array([1., 2., 3.])\n"
+        ),
     ),
     Item(
         "logging_stderr",
         "log records with timestamps on stderr",
         [
-            Cell("import logging\nlogging.basicConfig(format='%(asctime)s %(levelname)s %(message)s',"
-                 " force=True)\nlog = logging.getLogger('demo')"),
+            Cell(
+                "import logging\nlogging.basicConfig("
+                "format='%(asctime)s %(levelname)s %(message)s', force=True)\n"
+                "log = logging.getLogger('demo')"
+            ),
             Cell("log.warning('model trained')", "noise:timestamp"),
             Cell("log.warning('accuracy %.2f', 0.93)", "noise:timestamp"),
         ],
@@ -483,26 +557,33 @@ ITEMS: list[Item] = [
         "one cell with several kinds of noise at once",
         [
             Cell("import numpy as np, datetime, envlib"),
-            Cell("print(object(), datetime.datetime.now())\nenvlib.value()",
-                 "noise:mixed"),
+            Cell("print(object(), datetime.datetime.now())\nenvlib.value()", "noise:mixed"),
         ],
-        stored=Env(lib="def value():\n    return 0.1 + 0.2\n",
-                   setup="import numpy as np\nnp.set_printoptions(legacy='1.25')", extra_runs=1),
-        rerun=Env(lib="import warnings, numpy as np\ndef value():\n"
-                      "    warnings.warn('value() moves to envlib.core', FutureWarning, stacklevel=2)\n"
-                      "    return np.float64(0.30000000000000004)\n"),
+        stored=Env(
+            lib="def value():\n    return 0.1 + 0.2\n",
+            setup="import numpy as np\nnp.set_printoptions(legacy='1.25')",
+            extra_runs=1,
+        ),
+        rerun=Env(
+            lib="import warnings, numpy as np\ndef value():\n"
+            "    warnings.warn('value() moves to envlib.core', FutureWarning, stacklevel=2)\n"
+            "    return np.float64(0.30000000000000004)\n"
+        ),
     ),
     Item(
         "keras_style_progress",
         "a training loop printing a Keras-style progress line with timings",
         [
             Cell("import time"),
-            Cell("for epoch in range(2):\n    for step in range(1, 4):\n"
-                 "        t = time.perf_counter()\n        time.sleep(0.01)\n"
-                 "        ms = (time.perf_counter() - t) * 1000\n"
-                 "        print(f'\\r{step}/3 [' + '=' * step + '.' * (3 - step) + f'] - ETA: {3 - step}s'"
-                 " + f' - {ms:.0f}ms/step', end='')\n"
-                 "    print(f' - loss: {0.5 / (epoch + 1):.4f}')", "noise:progress-bar"),
+            Cell(
+                "for epoch in range(2):\n    for step in range(1, 4):\n"
+                "        t = time.perf_counter()\n        time.sleep(0.01)\n"
+                "        ms = (time.perf_counter() - t) * 1000\n"
+                "        print(f'\\r{step}/3 [' + '=' * step + '.' * (3 - step)"
+                " + f'] - ETA: {3 - step}s' + f' - {ms:.0f}ms/step', end='')\n"
+                "    print(f' - loss: {0.5 / (epoch + 1):.4f}')",
+                "noise:progress-bar",
+            ),
         ],
     ),
     Item(
@@ -584,18 +665,23 @@ ITEMS: list[Item] = [
             Cell("import envlib"),
             Cell("envlib.summary()", "change:table-shape"),
         ],
-        stored=Env(lib="import pandas as pd\ndef summary():\n"
-                       "    return pd.DataFrame({'n': [3, 4], 'mean': [1.5, 2.0]})\n"),
-        rerun=Env(lib="import pandas as pd\ndef summary():\n"
-                      "    return pd.DataFrame({'n': [3, 4], 'mean': [1.5, 2.0], 'std': [0.5, 0.7]})\n"),
+        stored=Env(
+            lib="import pandas as pd\ndef summary():\n"
+            "    return pd.DataFrame({'n': [3, 4], 'mean': [1.5, 2.0]})\n"
+        ),
+        rerun=Env(
+            lib="import pandas as pd\ndef summary():\n"
+            "    return pd.DataFrame({'n': [3, 4], 'mean': [1.5, 2.0], 'std': [0.5, 0.7]})\n"
+        ),
     ),
     Item(
         "changed_plot_line",
         "a line plot of data in which one point changed",
         [
             Cell("import matplotlib.pyplot as plt, pandas as pd\ndf = pd.read_csv('data.csv')"),
-            Cell("plt.plot(df['value'], marker='o')\nplt.title('values')\nplt.show()",
-                 "change:plot"),
+            Cell(
+                "plt.plot(df['value'], marker='o')\nplt.title('values')\nplt.show()", "change:plot"
+            ),
         ],
         stored=Env(files={"data.csv": CSV_V1}),
         rerun=Env(files={"data.csv": _csv(**{"Pune_9.0": "Pune_10.0"})}),
@@ -607,11 +693,15 @@ ITEMS: list[Item] = [
             Cell("import matplotlib.pyplot as plt, envlib"),
             Cell("x, y = envlib.points()\nplt.scatter(x, y)\nplt.show()", "change:plot"),
         ],
-        stored=Env(lib="import numpy as np\ndef points():\n    rng = np.random.default_rng(3)\n"
-                       "    x = rng.normal(size=60)\n    y = rng.normal(size=60)\n    return x, y\n"),
-        rerun=Env(lib="import numpy as np\ndef points():\n    rng = np.random.default_rng(3)\n"
-                      "    x = rng.normal(size=60)\n    y = rng.normal(size=60)\n"
-                      "    y[10] += 0.6\n    return x, y\n"),
+        stored=Env(
+            lib="import numpy as np\ndef points():\n    rng = np.random.default_rng(3)\n"
+            "    x = rng.normal(size=60)\n    y = rng.normal(size=60)\n    return x, y\n"
+        ),
+        rerun=Env(
+            lib="import numpy as np\ndef points():\n    rng = np.random.default_rng(3)\n"
+            "    x = rng.normal(size=60)\n    y = rng.normal(size=60)\n"
+            "    y[10] += 0.6\n    return x, y\n"
+        ),
     ),
     Item(
         "changed_plot_bar",
@@ -630,16 +720,23 @@ ITEMS: list[Item] = [
             Cell("import matplotlib.pyplot as plt, envlib"),
             Cell("plt.plot(envlib.series())\nplt.ylabel('signal')\nplt.show()", "change:plot"),
         ],
-        stored=Env(lib="import numpy as np\ndef series():\n    return np.sin(np.linspace(0, 6, 50))\n"),
-        rerun=Env(lib="import numpy as np\ndef series():\n    return np.sin(np.linspace(0, 6, 50) * 1.15)\n",
-                  setup="import matplotlib\nmatplotlib.rcParams['figure.dpi'] = 100"),
+        stored=Env(
+            lib="import numpy as np\ndef series():\n    return np.sin(np.linspace(0, 6, 50))\n"
+        ),
+        rerun=Env(
+            lib="import numpy as np\ndef series():\n"
+            "    return np.sin(np.linspace(0, 6, 50) * 1.15)\n",
+            setup="import matplotlib\nmatplotlib.rcParams['figure.dpi'] = 100",
+        ),
     ),
     Item(
         "changed_plot_svg",
         "an SVG plot of different data",
         [
-            Cell("%config InlineBackend.figure_formats = ['svg']\nimport matplotlib.pyplot as plt\n"
-                 "import envlib"),
+            Cell(
+                "%config InlineBackend.figure_formats = ['svg']\nimport matplotlib.pyplot as plt\n"
+                "import envlib"
+            ),
             Cell("plt.plot(envlib.series())\nplt.show()", "change:plot"),
         ],
         stored=Env(lib="def series():\n    return [1, 3, 2, 4, 3]\n"),
@@ -652,11 +749,15 @@ ITEMS: list[Item] = [
             Cell("import matplotlib.pyplot as plt, envlib"),
             Cell("plt.hist(envlib.sample(), bins=12)\nplt.show()", "change:plot"),
         ],
-        stored=Env(lib="import numpy as np\ndef sample():\n"
-                       "    return np.random.default_rng(5).normal(size=500)\n"),
-        rerun=Env(lib="import numpy as np\ndef sample():\n"
-                      "    s = np.random.default_rng(5).normal(size=500)\n"
-                      "    s[:60] = np.abs(s[:60]) + 1.0\n    return s\n"),
+        stored=Env(
+            lib="import numpy as np\ndef sample():\n"
+            "    return np.random.default_rng(5).normal(size=500)\n"
+        ),
+        rerun=Env(
+            lib="import numpy as np\ndef sample():\n"
+            "    s = np.random.default_rng(5).normal(size=500)\n"
+            "    s[:60] = np.abs(s[:60]) + 1.0\n    return s\n"
+        ),
     ),
     Item(
         "missing_print",
@@ -675,8 +776,10 @@ ITEMS: list[Item] = [
             Cell("import matplotlib.pyplot as plt, envlib"),
             Cell("print('summary:')\nenvlib.plot_summary()", "change:missing-output"),
         ],
-        stored=Env(lib="import matplotlib.pyplot as plt\ndef plot_summary():\n"
-                       "    plt.plot([1, 2, 3])\n    plt.show()\n"),
+        stored=Env(
+            lib="import matplotlib.pyplot as plt\ndef plot_summary():\n"
+            "    plt.plot([1, 2, 3])\n    plt.show()\n"
+        ),
         rerun=Env(lib="import matplotlib.pyplot as plt\ndef plot_summary():\n    return None\n"),
     ),
     Item(
@@ -687,10 +790,13 @@ ITEMS: list[Item] = [
             Cell("data = envlib.load()", "change:extra-output"),
             Cell("envlib.fit(data)", "change:extra-output"),
         ],
-        stored=Env(lib="def load():\n    return list(range(100))\n"
-                       "def fit(data):\n    return None\n"),
-        rerun=Env(lib="def load():\n    print('Loaded 100 rows')\n    return list(range(100))\n"
-                      "def fit(data):\n    return {'coef': 0.5}\n"),
+        stored=Env(
+            lib="def load():\n    return list(range(100))\ndef fit(data):\n    return None\n"
+        ),
+        rerun=Env(
+            lib="def load():\n    print('Loaded 100 rows')\n    return list(range(100))\n"
+            "def fit(data):\n    return {'coef': 0.5}\n"
+        ),
     ),
     Item(
         "changed_exception",
@@ -700,10 +806,14 @@ ITEMS: list[Item] = [
             Cell("envlib.parse('x')", "change:exception"),
             Cell("envlib.convert('y')", "change:exception"),
         ],
-        stored=Env(lib="def parse(s):\n    raise ValueError(f'bad value {s!r}')\n"
-                       "def convert(s):\n    raise TypeError(f'invalid literal {s!r}')\n"),
-        rerun=Env(lib="def parse(s):\n    raise KeyError(s)\n"
-                      "def convert(s):\n    raise TypeError(f'could not convert {s!r}')\n"),
+        stored=Env(
+            lib="def parse(s):\n    raise ValueError(f'bad value {s!r}')\n"
+            "def convert(s):\n    raise TypeError(f'invalid literal {s!r}')\n"
+        ),
+        rerun=Env(
+            lib="def parse(s):\n    raise KeyError(s)\n"
+            "def convert(s):\n    raise TypeError(f'could not convert {s!r}')\n"
+        ),
     ),
     Item(
         "new_exception",
@@ -713,7 +823,10 @@ ITEMS: list[Item] = [
             Cell("envlib.api.fit([1, 2, 3])", "change:exception"),
             Cell("print('after')"),
         ],
-        stored=Env(lib="class _Api:\n    def fit(self, xs):\n        return sum(xs) / len(xs)\napi = _Api()\n"),
+        stored=Env(
+            lib="class _Api:\n    def fit(self, xs):\n"
+            "        return sum(xs) / len(xs)\napi = _Api()\n"
+        ),
         rerun=Env(lib="class _Api:\n    pass\napi = _Api()\n"),
     ),
     Item(
@@ -744,10 +857,14 @@ ITEMS: list[Item] = [
             Cell("import envlib"),
             Cell("set(envlib.fruits())", "change:set-member"),
         ],
-        stored=Env(lib="def fruits():\n    return ['apple', 'banana', 'cherry']\n",
-                   env={"PYTHONHASHSEED": "1"}),
-        rerun=Env(lib="def fruits():\n    return ['apple', 'banana', 'cranberry']\n",
-                  env={"PYTHONHASHSEED": "2"}),
+        stored=Env(
+            lib="def fruits():\n    return ['apple', 'banana', 'cherry']\n",
+            env={"PYTHONHASHSEED": "1"},
+        ),
+        rerun=Env(
+            lib="def fruits():\n    return ['apple', 'banana', 'cranberry']\n",
+            env={"PYTHONHASHSEED": "2"},
+        ),
     ),
     Item(
         "changed_hex",
@@ -798,9 +915,11 @@ ITEMS: list[Item] = [
             Cell("envlib.score()", "change:constant"),
         ],
         stored=Env(lib="def score():\n    return 0.85\n"),
-        rerun=Env(lib="import warnings\ndef score():\n"
-                      "    warnings.warn('score() is deprecated', FutureWarning, stacklevel=2)\n"
-                      "    return 0.83\n"),
+        rerun=Env(
+            lib="import warnings\ndef score():\n"
+            "    warnings.warn('score() is deprecated', FutureWarning, stacklevel=2)\n"
+            "    return 0.83\n"
+        ),
     ),
     Item(
         "scalar_repr_and_change",
@@ -809,7 +928,9 @@ ITEMS: list[Item] = [
             Cell("import numpy as np, envlib"),
             Cell("np.float64(envlib.RATE) * 2", "change:constant"),
         ],
-        stored=Env(lib="RATE = 1.5\n", setup="import numpy as np\nnp.set_printoptions(legacy='1.25')"),
+        stored=Env(
+            lib="RATE = 1.5\n", setup="import numpy as np\nnp.set_printoptions(legacy='1.25')"
+        ),
         rerun=Env(lib="RATE = 1.6\n"),
     ),
     Item(
@@ -819,12 +940,16 @@ ITEMS: list[Item] = [
             Cell("import envlib"),
             Cell("envlib.Estimator()", "change:default"),
         ],
-        stored=Env(lib="class Estimator:\n    def __init__(self, alpha=0.5):\n        self.alpha = alpha\n"
-                       "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"),
-        rerun=Env(lib="class Estimator:\n    def __init__(self, alpha=1.0):\n        self.alpha = alpha\n"
-                      "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"
-                      "    def _repr_html_(self):\n"
-                      "        return f'<pre>Estimator(alpha={self.alpha})</pre>'\n"),
+        stored=Env(
+            lib="class Estimator:\n    def __init__(self, alpha=0.5):\n        self.alpha = alpha\n"
+            "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"
+        ),
+        rerun=Env(
+            lib="class Estimator:\n    def __init__(self, alpha=1.0):\n        self.alpha = alpha\n"
+            "    def __repr__(self):\n        return f'Estimator(alpha={self.alpha})'\n"
+            "    def _repr_html_(self):\n"
+            "        return f'<pre>Estimator(alpha={self.alpha})</pre>'\n"
+        ),
     ),
     Item(
         "timestamp_and_change",
@@ -853,9 +978,15 @@ ITEMS: list[Item] = [
             Cell("import envlib"),
             Cell("envlib.stamps().dtype", "change:dtype"),
         ],
-        stored=Env(lib="import pandas as pd\ndef stamps():\n"
-                       "    return pd.Series(pd.to_datetime(['2020-01-01', '2020-02-01'])).astype('datetime64[ns]')\n"),
-        rerun=Env(lib="import pandas as pd\ndef stamps():\n"
-                      "    return pd.Series(pd.to_datetime(['2020-01-01', '2020-02-01'])).astype('datetime64[s]')\n"),
+        stored=Env(
+            lib="import pandas as pd\ndef stamps():\n"
+            "    dates = pd.to_datetime(['2020-01-01', '2020-02-01'])\n"
+            "    return pd.Series(dates).astype('datetime64[ns]')\n"
+        ),
+        rerun=Env(
+            lib="import pandas as pd\ndef stamps():\n"
+            "    dates = pd.to_datetime(['2020-01-01', '2020-02-01'])\n"
+            "    return pd.Series(dates).astype('datetime64[s]')\n"
+        ),
     ),
 ]

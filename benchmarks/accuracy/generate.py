@@ -49,7 +49,11 @@ def notebook_for(item: Item, env: Env) -> nbformat.NotebookNode:
             cell.metadata["tags"] = list(spec.tags)
         visible.append(cell)
     nb.cells = hidden + visible
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 
@@ -64,15 +68,20 @@ def execute(item: Item, env: Env, rerun: bool) -> nbformat.NotebookNode:
         for name, text in env.files.items():
             (work / name).write_text(text)
         kernel_env = dict(os.environ)
-        kernel_env.update({
-            "MPLCONFIGDIR": str(Path(scratch) / "mpl"),
-            "IPYTHONDIR": str(Path(scratch) / "ipython"),
-            "PYTHONPATH": str(work),
-            "PYTHONWARNINGS": "default::DeprecationWarning:__main__",
-        })
+        kernel_env.update(
+            {
+                "MPLCONFIGDIR": str(Path(scratch) / "mpl"),
+                "IPYTHONDIR": str(Path(scratch) / "ipython"),
+                "PYTHONPATH": str(work),
+                "PYTHONWARNINGS": "default::DeprecationWarning:__main__",
+            }
+        )
         kernel_env.update(env.env)
         client = nbclient.NotebookClient(
-            nb, timeout=120, kernel_name="python3", allow_errors=True,
+            nb,
+            timeout=120,
+            kernel_name="python3",
+            allow_errors=True,
             resources={"metadata": {"path": str(work)}},
         )
         client.execute(env=kernel_env)

@@ -47,12 +47,20 @@ TOOLS = ("nbrepro", "nbdime-strict", "nbval-default")
 
 
 def load_corpus() -> list[dict[str, Any]]:
+    sys.path.insert(0, str(HERE))
+    from corpus import ITEMS
+
     manifest = json.loads((CORPUS_DIR / "manifest.json").read_text())
+    sources = {item.name: [cell.source for cell in item.cells] for item in ITEMS}
     items = []
     for name, entry in manifest.items():
         folder = CORPUS_DIR / name
-        runs = {k: nbformat.read(folder / f"{k}.ipynb", as_version=4)
-                for k in ("stored", "rerun", "rerun2")}
+        runs = {
+            k: nbformat.read(folder / f"{k}.ipynb", as_version=4)
+            for k in ("stored", "rerun", "rerun2")
+        }
+        if [c.source for c in runs["stored"].cells] != sources.get(name):
+            print(f"warning: corpus/{name} is out of date with corpus.py; run with --regenerate")
         items.append({"name": name, "folder": folder, "labels": entry["labels"], **runs})
     return items
 
@@ -87,8 +95,11 @@ def judge_nbdime(item: dict[str, Any]) -> dict[int, tuple[bool, str]]:
                 flagged.add(op["key"])
             elif op["op"] == "removerange":
                 flagged.update(range(op["key"], op["key"] + op["length"]))
-    return {i: (i in flagged, "outputs differ" if i in flagged else "same")
-            for i, c in enumerate(item["stored"].cells) if c.cell_type == "code"}
+    return {
+        i: (i in flagged, "outputs differ" if i in flagged else "same")
+        for i, c in enumerate(item["stored"].cells)
+        if c.cell_type == "code"
+    }
 
 
 def judge_nbval(item: dict[str, Any]) -> dict[int, tuple[bool, str]]:
@@ -116,7 +127,9 @@ def judge_nbval(item: dict[str, Any]) -> dict[int, tuple[bool, str]]:
         if not options["check"] or stored.execution_count is None:
             verdicts[i] = (False, "not checked")
             continue
-        same = cell_stub.compare_outputs(outs, plugin.coalesce_streams(copy.deepcopy(stored.outputs)))
+        same = cell_stub.compare_outputs(
+            outs, plugin.coalesce_streams(copy.deepcopy(stored.outputs))
+        )
         verdicts[i] = (not same, "same" if same else "outputs differ")
     return verdicts
 
@@ -127,9 +140,17 @@ def _nbval_cell() -> Any:
 
     stub = types.SimpleNamespace()
     stub.parent = types.SimpleNamespace(
-        skip_compare=("metadata", "traceback", "prompt_number", "output_type", "name",
-                      "execution_count", "application/vnd.jupyter.widget-view+json",
-                      "image/png", "image/jpeg"),  # nbval without --nbdime skips images
+        skip_compare=(
+            "metadata",
+            "traceback",
+            "prompt_number",
+            "output_type",
+            "name",
+            "execution_count",
+            "application/vnd.jupyter.widget-view+json",
+            "image/png",
+            "image/jpeg",
+        ),  # nbval without --nbdime skips images
         sanitize_patterns={},
     )
     stub.colors = plugin.nocolors
@@ -169,8 +190,10 @@ def score(items: list[dict[str, Any]], verbose: bool) -> dict[str, Any]:
                 row[f"{tool} outcome"] = outcome
             cells.append(row)
             if verbose and any(row[f"{t} outcome"] in ("false alarm", "miss") for t in TOOLS):
-                print(f"  {item['name']}[{i}] {label}: "
-                      + "; ".join(f"{t}={row[t]} ({row[f'{t} outcome']})" for t in TOOLS))
+                print(
+                    f"  {item['name']}[{i}] {label}: "
+                    + "; ".join(f"{t}={row[t]} ({row[f'{t} outcome']})" for t in TOOLS)
+                )
     return {"totals": {t: dict(c) for t, c in totals.items()}, "seconds": seconds, "cells": cells}
 
 
@@ -187,26 +210,37 @@ def print_table(result: dict[str, Any], n_notebooks: int) -> None:
     any_tool = totals[TOOLS[0]]
     changes = any_tool.get("change cells", 0)
     noise = sum(any_tool.get(f"{k} cells", 0) for k in ("same", "noise", "volatile"))
-    print(f"\n{n_notebooks} notebooks, {changes + noise} code cells: "
-          f"{changes} real changes, {any_tool.get('noise cells', 0)} noise, "
-          f"{any_tool.get('volatile cells', 0)} unseeded-random, {any_tool.get('same cells', 0)} unchanged\n")
-    header = f"{'':15} {'false alarms':>13} {'misses':>8} {'caught':>8} {'volatile':>9} {'seconds':>8}"
+    print(
+        f"\n{n_notebooks} notebooks, {changes + noise} code cells: "
+        f"{changes} real changes, {any_tool.get('noise cells', 0)} noise, "
+        f"{any_tool.get('volatile cells', 0)} unseeded-random, "
+        f"{any_tool.get('same cells', 0)} unchanged\n"
+    )
+    header = (
+        f"{'':15} {'false alarms':>13} {'misses':>8} {'caught':>8} {'volatile':>9} {'seconds':>8}"
+    )
     print(header)
     print("-" * len(header))
     for tool in TOOLS:
         t = totals[tool]
-        print(f"{tool:15} {t.get('false alarm', 0):>13} {t.get('miss', 0):>8} "
-              f"{t.get('caught', 0):>4}/{changes:<3} {t.get('volatile', 0):>9} "
-              f"{result['seconds'][tool]:>8.2f}")
+        print(
+            f"{tool:15} {t.get('false alarm', 0):>13} {t.get('miss', 0):>8} "
+            f"{t.get('caught', 0):>4}/{changes:<3} {t.get('volatile', 0):>9} "
+            f"{result['seconds'][tool]:>8.2f}"
+        )
     print()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--regenerate", action="store_true",
-                        help="re-run every corpus notebook first (a few minutes)")
-    parser.add_argument("--verbose", "-v", action="store_true",
-                        help="list every false alarm and miss")
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="re-run every corpus notebook first (a few minutes)",
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="list every false alarm and miss"
+    )
     args = parser.parse_args(argv)
     if args.regenerate:
         sys.path.insert(0, str(HERE))
@@ -218,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(result, len(items))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"per-cell results: {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    shown = RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS
+    print(f"per-cell results: {shown}")
     nbrepro = result["totals"]["nbrepro"]
     return 0 if not nbrepro.get("false alarm") and not nbrepro.get("miss") else 1
 

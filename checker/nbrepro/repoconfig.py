@@ -32,13 +32,15 @@ A malformed table raises `nbrepro.errors.ConfigError` with a one-line message.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import dataclasses
 import re
 import shlex
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import tomllib
 
 from nbrepro.compare import NORMALISERS, CompareOptions
 from nbrepro.errors import ConfigError
@@ -96,10 +98,8 @@ class RepoConfig:
     def _matching(self, notebook_path: str | Path) -> list[Settings]:
         path = Path(notebook_path)
         if path.is_absolute() and self.root is not None:
-            try:
+            with contextlib.suppress(ValueError):  # outside the repository: match as given
                 path = path.relative_to(self.root)
-            except ValueError:
-                pass
         posix = PurePosixPath(path).as_posix()
         return [n.settings for n in self.notebooks if n.pattern.fullmatch(posix)]
 
@@ -143,7 +143,9 @@ def from_table(
         if not isinstance(sub, dict):
             raise ConfigError(f"{sub_where} must be a table")
         _check_keys(sub, _NOTEBOOK_KEYS, sub_where)
-        config.notebooks.append(NotebookSettings(glob, _glob_regex(glob), _settings(sub, root, sub_where)))
+        config.notebooks.append(
+            NotebookSettings(glob, _glob_regex(glob), _settings(sub, root, sub_where))
+        )
     return config
 
 
@@ -156,14 +158,18 @@ def _settings(table: dict[str, Any], root: Path | None, where: str) -> Settings:
                 raise ConfigError(f"{where} {key} must be a number >= 0, got {value!r}")
             setattr(settings, key.replace("-", "_"), float(value))
     if settings.image_threshold is not None and settings.image_threshold > 1:
-        raise ConfigError(f"{where} image-threshold must be at most 1, got {settings.image_threshold}")
+        raise ConfigError(
+            f"{where} image-threshold must be at most 1, got {settings.image_threshold}"
+        )
     for key in ("disable", "enable"):
         if key in table:
             names = _string_list(table[key], f"{where} {key}")
             unknown = [n for n in names if n not in NORMALISERS]
             if unknown:
-                raise ConfigError(f"{where} {key}: unknown normaliser(s) {', '.join(unknown)}; "
-                                  f"known: {', '.join(NORMALISERS)}")
+                raise ConfigError(
+                    f"{where} {key}: unknown normaliser(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(NORMALISERS)}"
+                )
             setattr(settings, key, names)
     for key in ("lax", "skip"):
         if key in table:
@@ -199,8 +205,9 @@ def _ignore(value: Any, where: str) -> list[Sanitizer]:
                 raise ConfigError(f"{where}: replace must be a string, got {replace!r}")
             result.append(Sanitizer.compile(item["regex"], replace, where))
         else:
-            raise ConfigError(f"{where}: each entry must be a regex or {{regex, replace}}, "
-                              f"got {item!r}")
+            raise ConfigError(
+                f"{where}: each entry must be a regex or {{regex, replace}}, got {item!r}"
+            )
     return result
 
 

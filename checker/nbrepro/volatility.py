@@ -115,8 +115,10 @@ def suggest_sanitiser(
 def _differing_lines(first: dict[str, Any], second: dict[str, Any]) -> list[tuple[str, str]]:
     """Pairs of differing lines in the text outputs of two runs (same shapes only)."""
     a, b = canonical_outputs(first), canonical_outputs(second)
+    if len(a) != len(b):
+        return []  # outputs came and went: no pattern explains that
     texts: list[tuple[str, str]] = []
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if x.get("output_type") == "stream" and y.get("output_type") == "stream":
             texts.append((x.get("text", ""), y.get("text", "")))
         elif x.get("output_type") == "error" and y.get("output_type") == "error":
@@ -129,7 +131,7 @@ def _differing_lines(first: dict[str, Any], second: dict[str, Any]) -> list[tupl
         s_lines, t_lines = s.split("\n"), t.split("\n")
         if len(s_lines) != len(t_lines):
             return []
-        lines.extend((p, q) for p, q in zip(s_lines, t_lines) if p != q)
+        lines.extend((p, q) for p, q in zip(s_lines, t_lines, strict=True) if p != q)
     return lines
 
 

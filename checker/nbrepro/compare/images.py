@@ -75,8 +75,9 @@ class Decoded:
         if self.size == (width, height):
             return self
         box = Image.Resampling.BOX  # area average: thin lines stay, fainter
-        return Decoded(self.luminance.resize((width, height), box),
-                       self.darkest.resize((width, height), box))
+        return Decoded(
+            self.luminance.resize((width, height), box), self.darkest.resize((width, height), box)
+        )
 
 
 def compare_images(stored: str, new: str, mime: str, context: ValueContext) -> ValueMatch | None:
@@ -92,15 +93,19 @@ def compare_images(stored: str, new: str, mime: str, context: ValueContext) -> V
     return compare_decoded(a, b, context, mime)
 
 
-def compare_decoded(a: Decoded, b: Decoded, context: ValueContext, mime: str = "image") -> ValueMatch:
+def compare_decoded(
+    a: Decoded, b: Decoded, context: ValueContext, mime: str = "image"
+) -> ValueMatch:
     options = context.options
     (wa, ha), (wb, hb) = a.size, b.size
     size = f"{wa}x{ha}" + ("" if (wa, ha) == (wb, hb) else f" -> {wb}x{hb}")
     aspect_a, aspect_b = wa / ha, wb / hb
     if abs(aspect_a / aspect_b - 1) > _ASPECT_TOLERANCE:
         diff = difference_png(a, b) if options.diff_images else None
-        detail = (f"{mime}: image size changed {size} (aspect ratio {aspect_a:.2f} -> "
-                  f"{aspect_b:.2f}), so its layout cannot be compared")
+        detail = (
+            f"{mime}: image size changed {size} (aspect ratio {aspect_a:.2f} -> "
+            f"{aspect_b:.2f}), so its layout cannot be compared"
+        )
         return ValueMatch(False, detail=detail, kind="image", image_score=0.0, image_diff=diff)
     width = max(8, min(_MAX_WIDTH, wa, wb))
     height = max(8, round(width / aspect_a))
@@ -109,8 +114,10 @@ def compare_decoded(a: Decoded, b: Decoded, context: ValueContext, mime: str = "
     if score >= options.image_threshold:
         return ValueMatch(True, {"image-similar"}, image_score=score)
     diff = difference_png(a, b) if options.diff_images else None
-    detail = (f"{mime}: {what} around x={where[0]:.0%}, y={where[1]:.0%}; similarity "
-              f"{score:.2f} < {options.image_threshold:.2f}, SSIM {ssim(ta, tb):.2f} ({size})")
+    detail = (
+        f"{mime}: {what} around x={where[0]:.0%}, y={where[1]:.0%}; similarity "
+        f"{score:.2f} < {options.image_threshold:.2f}, SSIM {ssim(ta, tb):.2f} ({size})"
+    )
     return ValueMatch(False, detail=detail, kind="image", image_score=score, image_diff=diff)
 
 
@@ -151,8 +158,9 @@ def similarity(a: Decoded, b: Decoded) -> tuple[float, str, tuple[float, float]]
     plane_a, plane_b = _plane(dark_a), _plane(dark_b)
     # ink in b beyond the most ink near the same place in a, and the other way round
     # (the most ink nearby is the darkest value nearby)
-    marks = np.maximum(_rank(plane_a, _RADIUS, np.minimum) - plane_b,
-                       _rank(plane_b, _RADIUS, np.minimum) - plane_a)
+    marks = np.maximum(
+        _rank(plane_a, _RADIUS, np.minimum) - plane_b, _rank(plane_b, _RADIUS, np.minimum) - plane_a
+    )
     worst_mark = float(marks.max())
     fills, where_fill = _fills(_plane(lum_a), _plane(lum_b), above=worst_mark)
     worst_fill = fills / 255
@@ -196,8 +204,9 @@ def _fills(a: np.ndarray, b: np.ndarray, above: float) -> tuple[float, int]:
     pad_a, pad_b = np.pad(a, r, mode="edge"), np.pad(b, r, mode="edge")
     flat = np.ones(ys.size, dtype=bool)
     for padded in (pad_a, pad_b):
-        window = np.stack([padded[ys + dy, xs + dx]
-                           for dy in range(2 * r + 1) for dx in range(2 * r + 1)])
+        window = np.stack(
+            [padded[ys + dy, xs + dx] for dy in range(2 * r + 1) for dx in range(2 * r + 1)]
+        )
         flat &= window.max(axis=0) - window.min(axis=0) < _FLAT_RANGE
     if not flat.any():
         return 0.0, 0

@@ -76,8 +76,11 @@ def _joined(value: Any) -> Any:
 def _list_diff(a: list[Any], b: list[Any]) -> list[DiffEntry]:
     if len(a) == len(b) and all(_same_kind(x, y) for x, y in zip(a, b, strict=True)):
         # a re-run's outputs usually line up one to one: patch the ones that changed
-        return [_patch(i, _value_diff(x, y)) for i, (x, y) in enumerate(zip(a, b, strict=True))
-                if x != y]
+        return [
+            _patch(i, _value_diff(x, y))
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            if x != y
+        ]
     keys_a = [json.dumps(x, sort_keys=True) for x in a]
     keys_b = [json.dumps(x, sort_keys=True) for x in b]
     entries: list[DiffEntry] = []
@@ -88,8 +91,9 @@ def _list_diff(a: list[Any], b: list[Any]) -> list[DiffEntry]:
         paired = 0
         if tag == "replace":
             # Same-type items at the same place are edits, shown as patches.
-            while (i1 + paired < i2 and j1 + paired < j2
-                   and _same_kind(a[i1 + paired], b[j1 + paired])):
+            while (
+                i1 + paired < i2 and j1 + paired < j2 and _same_kind(a[i1 + paired], b[j1 + paired])
+            ):
                 entries.append(_patch(i1 + paired, _value_diff(a[i1 + paired], b[j1 + paired])))
                 paired += 1
         if j1 + paired < j2:
@@ -116,8 +120,12 @@ def _value_diff(a: dict[str, Any], b: dict[str, Any]) -> list[DiffEntry]:
             x, y = a[key], b[key]
             if isinstance(x, dict) and isinstance(y, dict):
                 entries.append(_patch(key, _value_diff(x, y)))
-            elif (isinstance(x, str) and isinstance(y, str) and key not in IMAGE_MIMES
-                  and ("\n" in x or "\n" in y)):
+            elif (
+                isinstance(x, str)
+                and isinstance(y, str)
+                and key not in IMAGE_MIMES
+                and ("\n" in x or "\n" in y)
+            ):
                 entries.append(_patch(key, _string_diff(x, y)))
             else:
                 entries.append(_replace(key, y))

@@ -98,8 +98,10 @@ def join_stream_chunks(outputs: list[Output]) -> list[Output]:
     return result
 
 
+# tqdm's `[elapsed<remaining, rate` (a postfix such as `, loss=0.1]` stays)
 _TQDM_TIMING = re.compile(
-    r"\[(?:\d+:)?\d+:\d{2}<(?:\?|(?:\d+:)?\d+:\d{2}), *(?:\?|\d+(?:\.\d+)?)\s?(?:[a-zA-Z]+/s|s/[a-zA-Z]+)"
+    r"\[(?:\d+:)?\d+:\d{2}<(?:\?|(?:\d+:)?\d+:\d{2}), *"
+    r"(?:\?|\d+(?:\.\d+)?)\s?(?:[a-zA-Z]+/s|s/[a-zA-Z]+)"
 )
 _KERAS_STEP = re.compile(r"\b\d+(?:\.\d+)?(?:s|ms|us|µs)/(?:step|sample|epoch)\b")
 _KERAS_ETA = re.compile(r"\bETA: (?:\d+:)*\d+(?:\.\d+)?(?:s|ms)?")
@@ -479,46 +481,107 @@ def _without(out: Output, key: str) -> Output:
 
 
 _ENTRIES = [
-    Normaliser("execution-count", "execution counts of execute_result outputs",
-               Stage.OUTPUTS, drop_execution_count),
-    Normaliser("output-metadata", "output metadata (image sizes, needs_background)",
-               Stage.OUTPUTS, drop_output_metadata),
-    Normaliser("traceback", "traceback text of an exception (its name and message stay)",
-               Stage.OUTPUTS, drop_traceback),
-    Normaliser("stream-chunking", "how printed text was split into stream messages",
-               Stage.OUTPUTS, join_stream_chunks),
-    Normaliser("progress-bar", "carriage-return progress bars (tqdm, Keras) and their timings",
-               Stage.OUTPUTS, progress_bar),
-    Normaliser("warnings", "DeprecationWarning/FutureWarning lines on stderr (reported)",
-               Stage.OUTPUTS, strip_warnings),
-    Normaliser("memory-address", "memory addresses in reprs (<... at 0x7f...>)",
-               Stage.TEXT, memory_address),
-    Normaliser("object-id", "random ids: uuid4, pandas Styler ids, widget model ids",
-               Stage.TEXT, object_id),
-    Normaliser("timing-report", "what %time and %timeit print",
-               Stage.TEXT, timing_report),
-    Normaliser("temp-path", "temporary directories, tempfile names, home directories",
-               Stage.TEXT, temp_path),
-    Normaliser("scalar-repr", "numpy/pandas scalar and dtype reprs (np.float64(1.5) vs 1.5)",
-               Stage.TEXT, scalar_repr),
-    Normaliser("figure-size", "the size in a matplotlib <Figure size WxH ...> repr",
-               Stage.TEXT, figure_size),
-    Normaliser("collection-order", "order of items in set and dict reprs",
-               Stage.TEXT, collection_order),
-    Normaliser("html-whitespace", "whitespace in HTML outputs",
-               Stage.TEXT, html_whitespace),
-    Normaliser("sanitiser", "the repository's sanitize patterns (nbval files, [tool.nbrepro])",
-               Stage.TEXT, user_sanitisers),
-    Normaliser("mime-bundle", "representations added or dropped; shared MIME types compared",
-               Stage.BUNDLE, shared_mimes),
-    Normaliser("timestamp", "dates and times of the run, durations and timings",
-               Stage.TOKEN, tolerance.timestamp_rule),
-    Normaliser("float-tolerance", "numbers in text within rtol/atol; column realignment",
-               Stage.TOKEN, tolerance.float_rule),
-    Normaliser("dataframe-table", "HTML tables compared cell by cell, markup ignored",
-               Stage.VALUE, tables.compare_html_tables),
-    Normaliser("image-similar", "images compared perceptually (structural similarity)",
-               Stage.VALUE, images.compare_images),
+    Normaliser(
+        "execution-count",
+        "execution counts of execute_result outputs",
+        Stage.OUTPUTS,
+        drop_execution_count,
+    ),
+    Normaliser(
+        "output-metadata",
+        "output metadata (image sizes, needs_background)",
+        Stage.OUTPUTS,
+        drop_output_metadata,
+    ),
+    Normaliser(
+        "traceback",
+        "traceback text of an exception (its name and message stay)",
+        Stage.OUTPUTS,
+        drop_traceback,
+    ),
+    Normaliser(
+        "stream-chunking",
+        "how printed text was split into stream messages",
+        Stage.OUTPUTS,
+        join_stream_chunks,
+    ),
+    Normaliser(
+        "progress-bar",
+        "carriage-return progress bars (tqdm, Keras) and their timings",
+        Stage.OUTPUTS,
+        progress_bar,
+    ),
+    Normaliser(
+        "warnings",
+        "DeprecationWarning/FutureWarning lines on stderr (reported)",
+        Stage.OUTPUTS,
+        strip_warnings,
+    ),
+    Normaliser(
+        "memory-address", "memory addresses in reprs (<... at 0x7f...>)", Stage.TEXT, memory_address
+    ),
+    Normaliser(
+        "object-id", "random ids: uuid4, pandas Styler ids, widget model ids", Stage.TEXT, object_id
+    ),
+    Normaliser("timing-report", "what %time and %timeit print", Stage.TEXT, timing_report),
+    Normaliser(
+        "temp-path",
+        "temporary directories, tempfile names, home directories",
+        Stage.TEXT,
+        temp_path,
+    ),
+    Normaliser(
+        "scalar-repr",
+        "numpy/pandas scalar and dtype reprs (np.float64(1.5) vs 1.5)",
+        Stage.TEXT,
+        scalar_repr,
+    ),
+    Normaliser(
+        "figure-size",
+        "the size in a matplotlib <Figure size WxH ...> repr",
+        Stage.TEXT,
+        figure_size,
+    ),
+    Normaliser(
+        "collection-order", "order of items in set and dict reprs", Stage.TEXT, collection_order
+    ),
+    Normaliser("html-whitespace", "whitespace in HTML outputs", Stage.TEXT, html_whitespace),
+    Normaliser(
+        "sanitiser",
+        "the repository's sanitize patterns (nbval files, [tool.nbrepro])",
+        Stage.TEXT,
+        user_sanitisers,
+    ),
+    Normaliser(
+        "mime-bundle",
+        "representations added or dropped; shared MIME types compared",
+        Stage.BUNDLE,
+        shared_mimes,
+    ),
+    Normaliser(
+        "timestamp",
+        "dates and times of the run, durations and timings",
+        Stage.TOKEN,
+        tolerance.timestamp_rule,
+    ),
+    Normaliser(
+        "float-tolerance",
+        "numbers in text within rtol/atol; column realignment",
+        Stage.TOKEN,
+        tolerance.float_rule,
+    ),
+    Normaliser(
+        "dataframe-table",
+        "HTML tables compared cell by cell, markup ignored",
+        Stage.VALUE,
+        tables.compare_html_tables,
+    ),
+    Normaliser(
+        "image-similar",
+        "images compared perceptually (structural similarity)",
+        Stage.VALUE,
+        images.compare_images,
+    ),
 ]
 
 NORMALISERS: dict[str, Normaliser] = {entry.name: entry for entry in _ENTRIES}

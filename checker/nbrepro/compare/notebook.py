@@ -45,10 +45,16 @@ class NotebookComparison:
 
     def nbdime_diff(self) -> list[DiffEntry]:
         """The notebook's diff in nbdime format, against the stored notebook."""
-        diffs = [(c.stored_index, c.comparison.nbdime_diff or [])
-                 for c in self.cells if c.stored_index is not None and c.new_index is not None]
-        removed = [(c.stored_index, 1) for c in self.cells
-                   if c.stored_index is not None and c.new_index is None]
+        diffs = [
+            (c.stored_index, c.comparison.nbdime_diff or [])
+            for c in self.cells
+            if c.stored_index is not None and c.new_index is not None
+        ]
+        removed = [
+            (c.stored_index, 1)
+            for c in self.cells
+            if c.stored_index is not None and c.new_index is None
+        ]
         return notebook_diff(diffs, self._added, removed)  # type: ignore[arg-type]
 
     @property
@@ -85,19 +91,26 @@ def compare_notebook(
         if pair.stored is None:
             cell = new_cells[pair.new]
             status = CellStatus.EXTRA_OUTPUT if cell.get("outputs") else CellStatus.NOT_RUN
-            comparison = CellComparison(status, "cell-added", "the cell is not in the stored notebook")
+            comparison = CellComparison(
+                status, "cell-added", "the cell is not in the stored notebook"
+            )
             result._added.append((_insert_position(pairs, pair), [cell]))
         elif pair.new is None:
             cell = stored_cells[pair.stored]
             status = CellStatus.MISSING_OUTPUT if cell.get("outputs") else CellStatus.NOT_RUN
-            comparison = CellComparison(status, "cell-removed", "the cell is not in the re-run notebook")
+            comparison = CellComparison(
+                status, "cell-removed", "the cell is not in the re-run notebook"
+            )
         else:
             new_cell = new_cells[pair.new]
             comparison = comparer.compare_cell(stored_cells[pair.stored], new_cell)
             if pair.source_changed and comparison.status is not CellStatus.IDENTICAL:
                 comparison.detail = f"source changed; {comparison.detail or ''}".rstrip("; ")
-            if (comparison.status in _UNSETTLED and pair.new < len(second_cells)
-                    and second_cells[pair.new].get("source") == new_cell.get("source")):
+            if (
+                comparison.status in _UNSETTLED
+                and pair.new < len(second_cells)
+                and second_cells[pair.new].get("source") == new_cell.get("source")
+            ):
                 volatility = detect(new_cell, second_cells[pair.new], options, comparer=comparer)
                 if volatility.volatile:
                     comparison = CellComparison(

@@ -106,7 +106,9 @@ class OutputComparer:
             s, n = s2, n2
             if s == n:
                 return CellComparison(
-                    CellStatus.EQUIVALENT, entry.name, _equivalent_detail(used or [entry.name]),
+                    CellStatus.EQUIVALENT,
+                    entry.name,
+                    _equivalent_detail(used or [entry.name]),
                     normalisers=used or [entry.name],
                 )
 
@@ -161,11 +163,13 @@ class OutputComparer:
 
     def _match_lists(self, s: list[Output], n: list[Output], context: ValueContext) -> ValueMatch:
         if len(s) != len(n):
-            detail = (f"{len(s)} outputs -> {len(n)}: "
-                      f"[{', '.join(map(output_label, s))}] -> [{', '.join(map(output_label, n))}]")
+            detail = (
+                f"{len(s)} outputs -> {len(n)}: "
+                f"[{', '.join(map(output_label, s))}] -> [{', '.join(map(output_label, n))}]"
+            )
             return ValueMatch(False, detail=detail, kind="outputs")
         total = ValueMatch(True)
-        for a, b in zip(s, n):
+        for a, b in zip(s, n, strict=True):
             match = self._match_output(a, b, context)
             if not match.equal:
                 return match
@@ -258,12 +262,16 @@ class OutputComparer:
         if not n:
             labels = ", ".join(map(output_label, s))
             return CellComparison(
-                CellStatus.MISSING_OUTPUT, "outputs", f"the re-run produced no output (stored: {labels})"
+                CellStatus.MISSING_OUTPUT,
+                "outputs",
+                f"the re-run produced no output (stored: {labels})",
             )
         if not s:
             labels = ", ".join(map(output_label, n))
             return CellComparison(
-                CellStatus.EXTRA_OUTPUT, "outputs", f"no output was stored; the re-run produced {labels}"
+                CellStatus.EXTRA_OUTPUT,
+                "outputs",
+                f"no output was stored; the re-run produced {labels}",
             )
         if len(n) < len(s):
             missing = self._unmatched(s, n, context)
@@ -284,7 +292,9 @@ class OutputComparer:
             image_score=match.image_score, image_diff=match.image_diff,
         )  # fmt: skip
 
-    def _unmatched(self, longer: list[Output], shorter: list[Output], context: ValueContext) -> int | None:
+    def _unmatched(
+        self, longer: list[Output], shorter: list[Output], context: ValueContext
+    ) -> int | None:
         """The first output of `longer` left over when `shorter` is matched into it in
         order, if everything in `shorter` matches; otherwise None."""
         leftover: int | None = None
@@ -345,9 +355,16 @@ def _differs_where_changed(a: Output, b: Output, a2: Output, b2: Output) -> bool
         if a.get(key) == a2.get(key) and b.get(key) == b2.get(key):
             continue  # this key was not touched
         x, y, x2, y2 = a.get(key), b.get(key), a2.get(key), b2.get(key)
-        if isinstance(x, dict) and isinstance(y, dict) and isinstance(x2, dict) and isinstance(y2, dict):
-            if any(x.get(m) != y.get(m) and (x.get(m) != x2.get(m) or y.get(m) != y2.get(m))
-                   for m in set(x) | set(y)):
+        if (
+            isinstance(x, dict)
+            and isinstance(y, dict)
+            and isinstance(x2, dict)
+            and isinstance(y2, dict)
+        ):
+            if any(
+                x.get(m) != y.get(m) and (x.get(m) != x2.get(m) or y.get(m) != y2.get(m))
+                for m in set(x) | set(y)
+            ):
                 return True
         elif x != y:
             return True

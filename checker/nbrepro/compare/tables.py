@@ -5,7 +5,7 @@ right;">`, the `<style scoped>` block, border attributes) while the numbers stay
 and a float that moved in its last digit changes the markup's text. So tables are
 parsed and compared as grids of cell texts, each cell with the same token rules
 as any text (`tolerance`): numbers within tolerance, timestamps of the run.
-Text outside the tables (`5 rows × 3 columns`) and non-boilerplate styles (a
+Text outside the tables (`5 rows x 3 columns`) and non-boilerplate styles (a
 Styler's colours) are compared too.
 """
 
@@ -24,8 +24,9 @@ Table = list[list[str]]
 _BLOCK = re.compile(r"<(style|script)\b[^>]*>(.*?)</\1\s*>", re.DOTALL | re.IGNORECASE)
 _TABLE = re.compile(r"<table\b[^>]*>(.*?)</table\s*>", re.DOTALL | re.IGNORECASE)
 _ROW = re.compile(r"<tr\b[^>]*>(.*?)(?=<tr\b|</tr\s*>|$)", re.DOTALL | re.IGNORECASE)
-_CELL = re.compile(r"<t([dh])\b([^>]*)>(.*?)(?=<t[dh]\b|</t[dh]\s*>|</tr\s*>|$)",
-                   re.DOTALL | re.IGNORECASE)
+_CELL = re.compile(
+    r"<t([dh])\b([^>]*)>(.*?)(?=<t[dh]\b|</t[dh]\s*>|</tr\s*>|$)", re.DOTALL | re.IGNORECASE
+)
 _SPAN = re.compile(r"""\b(colspan|rowspan)\s*=\s*["']?(\d+)""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 # pandas' own `<style scoped>` rules for `.dataframe` tables, which change with
@@ -69,7 +70,9 @@ def _text(fragment: str) -> str:
     return " ".join(html_lib.unescape(_TAG.sub(" ", fragment)).split())
 
 
-def compare_html_tables(stored: str, new: str, mime: str, context: ValueContext) -> ValueMatch | None:
+def compare_html_tables(
+    stored: str, new: str, mime: str, context: ValueContext
+) -> ValueMatch | None:
     """Compare two HTML values that contain tables; None when not applicable."""
     if mime != "text/html" or "<table" not in stored or "<table" not in new:
         return None
@@ -78,7 +81,7 @@ def compare_html_tables(stored: str, new: str, mime: str, context: ValueContext)
     rules = {"dataframe-table"}
     if len(a_tables) != len(b_tables):
         return ValueMatch(False, detail=f"{len(a_tables)} tables -> {len(b_tables)}", kind="table")
-    for number, (a, b) in enumerate(zip(a_tables, b_tables), start=1):
+    for number, (a, b) in enumerate(zip(a_tables, b_tables, strict=True), start=1):
         match = _compare_table(a, b, context, number if len(a_tables) > 1 else 0)
         if not match.equal:
             return match
@@ -94,10 +97,12 @@ def compare_html_tables(stored: str, new: str, mime: str, context: ValueContext)
 def _compare_table(a: Table, b: Table, context: ValueContext, number: int) -> ValueMatch:
     name = f"table {number}" if number else "table"
     if [len(r) for r in a] != [len(r) for r in b]:
-        return ValueMatch(False, detail=f"{name}: {_shape(a)} -> {_shape(b)}; {_row_change(a, b)}",
-                          kind="table")
-    joined = compare_text("\n".join(map(_SEPARATOR.join, a)), "\n".join(map(_SEPARATOR.join, b)),
-                          context.text)
+        return ValueMatch(
+            False, detail=f"{name}: {_shape(a)} -> {_shape(b)}; {_row_change(a, b)}", kind="table"
+        )
+    joined = compare_text(
+        "\n".join(map(_SEPARATOR.join, a)), "\n".join(map(_SEPARATOR.join, b)), context.text
+    )
     if joined.equal:
         return ValueMatch(True, joined.rules)
     header = a[0] if a else []
@@ -124,8 +129,9 @@ def _shape(table: Table) -> str:
 
 
 def _row_change(a: Table, b: Table) -> str:
-    matcher = difflib.SequenceMatcher(a=[tuple(r) for r in a], b=[tuple(r) for r in b],
-                                      autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        a=[tuple(r) for r in a], b=[tuple(r) for r in b], autojunk=False
+    )
     for tag, i1, _i2, j1, _j2 in matcher.get_opcodes():
         if tag == "delete":
             return f"row {a[i1][:4]} removed"

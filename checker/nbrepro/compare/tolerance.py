@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 _TOKEN = re.compile(
     r"""
-     (?P<datetime>\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d))
+     (?P<datetime>\d{4}-\d{2}-\d{2}
+               (?:[T\ ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d))
     |(?P<ctime>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\ (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)
                \ [\ \d]\d\ \d{2}:\d{2}:\d{2}\ \d{4})
     |(?P<pydatetime>datetime\.datetime\(\d{4},\ \d{1,2},\ \d{1,2}(?:,\ \d{1,6}){0,4}
@@ -109,7 +110,8 @@ _TIME_UNITS = {
 }  # fmt: skip
 # Words that make a line about how long something took (for durations) ...
 _DURATION_WORDS = re.compile(
-    r"\b(?:times?|took|elapsed|wall|cpu|duration|runtime|per loop|(?:finished|completed|done|ran) in)\b",
+    r"\b(?:times?|took|elapsed|wall|cpu|duration|runtime|per loop"
+    r"|(?:finished|completed|done|ran) in)\b",
     re.IGNORECASE,
 )
 # ... and, for a bare time of day, a line about when something happened.
@@ -253,7 +255,7 @@ def _compare_line(
     """(match, rules used, numbers that moved beyond tolerance - None if text changed,
     [] if only the width of spaces did)."""
     ta, tb = tokenize(a), tokenize(b)
-    if len(ta) != len(tb) or any(x.kind != y.kind for x, y in zip(ta, tb)):
+    if len(ta) != len(tb) or any(x.kind != y.kind for x, y in zip(ta, tb, strict=True)):
         # Realigned columns can add or drop padding; compare without the spaces.
         ta = [t for t in ta if t.kind != "space"]
         tb = [t for t in tb if t.kind != "space"]
@@ -265,7 +267,7 @@ def _compare_line(
     used: set[str] = set()
     moved: list[str] = []
     text_changed = False
-    for i, (x, y) in enumerate(zip(ta, tb)):
+    for i, (x, y) in enumerate(zip(ta, tb, strict=True)):
         if x.text == y.text:
             continue
         if x.kind == "space" and y.kind == "space":
@@ -301,7 +303,7 @@ def _describe_move(a: str, b: str) -> str:
 
 def _line_change(a: list[str], b: list[str]) -> str:
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, _i2, j1, _j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
         if tag == "delete":

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from nbrepro.compare import NORMALISERS, CompareOptions, default_comparer
+from nbrepro.compare.canonical import WIDGET_MIME
 from nbrepro.compare.normalise import Stage
 from nbrepro.errors import ConfigError
 from nbrepro.markers import Sanitizer
@@ -336,6 +337,15 @@ def test_styler_ids_are_renamed_consistently():
         compare(stored, cell(result("<Styler>", **{"text/html": moved}))).status
         is CellStatus.DIFFERENT
     )
+
+
+def test_widget_model_ids_are_random():
+    def widget(model_id: str) -> dict:
+        view = {"version_major": 2, "version_minor": 0, "model_id": model_id}
+        return cell(display({"text/plain": "  0%|          | 0/100", WIDGET_MIME: view}))
+
+    stored, new = widget("3f1c" * 8), widget("9ab2" * 8)
+    assert compare(stored, new).reason == "object-id"
 
 
 def test_scratch_and_home_dirs_of_the_rerun():

@@ -17,10 +17,12 @@ Output = dict[str, Any]
 IMAGE_MIMES = frozenset({"image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"})
 SVG_MIME = "image/svg+xml"
 
-# MIME types whose values are text a human reads, so text normalisers apply.
-# Images, SVG and widget state are compared by their own rules.
+# MIME types whose values are text (or JSON written as text), so text normalisers
+# apply; a widget view is only a model id (random: `object-id`). Images and SVG
+# are compared by their own rules.
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 TEXT_MIMES = frozenset(
-    {"text/plain", "text/html", "text/markdown", "text/latex", "application/json"}
+    {"text/plain", "text/html", "text/markdown", "text/latex", "application/json", WIDGET_MIME}
 )
 
 

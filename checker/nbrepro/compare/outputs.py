@@ -127,7 +127,11 @@ class OutputComparer:
                 CellStatus.EQUIVALENT, reason, detail, normalisers=names,
                 image_score=match.image_score, image_diff=match.image_diff,
             )  # fmt: skip
-        return self._classify(s, n, match, context)
+        result = self._classify(s, n, match, context)
+        if used and result.status is CellStatus.DIFFERENT and result.detail:
+            # the lines shown are the normalised ones; say so
+            result.detail += f" (compared after {', '.join(used)})"
+        return result
 
     def _apply(self, entry: Normaliser, outputs: list[Output]) -> list[Output]:
         if entry.stage is Stage.OUTPUTS:

@@ -119,6 +119,8 @@ class OutputComparer:
         match = self._match_lists(s, n, context)
         if match.equal:
             names = sorted(set(used) | match.rules, key=self._order.__getitem__)
+            if not names:  # equal without any rule: nothing but spelling differed
+                return CellComparison(CellStatus.IDENTICAL)
             reason = max(match.rules, key=self._order.__getitem__) if match.rules else names[-1]
             detail = _equivalent_detail(names)
             if match.image_score is not None:

@@ -11,6 +11,7 @@ import base64
 import functools
 import io
 
+import matplotlib
 import numpy as np
 import pytest
 
@@ -18,9 +19,8 @@ from nbrepro.compare import CompareOptions, default_comparer
 from nbrepro.compare.images import canonical_svg
 from nbrepro.model import CellStatus
 
-matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("agg")
-plt = pytest.importorskip("matplotlib.pyplot")
+import matplotlib.pyplot as plt
 
 RNG = np.random.default_rng(1)
 WALK = np.cumsum(RNG.normal(size=40))

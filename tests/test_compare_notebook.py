@@ -54,7 +54,7 @@ CELL_PAIRS = [
 
 @pytest.mark.parametrize(("stored", "new"), CELL_PAIRS)
 def test_cell_diff_is_a_valid_nbdime_diff_that_patches_stored_into_new(stored, new):
-    nbdime = pytest.importorskip("nbdime")
+    import nbdime
     from nbdime.diff_format import validate_diff
     from nbdime.diff_utils import to_diffentry_dicts
 
@@ -66,7 +66,7 @@ def test_cell_diff_is_a_valid_nbdime_diff_that_patches_stored_into_new(stored, n
 
 
 def test_notebook_diff_patches_with_nbdime_including_images_and_errors():
-    nbdime = pytest.importorskip("nbdime")
+    import nbdime
     stored = notebook(
         code("a", "1\n"),
         nbformat.v4.new_code_cell(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+import pandas as pd
 
 from nbrepro.compare import CompareOptions, default_comparer
 from nbrepro.compare.tables import parse_tables
 from nbrepro.model import CellStatus
-
-pd = pytest.importorskip("pandas")
 
 
 def cell_for(df, **options) -> dict:

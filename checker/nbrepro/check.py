@@ -258,6 +258,7 @@ def _run_stages(
         progress.stage("compare")
         compare_options = config.options_for(info.path)
         compare_options.scratch_dirs = [str(where) for where in scratches]
+        compare_options.home_dirs = [run.home for run in runs if run.home]
         outcome = judge(info, nb, runs[0], compare_options,
                         second_run=runs[1] if len(runs) > 1 else None)
         if options.output_dir is not None:

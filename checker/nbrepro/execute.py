@@ -72,6 +72,7 @@ class NotebookRun:
     exception: str | None = None
     message: str | None = None
     seconds: float = 0.0
+    home: str | None = None  # the kernel's private $HOME: its paths in outputs are noise
 
 
 # Hooks, in the spirit of nbclient's on_cell_executed: (cell index, code cells done, total).
@@ -106,7 +107,9 @@ def run_notebook(
             cwd=cwd, home=runtime / "home", network=network,
         )
         (ctx.home / "tmp").mkdir(parents=True)
-        return asyncio.run(_run(executed, nb, ctx, env, backend, options, on_cell))
+        run = asyncio.run(_run(executed, nb, ctx, env, backend, options, on_cell))
+        run.home = str(ctx.home)
+        return run
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
 

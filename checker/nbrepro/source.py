@@ -120,5 +120,10 @@ def scratch_copy(root: Path) -> Path:
                     skipped.add(name)
         return skipped
 
-    shutil.copytree(root, scratch / "repo", symlinks=True, ignore=ignore)
+    try:
+        shutil.copytree(root, scratch / "repo", symlinks=True, ignore=ignore)
+    except (shutil.Error, OSError) as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        detail = exc.args[0][0][2] if isinstance(exc, shutil.Error) and exc.args[0] else exc
+        raise InputError(f"cannot copy {root} to a scratch folder: {detail}") from None
     return scratch / "repo"

@@ -215,9 +215,20 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            Base.metadata.create_all(self.engine)
+            self._create_tables()
         except OperationalError as exc:
             raise InputError(f"cannot open database {self.url!r}: {exc.orig}") from exc
+
+    def _create_tables(self) -> None:
+        # Two checks starting at once on a new database both try to create the tables;
+        # the loser sees "already exists", and a second look finds them in place.
+        for attempt in range(3):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except OperationalError as exc:
+                if "already exists" not in str(exc.orig) or attempt == 2:
+                    raise
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

@@ -42,6 +42,8 @@ DEVSERVER = HERE / "devserver"
 LABEXTENSION = EXTENSION / "jupyter_nbrepro" / "labextension"
 CHROMIUM = os.environ.get("NBREPRO_UI_CHROMIUM", "/usr/bin/chromium")
 BACKEND = os.environ.get("NBREPRO_UI_BACKEND", "real")
+# The screenshot gallery is a development aid for the stub backend only.
+collect_ignore = [] if BACKEND == "stub" else ["devserver"]
 ARTIFACTS = Path(os.environ.get("NBREPRO_UI_ARTIFACTS", REPO / "test-artifacts" / "ui")) / BACKEND
 
 CHROMIUM_ARGS = [
@@ -116,6 +118,21 @@ def _real_extension_problem(env: dict[str, str]) -> str | None:
     if probe.returncode == 0:
         return None
     return (probe.stderr.strip().splitlines() or ["unknown error"])[-1]
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[None]:
+    """pytest-jupyter (loaded for the server API tests in the same run) closes an
+    event loop after every test; here Playwright's own loop is running, so do
+    nothing instead."""
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> Iterator[None]:
+    """pytest-jupyter's in-process server cleanup: these tests run JupyterLab in a
+    subprocess of their own."""
+    yield None
 
 
 @pytest.fixture(scope="session")

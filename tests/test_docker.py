@@ -19,6 +19,7 @@ import pytest
 
 from nbrepro.build import BackendOptions
 from tests.conftest import REPOS
+from tests.fixtures.security.make_notebooks import notebook
 from tests.test_docker_engine import (
     containers_of,
     engine_client,
@@ -43,17 +44,8 @@ def docker_client() -> Any:
 
 
 def _notebook(path: Path, cells: list[tuple[str, str | None]]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.metadata["language_info"] = {"name": "python", "version": "3.11"}
-    for count, (source, stdout) in enumerate(cells, start=1):
-        cell = nbformat.v4.new_code_cell(source, execution_count=count)
-        if stdout is not None:
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stdout)]
-        nb.cells.append(cell)
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
+    nbformat.write(notebook(cells), str(path))
 
 
 def _check(tmp_path: Path, repo: Path, base_image: str, *extra: str,

@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from nbrepro.compare import CompareOptions, default_comparer
+from nbrepro.compare import NORMALISERS, CompareOptions, default_comparer
 from nbrepro.compare.images import canonical_svg
 from nbrepro.model import CellStatus
 
@@ -130,13 +130,15 @@ def test_difference_image_is_a_png_for_the_report():
     assert not compare(render("bar"), render("bar", change=True), diff_images=False).image_diff
 
 
-def test_changed_figure_size_is_reported_not_matched():
+def test_changed_aspect_ratio_is_not_image_similar():
+    """Only `figure-resized` (tests/test_compare_figsize.py) may match such a pair."""
     result = compare(
-        render("line", **{"figure.figsize": (6, 4)}),
-        render("line", **{"figure.figsize": (6.4, 4.8), "figure.dpi": 100}),
+        render("bar", **{"figure.figsize": (6, 4)}),
+        render("bar", **{"figure.figsize": (6.4, 4.8), "figure.dpi": 100}),
+        normalisers=[n for n in NORMALISERS if n != "figure-resized"],
     )
     assert result.status is CellStatus.DIFFERENT
-    assert "aspect ratio" in result.detail
+    assert "aspect ratio" in result.detail and "cannot be compared" in result.detail
 
 
 def test_threshold_is_configurable():

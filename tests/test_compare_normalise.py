@@ -194,7 +194,12 @@ NEAR_MISSES: dict[str, tuple[dict, dict]] = {
     "float-tolerance": (cell(result("mean = 0.51")), cell(result("mean = 0.61"))),
 }
 
-TESTED_ELSEWHERE = {"sanitiser", "dataframe-table", "image-similar"}
+TESTED_ELSEWHERE = {
+    "sanitiser",
+    "dataframe-table",
+    "image-similar",
+    "figure-resized",  # tests/test_compare_figsize.py
+}
 
 
 def test_every_normaliser_has_a_match_and_a_near_miss():

@@ -60,6 +60,16 @@ import matplotlib
 matplotlib.rcParams.update({"figure.figsize": (4, 3), "figure.dpi": 72})
 """
 
+# The inline backend's old default figure (its own rc: 6x4 inches at 72 dpi, 432x288 px)
+# and today's (matplotlib's: 6.4x4.8 inches at 100 dpi, 640x480 px).
+FIGSIZE_OLD = (
+    "import matplotlib\nmatplotlib.rcParams.update({'figure.figsize': (6, 4), 'figure.dpi': 72})"
+)
+FIGSIZE_NEW = (
+    "import matplotlib\n"
+    "matplotlib.rcParams.update({'figure.figsize': (6.4, 4.8), 'figure.dpi': 100})"
+)
+
 PLOT_DATA = "import numpy as np\nrng = np.random.default_rng(7)\ny = np.cumsum(rng.normal(size=40))"
 
 CSV_V1 = """date,city,value,score
@@ -419,14 +429,34 @@ ITEMS: list[Item] = [
             Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
             Cell("plt.plot(y)\nplt.show()", "noise:image-resized"),
         ],
-        stored=Env(
-            setup="import matplotlib\n"
-            "matplotlib.rcParams.update({'figure.figsize': (6, 4), 'figure.dpi': 72})"
-        ),
-        rerun=Env(
-            setup="import matplotlib\n"
-            "matplotlib.rcParams.update({'figure.figsize': (6.4, 4.8), 'figure.dpi': 100})"
-        ),
+        stored=Env(setup=FIGSIZE_OLD),
+        rerun=Env(setup=FIGSIZE_NEW),
+    ),
+    Item(
+        "plot_figsize_default_kinds",
+        "the default figure size changed (432x288 -> 640x480): labelled line, scatter, "
+        "histogram, markers, bars",
+        [
+            Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
+            Cell(
+                "plt.plot(y)\nplt.title('random walk')\nplt.xlabel('step')\n"
+                "plt.ylabel('position')\nplt.show()",
+                "noise:image-resized",
+            ),
+            Cell("plt.scatter(y[:-1], y[1:], s=12)\nplt.show()", "noise:image-resized"),
+            Cell("plt.hist(y, bins=10)\nplt.show()", "noise:image-resized"),
+            Cell(
+                "fig, ax = plt.subplots()\nax.plot(y[::4], marker='o')\nplt.close(fig)\nfig",
+                "noise:image-resized",
+            ),
+            Cell(
+                "plt.bar(['a', 'b', 'c', 'd', 'e'], [3, 5, 2, 6, 4])\nplt.ylabel('count')\n"
+                "plt.show()",
+                "noise:image-resized",
+            ),
+        ],
+        stored=Env(setup=FIGSIZE_OLD),
+        rerun=Env(setup=FIGSIZE_NEW),
     ),
     Item(
         "plot_svg",
@@ -741,6 +771,62 @@ ITEMS: list[Item] = [
         ],
         stored=Env(lib="def series():\n    return [1, 3, 2, 4, 3]\n"),
         rerun=Env(lib="def series():\n    return [1, 3, 2, 4.5, 3]\n"),
+    ),
+    Item(
+        "changed_plot_resized",
+        "new data *and* the new default figure size (432x288 -> 640x480): the change "
+        "must still show",
+        [
+            Cell("import matplotlib.pyplot as plt, pandas as pd\ndf = pd.read_csv('data.csv')"),
+            Cell(
+                "plt.plot(df['value'], marker='o')\nplt.title('values')\nplt.show()",
+                "change:plot",
+            ),
+            Cell("plt.plot(df['score'])\nplt.show()", "change:plot"),
+            Cell(
+                "plt.scatter(df['value'], df['score'])\nplt.xlabel('value')\nplt.show()",
+                "change:plot",
+            ),
+        ],
+        stored=Env(files={"data.csv": CSV_V1}, setup=FIGSIZE_OLD),
+        rerun=Env(
+            files={"data.csv": _csv(**{"Pune_9.0_0.789": "Pune_9.5_0.759"})},
+            setup=FIGSIZE_NEW,
+        ),
+    ),
+    Item(
+        "changed_plot_units_resized",
+        "the same curve in other units (a library now returns ms, not s) and the new "
+        "default figure size: only the tick labels show it",
+        [
+            Cell("import matplotlib.pyplot as plt, envlib"),
+            Cell("plt.plot(envlib.latencies())\nplt.show()", "change:plot"),
+        ],
+        stored=Env(
+            lib="import numpy as np\ndef latencies():\n"
+            "    return np.abs(np.sin(np.linspace(0, 5, 30))) * 0.8 + 0.1\n",
+            setup=FIGSIZE_OLD,
+        ),
+        rerun=Env(
+            lib="import numpy as np\ndef latencies():\n"
+            "    return (np.abs(np.sin(np.linspace(0, 5, 30))) * 0.8 + 0.1) * 1000\n",
+            setup=FIGSIZE_NEW,
+        ),
+    ),
+    Item(
+        "changed_plot_bar_resized",
+        "a bar chart in which one bar (not the tallest) grew by 10 %, at the new default "
+        "figure size",
+        [
+            Cell("import matplotlib.pyplot as plt, envlib"),
+            Cell(
+                "plt.bar(['a', 'b', 'c', 'd', 'e'], envlib.heights())\nplt.ylabel('count')\n"
+                "plt.show()",
+                "change:plot",
+            ),
+        ],
+        stored=Env(lib="def heights():\n    return [3, 5, 2, 6, 4]\n", setup=FIGSIZE_OLD),
+        rerun=Env(lib="def heights():\n    return [3, 5, 2.2, 6, 4]\n", setup=FIGSIZE_NEW),
     ),
     Item(
         "changed_histogram",

@@ -22,11 +22,16 @@ tests/test_compare_images.py) re-renderings scored 0.61-1.0 and changed data
 0.47 or less. A people-facing mean SSIM is added to the description of an image
 that differs.
 
-Known limits: a changed digit in a title or label is a change of a few pixels of
+Known limit: a changed digit in a title or label is a change of a few pixels of
 ink, the same size as what font hinting moves, so under a rendering change it may
-pass; images whose aspect ratio changed (a new default figure size) are reported
-as different, since their layout differs and pixels cannot tell that from new
-data.
+pass.
+
+Images of different sizes that do not line up as a whole - the aspect ratio
+changed (the inline backend's new default figure size), or the figure grew and its
+text did not - are compared as a re-sized figure by `figures.compare_resized` (the
+`figure-resized` normaliser): the axes' data area and the labels around it apart.
+That needs both images' dpi (matplotlib writes it) and a single axes frame;
+otherwise such images are reported as different.
 
 SVG is compared as a drawing, not rasterised: random ids (matplotlib's clip-path
 ids) renamed in order, the `<metadata>` block (which dates the file) dropped, and
@@ -41,13 +46,18 @@ import io
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
+from . import figures
 from .canonical import IMAGE_MIMES, SVG_MIME
 from .result import ValueContext, ValueMatch
 from .tolerance import compare_text
+
+if TYPE_CHECKING:
+    from .options import CompareOptions
 
 _MAX_WIDTH = 480  # larger images are compared at this width
 _SIGMA = 1.0  # blur (pixels) that makes anti-aliasing and resampling comparable
@@ -56,6 +66,7 @@ _FLAT_RANGE = 10  # a pixel is in a flat fill when its 5x5 neighbourhood varies 
 _FLAT_WEIGHT = 5.0  # a fill that changed by 0.06 counts like a mark of 0.3 ink
 _ASPECT_TOLERANCE = 0.03
 _DIFF_WIDTH = 320  # width of the difference image for the report
+_RESIZED_MARGIN = 0.13  # a re-sized figure needs image_threshold + this (see figures.py)
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class Decoded:
 
     luminance: Image.Image
     darkest: Image.Image
+    dpi: float | None = None  # from the file (matplotlib writes it), if plausible
 
     @property
     def size(self) -> tuple[int, int]:
@@ -76,8 +88,13 @@ class Decoded:
             return self
         box = Image.Resampling.BOX  # area average: thin lines stay, fainter
         return Decoded(
-            self.luminance.resize((width, height), box), self.darkest.resize((width, height), box)
+            self.luminance.resize((width, height), box),
+            self.darkest.resize((width, height), box),
+            self.dpi,
         )
+
+    def crop(self, box: tuple[int, int, int, int]) -> Decoded:
+        return Decoded(self.luminance.crop(box), self.darkest.crop(box), self.dpi)
 
 
 def compare_images(stored: str, new: str, mime: str, context: ValueContext) -> ValueMatch | None:
@@ -100,31 +117,63 @@ def compare_decoded(
     (wa, ha), (wb, hb) = a.size, b.size
     size = f"{wa}x{ha}" + ("" if (wa, ha) == (wb, hb) else f" -> {wb}x{hb}")
     aspect_a, aspect_b = wa / ha, wb / hb
+    resizable = (wa, ha) != (wb, hb) and options.enabled("figure-resized")
     if abs(aspect_a / aspect_b - 1) > _ASPECT_TOLERANCE:
-        diff = difference_png(a, b) if options.diff_images else None
+        resized = _resized(a, b, options) if resizable else None
+        if resized is not None and resized.matched:
+            return ValueMatch(True, {"figure-resized"}, image_score=resized.score)
         detail = (
-            f"{mime}: image size changed {size} (aspect ratio {aspect_a:.2f} -> "
-            f"{aspect_b:.2f}), so its layout cannot be compared"
+            f"{mime}: image size changed {size} (aspect ratio {aspect_a:.2f} -> {aspect_b:.2f})"
         )
-        return ValueMatch(False, detail=detail, kind="image", image_score=0.0, image_diff=diff)
+        if resized is None:
+            detail += ", so its layout cannot be compared"
+        else:
+            detail += f"; as a re-sized figure: {resized.detail}"
+        diff = difference_png(a, b) if options.diff_images else None
+        score = resized.score if resized is not None else 0.0
+        return ValueMatch(False, detail=detail, kind="image", image_score=score, image_diff=diff)
     width = max(8, min(_MAX_WIDTH, wa, wb))
     height = max(8, round(width / aspect_a))
     ta, tb = a.resized(width, height), b.resized(width, height)
     score, what, where = similarity(ta, tb)
     if score >= options.image_threshold:
         return ValueMatch(True, {"image-similar"}, image_score=score)
+    resized = None
+    if resizable:  # the same shape at another size: a larger figure, text not larger?
+        resized = _resized(a, b, options)
+        if resized is not None and resized.matched:
+            return ValueMatch(True, {"figure-resized"}, image_score=resized.score)
     diff = difference_png(a, b) if options.diff_images else None
     detail = (
         f"{mime}: {what} around x={where[0]:.0%}, y={where[1]:.0%}; similarity "
         f"{score:.2f} < {options.image_threshold:.2f}, SSIM {ssim(ta, tb):.2f} ({size})"
     )
+    if resized is not None:
+        detail += f"; as a re-sized figure: {resized.detail}"
     return ValueMatch(False, detail=detail, kind="image", image_score=score, image_diff=diff)
+
+
+def _resized(a: Decoded, b: Decoded, options: CompareOptions) -> figures.Outcome | None:
+    """`figures.compare_resized` for two decoded images, if both carry their dpi
+    (matplotlib writes it): the data area needs `image_threshold` plus
+    `_RESIZED_MARGIN` (resampling both images costs the measure some of its
+    sensitivity), each label `image_threshold`."""
+    if a.dpi is None or b.dpi is None:
+        return None
+    thresholds = (min(1.0, options.image_threshold + _RESIZED_MARGIN), options.image_threshold)
+    return figures.compare_resized(a, b, a.dpi / 72, b.dpi / 72, _measure, thresholds)
+
+
+def _measure(a: Decoded, b: Decoded) -> tuple[float, str]:
+    score, what, where = similarity(a, b)
+    return score, f"{what} around x={where[0]:.0%}, y={where[1]:.0%}"
 
 
 def decode(value: str) -> Decoded:
     """A base64 PNG/JPEG/GIF/... value, composited on white."""
     with Image.open(io.BytesIO(base64.b64decode(value))) as image:
         image.load()
+        dpi = _dpi(image.info.get("dpi"))
         if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             if rgba.getchannel("A").getextrema()[0] < 255:
@@ -134,7 +183,15 @@ def decode(value: str) -> Decoded:
         else:
             rgb = image.convert("RGB")
     red, green, blue = rgb.split()
-    return Decoded(rgb.convert("L"), ImageChops.darker(ImageChops.darker(red, green), blue))
+    return Decoded(rgb.convert("L"), ImageChops.darker(ImageChops.darker(red, green), blue), dpi)
+
+
+def _dpi(value: object) -> float | None:
+    if isinstance(value, tuple) and value:
+        value = value[0]
+    if isinstance(value, (int, float)) and 20 <= value <= 2000:
+        return float(value)
+    return None
 
 
 def similarity(a: Decoded, b: Decoded) -> tuple[float, str, tuple[float, float]]:
@@ -285,3 +342,27 @@ def compare_svg(stored: str, new: str, context: ValueContext) -> ValueMatch:
     if text.equal:
         return ValueMatch(True, {"image-similar"} | text.rules)
     return ValueMatch(False, detail=f"drawing changed: {text.detail}", kind="image")
+
+
+def compare_resized_images(
+    stored: str, new: str, mime: str, context: ValueContext
+) -> ValueMatch | None:
+    """`figure-resized` on its own (when `image-similar` is switched off): two raster
+    images of different sizes compared as a re-sized figure; None otherwise."""
+    if mime not in IMAGE_MIMES:
+        return None
+    try:
+        a, b = decode(stored), decode(new)
+    except (ValueError, OSError, binascii.Error):
+        return None
+    if a.size == b.size:
+        return None
+    resized = _resized(a, b, context.options)
+    if resized is not None and resized.matched:
+        return ValueMatch(True, {"figure-resized"}, image_score=resized.score)
+    (wa, ha), (wb, hb) = a.size, b.size
+    detail = f"{mime}: image size changed {wa}x{ha} -> {wb}x{hb}"
+    if resized is not None:
+        detail += f"; as a re-sized figure: {resized.detail}"
+    score = resized.score if resized is not None else 0.0
+    return ValueMatch(False, detail=detail, kind="image", image_score=score)

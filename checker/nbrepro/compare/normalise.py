@@ -582,6 +582,12 @@ _ENTRIES = [
         Stage.VALUE,
         images.compare_images,
     ),
+    Normaliser(
+        "figure-resized",
+        "a plot re-drawn at another figure size: data area and labels compared apart",
+        Stage.VALUE,
+        images.compare_resized_images,
+    ),
 ]
 
 NORMALISERS: dict[str, Normaliser] = {entry.name: entry for entry in _ENTRIES}

@@ -38,7 +38,8 @@ class CellComparison:
     """The outcome for one code cell: a status and, unless identical, why.
 
     `reason`: for `equivalent`, the normaliser after which the outputs matched
-    (`memory-address`, `float-tolerance`, `image-similar`, `ignored-by-marker`);
+    (`memory-address`, `float-tolerance`, `image-similar`, `figure-resized`,
+    `ignored-by-marker`);
     for the other statuses a short word for what changed (`numbers`, `text`,
     `table`, `image`, `exception`, `outputs`, `mime-types`, `volatile`).
     `detail`: one human-readable line - the first differing line, the numbers

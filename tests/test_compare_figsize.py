@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from nbrepro.compare import CompareOptions, default_comparer
-from nbrepro.compare.figures import Box, find_frame
+from nbrepro.compare.figures import Box, find_frame, legends
 from nbrepro.model import CellStatus
 
 matplotlib.use("agg")
@@ -58,7 +58,11 @@ def draw(ax, kind: str, change: str | None) -> None:
         ax.hist(sample * scale, bins=12)
     elif kind == "legend":
         ax.plot(y * scale, label="train")
+        if change == "legend":
+            ax.plot(y[::-1], label="test")
         ax.legend()
+    elif kind == "fill":
+        ax.fill_between(range(len(y)), y * scale, y.min(), alpha=0.3)
     elif kind == "subplots":
         ax.plot(y * scale)
         ax.figure.add_subplot(1, 2, 2).plot(-y)
@@ -115,7 +119,7 @@ def compare(stored: str, new: str, options: CompareOptions | None = None, axes: 
     )
 
 
-KINDS = ["line", "markers", "scatter", "bar", "hist"]
+KINDS = ["line", "markers", "scatter", "bar", "hist", "legend", "fill"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -169,18 +173,26 @@ def test_same_shape_at_another_size_is_figure_resized():
     assert changed.status is CellStatus.DIFFERENT
 
 
+def test_legend_with_another_entry_is_different():
+    """A legend keeps its size in points: it is compared as a label, not as data."""
+    result = compare(png("legend"), png("legend", "legend", rc=NEW))
+    assert result.status is CellStatus.DIFFERENT
+    assert "the legend" in result.detail
+
+
 @pytest.mark.parametrize(
-    ("kind", "dpi_in_file", "why"),
+    ("kind", "rc", "dpi_in_file", "why"),
     [
-        ("subplots", True, "cannot be compared"),  # two axes: no single frame
-        ("colorbar", True, "marks added or removed"),  # a colorbar beside the axes
-        ("line", False, "cannot be compared"),  # no dpi: text size unknown
-        ("legend", True, "inside the axes"),  # a legend keeps its size in points
+        ("subplots", {}, True, "cannot be compared"),  # two axes: no single frame
+        ("colorbar", {}, True, "marks added or removed"),  # a colorbar beside the axes
+        ("line", {}, False, "cannot be compared"),  # no dpi: text size unknown
+        ("line", {"axes.edgecolor": "0.8"}, True, "cannot be compared"),  # light spines
     ],
 )
-def test_what_it_cannot_compare_stays_different(kind, dpi_in_file, why):
+def test_what_it_cannot_compare_stays_different(kind, rc, dpi_in_file, why):
     """Conservative: these are re-sized plots of the same data, reported as changed."""
-    result = compare(png(kind, dpi_in_file=dpi_in_file), png(kind, rc=NEW, dpi_in_file=dpi_in_file))
+    stored = png(kind, rc={**OLD, **rc}, dpi_in_file=dpi_in_file)
+    result = compare(stored, png(kind, rc={**NEW, **rc}, dpi_in_file=dpi_in_file))
     assert result.status is CellStatus.DIFFERENT
     assert why in result.detail
 
@@ -255,3 +267,24 @@ def test_no_frame_for_side_by_side_axes():
         plane[10, x0 : x0 + 70] = plane[100, x0 : x0 + 70] = 255
         plane[10:101, x0] = plane[10:101, x0 + 69] = 255
     assert find_frame(plane) is None
+
+
+def test_legend_is_a_light_box_with_text_inside_the_frame():
+    plane = ink()
+    plane[10, 20:150] = plane[100, 20:150] = 255  # the frame
+    plane[10:101, 20] = plane[10:101, 149] = 255
+    plane[20, 102:138] = plane[40, 102:138] = 50  # a legend's light edges, round corners
+    plane[22:39, 100] = plane[22:39, 139] = 50
+    plane[28:32, 110:130] = 200  # its text
+    assert legends(plane, find_frame(plane), 1.0) == [Box(100, 20, 140, 41)]
+    plane[28:32, 110:130] = 0  # no text: a box drawn in the data
+    assert legends(plane, find_frame(plane), 1.0) == []
+
+
+def test_light_fill_is_no_legend():
+    plane = ink()
+    plane[10, 20:150] = plane[100, 20:150] = 255
+    plane[10:101, 20] = plane[10:101, 149] = 255
+    plane[30:80, 50:120] = 60  # an area filled with a light, transparent colour
+    plane[50, 60:110] = 200
+    assert legends(plane, find_frame(plane), 1.0) == []

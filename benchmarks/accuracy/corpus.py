@@ -435,7 +435,7 @@ ITEMS: list[Item] = [
     Item(
         "plot_figsize_default_kinds",
         "the default figure size changed (432x288 -> 640x480): labelled line, scatter, "
-        "histogram, markers, bars",
+        "histogram, markers, bars, a legend",
         [
             Cell("import matplotlib.pyplot as plt\n" + PLOT_DATA),
             Cell(
@@ -451,6 +451,11 @@ ITEMS: list[Item] = [
             ),
             Cell(
                 "plt.bar(['a', 'b', 'c', 'd', 'e'], [3, 5, 2, 6, 4])\nplt.ylabel('count')\n"
+                "plt.show()",
+                "noise:image-resized",
+            ),
+            Cell(
+                "plt.plot(y, label='walk')\nplt.plot(y / 2, label='half')\nplt.legend()\n"
                 "plt.show()",
                 "noise:image-resized",
             ),
@@ -785,6 +790,11 @@ ITEMS: list[Item] = [
             Cell("plt.plot(df['score'])\nplt.show()", "change:plot"),
             Cell(
                 "plt.scatter(df['value'], df['score'])\nplt.xlabel('value')\nplt.show()",
+                "change:plot",
+            ),
+            Cell(
+                "plt.plot(df['value'], label='value')\n"
+                "plt.plot(df['score'] * 10, label='score x 10')\nplt.legend()\nplt.show()",
                 "change:plot",
             ),
         ],

@@ -2,46 +2,54 @@
 
 When the inline backend's default figure size changed (432x288 -> 640x480 px),
 the same plot came out with another aspect ratio: the axes box (the data area)
-stretched with the figure, while text, tick marks and the gaps between them
-kept their size in points. No single resampling lines such images up, so they
-are compared in two parts:
+stretched with the figure, while text, tick marks, markers and the gaps between
+them kept their size in points. No single resampling lines such images up, so
+they are compared in parts:
 
-- the *data area*: each image's axes frame (the long straight lines of the
-  spines) is found, and the two frames' contents - lines, markers, bars, grid -
-  are resampled to a common size and compared with the calibrated image measure
-  (`images.similarity`). New data moves marks inside the frame, so it shows here
-  whatever the size.
-- the *labels* around it (tick marks and labels, axis labels, title): outside
-  the frame, the ink of each side is split into layers (rows of text parallel to
-  the side) and each layer into items (a tick label, a title). Both images must
-  have the same layers and items; an item must sit at the same place along its
-  side (as a fraction of the frame), have the same size in points (the scale
-  comes from the PNG's dpi), and look the same after resampling. A changed tick
-  label (other units, another range) or title fails here.
+- the *data area*: each image's axes frame (the long straight dark lines of the
+  spines) is found, and the two frames' contents - lines, markers, bars, fills,
+  grid - are resampled to a common size and compared with the calibrated image
+  measure (`images.similarity`). New data moves marks inside the frame, so it
+  shows here whatever the size.
+- a *legend* (a light grey box with text, inside the frame) keeps its size in
+  points and its distance in points from an edge of the frame (or stays
+  centred): it must be the same size and in the same place in both images, is
+  compared like a label, and is left out of the data area.
+- the *labels* around the frame (tick marks and labels, axis labels, title):
+  outside the frame, tick marks are told by reaching from the frame (the major
+  ones must sit at the same places, as fractions of the frame), and the rest of
+  each side's ink is split into layers (rows of text parallel to the side) and
+  each layer into items (a tick label, a title). Both images must have the same
+  layers and items; an item must sit at the same place along its side, have the
+  same size in points (the scale comes from the image's dpi) and look alike
+  after resampling. The same curve in other units, another range, a longer
+  label fail here.
 
 Resampling both images costs the measure some sensitivity, so the data area
-needs a higher score than a whole image (`images._RESIZED_MARGIN`). Calibration
-(matplotlib line, marker, scatter, bar, histogram, grid and labelled plots drawn
-at 432x288 px / 72 dpi and 640x480 px / 100 dpi, both ways, and enlarged at one
-dpi; tests/test_compare_figsize.py and benchmarks/accuracy): the data areas of
-re-drawings of the same plot scored 0.73-1.0 between the two inline defaults
-(0.60-0.71 when enlarged at one dpi: markers keep their size in points, and
-such scatter plots are not matched), those with new data - one point moved by
-4-8 % of the range, one bar 5-10 % longer - 0.56 or less between the inline
-defaults and 0.67 or less in all.
-Labels are compared with the plain threshold: at 10-12 pt, a changed digit and a
-re-rendering move the same few pixels, so their shapes only catch larger
-changes; their number, places and sizes catch the rest.
+needs a higher score than a whole image (`images._RESIZED_MARGINS`). Calibration
+(matplotlib line, marker, scatter, bar, histogram, fill, legend, grid and
+labelled plots drawn at 432x288 px / 72 dpi and 640x480 px / 100 dpi, both ways,
+and enlarged at one dpi; tests/test_compare_figsize.py and benchmarks/accuracy):
+the data areas of re-drawings of the same plot scored 0.73-1.0 between the two
+inline defaults (0.60-0.71 when enlarged at one dpi: markers keep their size in
+points, and such scatter plots are not matched), those with new data - one point
+moved by 4-8 % of the range, one bar 5-10 % longer - 0.56 or less between the
+inline defaults and 0.67 or less in all. Labels re-rendered at another size
+score 0.5-0.9 (lower for larger text, as at retina resolution), no better than
+labels with a digit or a short word changed at 10-12 pt: their shapes are held
+to less than the plain threshold and only catch gross changes; their number,
+places and sizes catch the rest.
 
-Anything that does not fit - no frame or several (subplots, a colorbar), no dpi
-in the image, a different number of ticks or labels (a larger axes may get more
-ticks) - is not matched: the images are then reported as different. Text
-*inside* the frame (a legend, an annotation) keeps its size in points while the
-frame stretches, so a plot with a legend does not match when re-sized either.
+Anything that does not fit - no dark frame or several (subplots, a colorbar,
+styles without spines), no dpi in the image, a different number of ticks or
+labels (a larger axes may get more ticks) - is not matched: the images are then
+reported as different. So is text inside the frame other than a legend (an
+annotation keeps its size in points while the frame stretches).
 
 Known limits: a plot whose axes box changed shape while showing the same data
 and the same labels (say `set_aspect` added) looks exactly like a re-sized
-figure and is matched; so does one whose title or a label changed a digit.
+figure and is matched; so does one whose title, a label or a legend entry
+changed a digit or a word for one of about the same length.
 """
 
 from __future__ import annotations
@@ -59,9 +67,15 @@ _MIN_FRAME = 32  # pixels: smaller axes are not compared this way
 _TEXT_INK = 64  # ink that counts as part of a label
 _LAYER_GAP_PT = 2.5  # gaps narrower than this (points) do not separate layers...
 _ITEM_GAP_PT = 8.0  # ...or items in a layer (word spaces stay inside one item)
+_TICK_PT = (1.5, 8.0)  # beyond the spine, a major tick shows about 3 pt, a minor one
+# 1.5 pt less a pixel; ink reaching from the frame further than 8 pt is no tick
 _CORNER_PT = 6.0  # a y tick label at a corner reaches this far past the frame
+_LEGEND_INK = (15, 90)  # a legend's edge: light grey ('0.8'), anti-aliased
+_LEGEND_MIN_PT = (12.0, 6.0)  # its straight edges are at least this long (points)...
+_LEGEND_CORNER_PT = 2.0  # ...between rounded corners of this radius
+_LEGEND_MARGIN_PT = 2.0  # and it stands this far inside the frame (grid cells do not)
 _PLACE_TOLERANCE = 0.015  # items sit at the same fraction of the frame, +- this
-_SIZE_TOLERANCE = 0.08  # items and layers keep their size in points, +- this fraction
+_SIZE_TOLERANCE = 0.04  # items and layers keep their size in points, +- this fraction
 # and +- a pixel of each image (where anti-aliased ink starts to count)
 
 
@@ -110,6 +124,8 @@ class Picture(Protocol):
     def crop(self, box: tuple[int, int, int, int]) -> Picture: ...
 
     def resized(self, width: int, height: int) -> Picture: ...
+
+    def blanked(self, box: tuple[int, int, int, int]) -> Picture: ...
 
 
 Measure = Callable[[Any, Any], "tuple[float, str]"]  # two same-sized pictures -> score, what
@@ -260,9 +276,9 @@ def sides(ink: np.ndarray, frame: Box, scale: float) -> dict[str, Side]:
 
 
 def _take_ticks(region: np.ndarray, scale: float, span: tuple[int, int]) -> list[float]:
-    """Remove the tick marks - ink reaching the frame, at least a point long, along
-    the frame's extent `span` - from a region in (across, along) layout; return
-    their centres along the side."""
+    """Remove the tick marks - short runs of ink from the frame outwards, along the
+    frame's extent `span` - from a region in (across, along) layout; return the
+    centres of the major ones along the side."""
     depth, length_along = region.shape
     if depth < 2:
         return []
@@ -271,10 +287,11 @@ def _take_ticks(region: np.ndarray, scale: float, span: tuple[int, int]) -> list
     start = np.where(region[0], 0, 1)
     outward = np.cumprod(region[1:], axis=0).sum(axis=0)
     length = np.where(region[0], outward + 1, outward)
-    is_tick = within & (region[0] | region[1]) & (length >= max(2.0, scale))
-    for position in np.nonzero(is_tick)[0].tolist():
+    marks = within & (region[0] | region[1]) & (length > 0) & (length <= _TICK_PT[1] * scale)
+    major = marks & (length >= max(2.0, _TICK_PT[0] * scale))
+    for position in np.nonzero(marks)[0].tolist():
         region[start[position] : start[position] + length[position], position] = False
-    return [(a + b - 1) / 2 for a, b in _spans(is_tick, 1.0)]
+    return [(a + b - 1) / 2 for a, b in _spans(major, 1.0)]
 
 
 def _to_image(box: Box, along_x: bool, far: bool, a: int, b: int, lo: int, hi: int) -> Box:
@@ -314,19 +331,132 @@ def compare_resized(
         return measure(_cut(a, box_a).resized(w, h), _cut(b, box_b).resized(w, h))
 
     data_threshold, label_threshold = thresholds
-    score, what = pair(frame_a, frame_b)
+    legends_a, legends_b = legends(ink_a, frame_a, scale_a), legends(ink_b, frame_b, scale_b)
+    if len(legends_a) != len(legends_b):
+        return Outcome(False, 0.0, f"inside the axes: {len(legends_a)} legends -> {len(legends_b)}")
+    w, h = min(frame_a.width, frame_b.width), min(frame_a.height, frame_b.height)
+    data_a, data_b = _cut(a, frame_a).resized(w, h), _cut(b, frame_b).resized(w, h)
+    for legend_a, legend_b in zip(legends_a, legends_b, strict=True):
+        moved = _legend_moved(legend_a, legend_b, frame_a, frame_b, scale_a, scale_b)
+        if moved:
+            return Outcome(False, 0.0, f"inside the axes: the legend {moved}")
+        # what a legend covers is compared as a label; the data behind it not at all
+        for box in (_scaled(legend_a, frame_a, w, h), _scaled(legend_b, frame_b, w, h)):
+            data_a, data_b = data_a.blanked(box), data_b.blanked(box)
+    score, what = measure(data_a, data_b)
     if score < data_threshold:
         detail = f"inside the axes: {what}; similarity {score:.2f} < {data_threshold:.2f}"
         return Outcome(False, score, detail)
     layout = _layout_difference(ink_a, ink_b, frame_a, frame_b, scale_a, scale_b)
     if isinstance(layout, str):
         return Outcome(False, 0.0, layout)
-    for label, box_a, box_b in layout:
+    named = [
+        (f"the legend {n}", la, lb)
+        for n, (la, lb) in enumerate(zip(legends_a, legends_b, strict=True), 1)
+    ]
+    for label, box_a, box_b in named + layout:
         label_score, label_what = pair(box_a, box_b)
         if label_score < label_threshold:
             detail = f"{label}: {label_what}; similarity {label_score:.2f} < {label_threshold:.2f}"
             return Outcome(False, 0.0, detail)
     return Outcome(True, score, "")
+
+
+def legends(ink: np.ndarray, frame: Box, scale: float) -> list[Box]:
+    """The boxes of legends inside the frame: rectangles (rounded or not) of light
+    grey lines, away from the frame's edges, in image pixels, top to bottom."""
+    inset = 2
+    crop = ink[frame.y0 + inset : frame.y1 - inset, frame.x0 + inset : frame.x1 - inset]
+    light = (crop >= _LEGEND_INK[0]) & (crop <= _LEGEND_INK[1])
+    rows = _runs(light, round(_LEGEND_MIN_PT[0] * scale))
+    cols = _runs(light.T, round(_LEGEND_MIN_PT[1] * scale))
+    if not len(rows) or not len(cols):
+        return []
+    height, width = crop.shape
+    # edges are lines: light on one side of them, not light on the other
+    edge = [
+        not light[max(0, r - 2), a:b].mean() > 0.5
+        or not light[min(height - 1, r + 2), a:b].mean() > 0.5
+        for r, a, b in rows.tolist()
+    ]
+    rows = rows[np.array(edge, dtype=bool)]
+    corner = round(_LEGEND_CORNER_PT * scale) + 2
+    margin = _LEGEND_MARGIN_PT * scale
+    found: list[Box] = []
+    for i, (top, start, end) in enumerate(rows.tolist()):
+        for bottom, start2, end2 in rows[i + 1 :].tolist():
+            if abs(start - start2) > 2 or abs(end - end2) > 2 or bottom - top < 2 * corner:
+                continue
+            # a vertical edge at each end, between the two
+            sides = []
+            for near in (start, end - 1):
+                ok = (
+                    (np.abs(cols[:, 0] - near) <= corner)
+                    & (cols[:, 1] >= top - 1)
+                    & (cols[:, 2] <= bottom + 2)
+                    & (cols[:, 2] - cols[:, 1] >= bottom - top - 2 * corner)
+                )
+                sides.append(cols[ok, 0])
+            if not len(sides[0]) or not len(sides[1]):
+                continue
+            x0, x1 = int(sides[0].min()), int(sides[1].max()) + 1
+            if min(x0, top, width - x1, height - bottom - 1) < margin:
+                continue  # a grid cell, not a legend
+            box = Box(x0, top, x1, bottom + 1)
+            inner = corner + 1
+            inside = crop[top + inner : bottom + 1 - inner, x0 + inner : x1 - inner]
+            if (
+                not inside.size
+                or light[top + inner : bottom + 1 - inner, x0 + inner : x1 - inner].mean() > 0.3
+            ):
+                continue  # a legend is white inside (a light fill is not)
+            if not (inside >= _LINE_INK).any():
+                continue  # and holds text
+            if not any(_overlap(box, other) for other in found):
+                found.append(box)
+    shift = (frame.x0 + inset, frame.y0 + inset)
+    return [Box(b.x0 + shift[0], b.y0 + shift[1], b.x1 + shift[0], b.y1 + shift[1]) for b in found]
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _legend_moved(
+    a: Box, b: Box, frame_a: Box, frame_b: Box, scale_a: float, scale_b: float
+) -> str | None:
+    """How a legend moved or changed size, if it did. It is placed at a fixed
+    distance in points from one edge of the frame, or centred."""
+    if not _same_size(a.width, b.width, scale_a, scale_b) or not _same_size(
+        a.height, b.height, scale_a, scale_b
+    ):
+        return "changed size"
+    for along_x in (True, False):
+        gaps_a, gaps_b = _gaps(a, frame_a, along_x), _gaps(b, frame_b, along_x)
+        same_gap = any(
+            _same_size(ga, gb, scale_a, scale_b) for ga, gb in zip(gaps_a, gaps_b, strict=True)
+        )
+        centred = abs(_place(a, frame_a, along_x) - _place(b, frame_b, along_x))
+        if not same_gap and centred > _PLACE_TOLERANCE:
+            return "moved"
+    return None
+
+
+def _gaps(box: Box, frame: Box, along_x: bool) -> tuple[int, int]:
+    if along_x:
+        return box.x0 - frame.x0, frame.x1 - box.x1
+    return box.y0 - frame.y0, frame.y1 - box.y1
+
+
+def _scaled(box: Box, frame: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """`box` in the frame's crop resampled to width x height, a pixel larger."""
+    fx, fy = width / frame.width, height / frame.height
+    return (
+        max(0, int((box.x0 - frame.x0) * fx) - 1),
+        max(0, int((box.y0 - frame.y0) * fy) - 1),
+        min(width, int(np.ceil((box.x1 - frame.x0) * fx)) + 1),
+        min(height, int(np.ceil((box.y1 - frame.y0) * fy)) + 1),
+    )
 
 
 def _layout_difference(

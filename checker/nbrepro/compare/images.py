@@ -66,7 +66,9 @@ _FLAT_RANGE = 10  # a pixel is in a flat fill when its 5x5 neighbourhood varies 
 _FLAT_WEIGHT = 5.0  # a fill that changed by 0.06 counts like a mark of 0.3 ink
 _ASPECT_TOLERANCE = 0.03
 _DIFF_WIDTH = 320  # width of the difference image for the report
-_RESIZED_MARGIN = 0.13  # a re-sized figure needs image_threshold + this (see figures.py)
+# a re-sized figure's data area needs image_threshold + this, each label around it
+# image_threshold - that (see figures.py)
+_RESIZED_MARGINS = (0.13, 0.15)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,13 @@ class Decoded:
 
     def crop(self, box: tuple[int, int, int, int]) -> Decoded:
         return Decoded(self.luminance.crop(box), self.darkest.crop(box), self.dpi)
+
+    def blanked(self, box: tuple[int, int, int, int]) -> Decoded:
+        """A copy with `box` painted white."""
+        luminance, darkest = self.luminance.copy(), self.darkest.copy()
+        luminance.paste(255, box)
+        darkest.paste(255, box)
+        return Decoded(luminance, darkest, self.dpi)
 
 
 def compare_images(stored: str, new: str, mime: str, context: ValueContext) -> ValueMatch | None:
@@ -155,12 +164,15 @@ def compare_decoded(
 
 def _resized(a: Decoded, b: Decoded, options: CompareOptions) -> figures.Outcome | None:
     """`figures.compare_resized` for two decoded images, if both carry their dpi
-    (matplotlib writes it): the data area needs `image_threshold` plus
-    `_RESIZED_MARGIN` (resampling both images costs the measure some of its
-    sensitivity), each label `image_threshold`."""
+    (matplotlib writes it). Resampling both images costs the measure some of its
+    sensitivity, so the data area needs more than `image_threshold`; labels
+    re-rendered at another size differ by as much as labels with another digit, so
+    their shapes are held to less (their number, places and sizes to more)."""
     if a.dpi is None or b.dpi is None:
         return None
-    thresholds = (min(1.0, options.image_threshold + _RESIZED_MARGIN), options.image_threshold)
+    data, labels = _RESIZED_MARGINS
+    threshold = options.image_threshold
+    thresholds = (min(1.0, threshold + data), max(-1.0, threshold - labels))
     return figures.compare_resized(a, b, a.dpi / 72, b.dpi / 72, _measure, thresholds)
 
 

@@ -19,8 +19,8 @@ class CompareOptions:
     it off. Tolerances: two numbers in text match when
     `|a - b| <= atol + rtol * max(|a|, |b|)` (integers always match exactly);
     an image matches when its similarity score (see `images.similarity`) is at
-    least `image_threshold` (a re-sized figure's data area: `image_threshold` +
-    0.13, see `images.py`).
+    least `image_threshold` (a re-sized figure: its data area `image_threshold` +
+    0.13, each label `image_threshold` - 0.15; see `figures.py`).
     """
 
     normalisers: list[str] = field(default_factory=lambda: list(NORMALISERS))

@@ -31,7 +31,10 @@ fi
 PYTHON="${PYTHON:-python3}"
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 [[ -x .venv/bin/uv ]] || .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
-.venv/bin/uv pip install --quiet --python .venv/bin/python -e ".${extras}"
+# The demo needs only the command line: skip the JupyterLab front-end build there.
+skip_frontend=""; [[ "$mode" == demo ]] && skip_frontend=1
+SKIP_JUPYTER_BUILDER="$skip_frontend" \
+  .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".${extras}"
 
 if [[ "$mode" == test ]]; then
   # The front end is built once; a wheel build then ships it without node.

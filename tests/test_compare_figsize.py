@@ -22,6 +22,7 @@ from PIL import Image
 from nbrepro.compare import CompareOptions, default_comparer
 from nbrepro.compare.figures import Box, find_frame, legends
 from nbrepro.model import CellStatus
+from tests.test_compare_images import plot_cell
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
@@ -95,22 +96,7 @@ def _png(kind: str, change: str | None, rc: tuple, dpi_in_file: bool) -> str:
 
 
 def figure_cell(value: str, size: str = "432x288", axes: int = 1) -> dict:
-    return {
-        "cell_type": "code",
-        "source": "plot()",
-        "metadata": {},
-        "execution_count": 1,
-        "outputs": [
-            {
-                "output_type": "display_data",
-                "metadata": {},
-                "data": {
-                    "text/plain": f"<Figure size {size} with {axes} Axes>",
-                    "image/png": value,
-                },
-            }
-        ],
-    }
+    return plot_cell(value, size=size, axes=axes)
 
 
 def compare(stored: str, new: str, options: CompareOptions | None = None, axes: int = 1):

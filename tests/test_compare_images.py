@@ -69,7 +69,8 @@ def _render(kind: str, change: bool, fmt: str, metadata: tuple, rc: tuple) -> st
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def plot_cell(value: str, mime: str = "image/png") -> dict:
+def plot_cell(value: str, mime: str = "image/png", size: str = "288x216",
+              axes: int = 1) -> dict:
     return {
         "cell_type": "code",
         "source": "plot()",
@@ -79,7 +80,7 @@ def plot_cell(value: str, mime: str = "image/png") -> dict:
             {
                 "output_type": "display_data",
                 "metadata": {},
-                "data": {"text/plain": "<Figure size 288x216 with 1 Axes>", mime: value},
+                "data": {"text/plain": f"<Figure size {size} with {axes} Axes>", mime: value},
             }
         ],
     }

@@ -331,3 +331,15 @@ def test_two_checks_building_the_same_environment_at_once_share_it(tmp_path, rep
     assert envs[0]["key"] == envs[1]["key"]
     assert sorted(e["cached"] for e in envs) == [False, True]  # built once, then reused
     assert len(list((tmp_path / "fresh-cache" / "envs").glob("*/.nbrepro-complete"))) == 1
+
+
+def test_html_report_shows_each_cell_status(repo, run_cli, tmp_path):
+    page = tmp_path / "report.html"
+    result = run_cli("check", str(repo("differs")), "--html", str(page))
+    assert result.code == 1
+    html = page.read_text()
+    assert "model.ipynb" in html and 'data-verdict="differs"' in html
+    assert html.count('data-status="identical"') == 2
+    assert html.count('data-status="different"') == 1
+    assert "&#x27;42&#x27; -&gt; &#x27;43&#x27;" in html or "'42' -&gt; '43'" in html
+    assert "<script" not in html

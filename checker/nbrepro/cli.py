@@ -144,14 +144,14 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
     from nbrepro.execute import ExecutionOptions
-    from nbrepro.report import html as html_report
-    from nbrepro.report import json as json_report
+    from nbrepro.report import RENDERERS
     from nbrepro.report.terminal import print_report
     from nbrepro.sandbox import ResourceLimits
     from nbrepro.store import Store
 
-    json_target = _writable_file(json_path) if json_path else None
-    html_target = _writable_file(html_path) if html_path else None
+    # Every output file is checked before any work: an unwritable path fails fast.
+    outputs = {fmt: _writable_file(path)
+               for fmt, path in (("json", json_path), ("html", html_path)) if path}
     if exclude_newer:
         _validate_date(exclude_newer)
     limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
@@ -168,10 +168,8 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     with ConsoleProgress(err, quiet=quiet) as progress:
         result = run_check(source, options, store=store, check_id=check_id, progress=progress)
-    if json_path:
-        _write(json_target, json_report.render(result))
-    if html_path:
-        _write(html_target, html_report.render(result))
+    for fmt, target in outputs.items():
+        _write(target, RENDERERS[fmt](result))
     if json_path != "-":
         print_report(result, out)
     sys.exit(EXIT_OK if result.ok else EXIT_NOT_REPRODUCED)

@@ -206,10 +206,6 @@ class CellResult(Record):
     nbdime_diff: list[dict[str, Any]] | None = None  # the cell's diff in nbdime format
     suggested_sanitiser: str | None = None  # for volatile cells: `regex: ...\nreplace: ...`
 
-    @property
-    def counts_as_reproduced(self) -> bool:
-        return self.status in (CellStatus.IDENTICAL, CellStatus.EQUIVALENT, CellStatus.VOLATILE)
-
 
 @dataclass
 class NotebookResult(Record):

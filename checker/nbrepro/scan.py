@@ -114,7 +114,3 @@ def _imports_by_regex(source: str) -> set[str]:
     names = {a or b for a, b in _IMPORT_LINE.findall(source)}
     return {m for m in names if m not in _STDLIB}
 
-
-def scan(root: Path) -> list[tuple[NotebookInfo, nbformat.NotebookNode | None]]:
-    """Scan every notebook under `root`; invalid ones come back with `valid=False`."""
-    return [scan_notebook(root, rel) for rel in find_notebooks(root)]

@@ -120,15 +120,18 @@ def requested_python(spec_version: str | None, infos: list[NotebookInfo]) -> str
 
 
 def short_message(message: str | None, limit: int = 240) -> str:
-    """The most telling line of a resolver's or installer's message."""
+    """The most telling sentence of a resolver's or installer's message: uv's
+    "Because ..." explanation, else the first error line, else the last line."""
     if not message:
         return ""
     text = re.sub(r"\x1b\[[0-9;]*m", "", message)
     frame = " \u00d7\u2570\u2500\u25b6\u2502"  # the box drawing uv frames errors with
     lines = [ln.strip(frame) for ln in text.splitlines() if ln.strip(frame)]
-    for line in lines:
-        if line.lower().startswith(("because", "error:", "no solution", "could not")):
-            pick = line
+    joined = " ".join(lines)  # uv wraps its explanation over several lines
+    for marker in ("Because ", "error: ", "ERROR: "):
+        start = joined.find(marker)
+        if start >= 0:
+            pick = joined[start:]
             break
     else:
         pick = lines[-1] if lines else ""

@@ -125,11 +125,21 @@ class NotebookInfo(Record):
 
     @property
     def is_python(self) -> bool:
-        lang = (self.language or "").lower()
+        """Python 3 (the only Python a kernel can run today)."""
+        return self.python_major in ("3", None) and (
+            (self.language or "").lower() == "python"
+            or (self.kernel_name or "").lower() in ("python", "python3")
+        )
+
+    @property
+    def python_major(self) -> str | None:
+        """'2' or '3' when the notebook's metadata says which."""
         kernel = (self.kernel_name or "").lower()
-        if lang:
-            return lang == "python" and not kernel.startswith("python2")
-        return kernel.startswith("python3") or kernel == "python"
+        if kernel.startswith("python2") or (self.python_version or "").startswith("2."):
+            return "2"
+        if kernel.startswith("python3") or (self.python_version or "").startswith("3."):
+            return "3"
+        return None
 
 
 @dataclass

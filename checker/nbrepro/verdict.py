@@ -19,6 +19,9 @@ def why_not_runnable(info: NotebookInfo) -> str | None:
     """The reason a notebook is not run at all, or None when it can be."""
     if not info.valid:
         return info.error or "not a valid notebook"
+    if info.python_major == "2":
+        return (f"a Python 2 notebook (kernel {info.kernel_name or 'unknown'}, Python "
+                f"{info.python_version or '2'}): Python 2 kernels cannot be built today")
     if not info.is_python:
         return f"not a Python notebook (kernel {info.kernel_name or info.language or 'unknown'})"
     if info.code_cells == 0:

@@ -1,0 +1,55 @@
+"""The results model: verdict order and the JSON round trip every renderer relies on."""
+
+from __future__ import annotations
+
+import json
+
+from nbrepro.model import (
+    CellResult,
+    CellStatus,
+    CheckResult,
+    EnvironmentResult,
+    NotebookInfo,
+    NotebookResult,
+    RepositoryInfo,
+    Verdict,
+)
+
+
+def result() -> CheckResult:
+    return CheckResult(
+        repository=RepositoryInfo(source="https://example.org/r.git", commit="abc"),
+        notebooks=[
+            NotebookResult("a.ipynb", Verdict.REPRODUCED,
+                           cells=[CellResult(0, CellStatus.IDENTICAL)],
+                           info=NotebookInfo(path="a.ipynb", imports=["numpy"])),
+            NotebookResult("b.ipynb", Verdict.FAILED, exception="KeyError", failing_cell=3,
+                           cells=[CellResult(3, CellStatus.ERROR, reason="KeyError: 'x'")]),
+        ],
+        environment=EnvironmentResult(ok=True, backend="venv", sandbox="bubblewrap"),
+    )
+
+
+def test_repository_verdict_is_the_worst_notebook_verdict():
+    assert result().verdict is Verdict.FAILED
+    assert not result().ok
+    assert CheckResult(repository=RepositoryInfo("x")).verdict is None
+
+
+def test_json_round_trip_keeps_every_field():
+    data = json.loads(json.dumps(result().to_dict()))
+    assert data["verdict"] == "failed" and data["summary"] == {"reproduced": 1, "failed": 1}
+    assert data["notebooks"][1]["cells"][0] == {
+        "index": 3, "status": "error", "reason": "KeyError: 'x'", "detail": None,
+        "execution_seconds": None, "normalisers": [], "warnings": [], "image_score": None,
+        "image_diff": None, "nbdime_diff": None, "suggested_sanitiser": None}
+    back = CheckResult.from_dict(data)
+    assert back == result()
+    assert back.notebooks[1].cells[0].status is CellStatus.ERROR
+
+
+def test_severity_orders_verdicts_from_good_to_bad():
+    order = sorted(Verdict, key=lambda v: v.severity)
+    assert order[:2] == [Verdict.REPRODUCED, Verdict.REPRODUCED_EQUIVALENT]
+    assert order[-1] is Verdict.INSTALL_FAILED
+    assert [v for v in Verdict if v.ok] == order[:2]

@@ -53,3 +53,16 @@ def test_severity_orders_verdicts_from_good_to_bad():
     assert order[:2] == [Verdict.REPRODUCED, Verdict.REPRODUCED_EQUIVALENT]
     assert order[-1] is Verdict.INSTALL_FAILED
     assert [v for v in Verdict if v.ok] == order[:2]
+
+
+def test_html_report_escapes_and_embeds_the_difference_image():
+    from nbrepro.report import html
+
+    res = result()
+    res.notebooks[0].path = "<script>alert(1)</script>.ipynb"
+    res.notebooks[1].cells[0].image_diff = "iVBORw0KGgo="
+    res.notebooks[1].cells[0].warnings = ["FutureWarning: x is deprecated"]
+    page = html.render(res)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert 'src="data:image/png;base64,iVBORw0KGgo="' in page
+    assert "FutureWarning: x is deprecated" in page

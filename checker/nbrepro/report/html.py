@@ -30,8 +30,9 @@ th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e0e0e0;vertic
 th{font-weight:600;background:#f6f6f6} table{table-layout:fixed}
 th:nth-child(1){width:4rem} th:nth-child(2){width:9rem} th:nth-child(4){width:5rem}
 .status{font-weight:600;white-space:nowrap}
-.reason{color:#333} details{margin-top:.5rem} pre{background:#f6f6f6;padding:.5rem;
-overflow-x:auto;font-size:.85em}
+.reason{color:#333} .warning{color:#8a6d00;font-size:.9em} img.diff{max-width:24rem;
+margin-top:.3rem;border:1px solid #ccc} details{margin-top:.5rem}
+pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;font-size:.85em}
 @media (prefers-color-scheme: dark){body{background:#111;color:#e6e6e6}th{background:#222}
 th,td{border-color:#333}.meta,.reason{color:#bbb}pre{background:#1e1e1e}}
 """
@@ -43,6 +44,13 @@ def _cell_row(cell: CellResult) -> str:
     if cell.detail and (not cell.reason or cell.reason not in cell.detail):
         parts.append(cell.detail)
     text = " — ".join(escape(t) for t in parts)
+    if cell.warnings:
+        text += "".join(f'<div class="warning">{escape(w)}</div>' for w in cell.warnings)
+    if cell.suggested_sanitiser:
+        text += f"<pre>{escape(cell.suggested_sanitiser)}</pre>"
+    if cell.image_diff:  # where a changed image differs (the comparer's difference image)
+        text += (f'<div><img class="diff" alt="difference image of cell {cell.index}" '
+                 f'src="data:image/png;base64,{escape(cell.image_diff)}"></div>')
     seconds = f"{cell.execution_seconds:.2f} s" if cell.execution_seconds is not None else ""
     return (f'<tr data-status="{cell.status.value}"><td>{cell.index}</td>'
             f'<td class="status" style="color:{colour}">{cell.status.value}</td>'

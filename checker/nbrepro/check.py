@@ -21,7 +21,7 @@ import nbformat
 
 from nbrepro import __version__, repoconfig
 from nbrepro.backends import get_backend
-from nbrepro.build import BackendOptions, BuildRequest
+from nbrepro.build import Backend, BackendOptions, BuildRequest
 from nbrepro.errors import ConfigError
 from nbrepro.execute import ExecutionOptions, run_notebook
 from nbrepro.markers import apply_execution_tags
@@ -151,9 +151,10 @@ def check(
     options = options or CheckOptions()
     progress = progress or Progress()
     # An unknown backend or an unreachable engine is an input error: fail before work.
-    get_backend(options.backend, BackendOptions(sandbox=options.sandbox,
-                                                base_image=options.base_image))
+    backend = get_backend(options.backend, BackendOptions(
+        sandbox=options.sandbox, limits=options.limits, base_image=options.base_image))
     src = source if isinstance(source, Source) else open_source(source)
+    backend.options.hidden += _hidden_paths(src, store)
     started = time.monotonic()
     result = CheckResult(
         repository=src.info, nbrepro_version=__version__,
@@ -165,7 +166,7 @@ def check(
         progress = StoreProgress(store, check_id, progress)
     scratch: list[Path] = []
     try:
-        _run_stages(src, options, result, progress, scratch, store, check_id)
+        _run_stages(src, options, backend, result, progress, scratch, store, check_id)
     except (KeyboardInterrupt, SystemExit):
         _finish(store, check_id, INTERRUPTED, result, started, "interrupted")
         raise
@@ -181,10 +182,9 @@ def check(
 
 
 def _run_stages(
-    src: Source, options: CheckOptions, result: CheckResult, progress: Progress,
-    scratch_dirs: list[Path], store: Store | None, check_id: int | None,
+    src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
+    progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
 ) -> None:
-    backend = get_backend(options.backend, _backend_options(options, src, store))
     progress.stage("scan")
     paths = src.selected if src.selected is not None else find_notebooks(src.root)
     scanned = [scan_notebook(src.root, p) for p in paths]
@@ -279,16 +279,15 @@ def _repo_config(root: Path, spec: Spec) -> repoconfig.RepoConfig:
         return repoconfig.RepoConfig(root=root)
 
 
-def _backend_options(options: CheckOptions, src: Source, store: Store | None) -> BackendOptions:
-    """Isolation settings; audited code must not see the real repository (it runs in
-    the scratch copy) nor the results database."""
+def _hidden_paths(src: Source, store: Store | None) -> list[Path]:
+    """What audited code must not see: the real repository (it runs in the scratch
+    copy) and the results database."""
     hidden = [src.root]
     url = store.url if store is not None else ""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         db = Path(url.removeprefix("sqlite:///"))
         hidden += [db, *(db.with_name(db.name + s) for s in ("-journal", "-wal", "-shm"))]
-    return BackendOptions(sandbox=options.sandbox, limits=options.limits,
-                          base_image=options.base_image, hidden=hidden)
+    return hidden
 
 
 def _finish(

@@ -364,10 +364,11 @@ class Store:
 
     # --- reads ----------------------------------------------------------------
 
-    def get_check(self, check_id: int) -> dict[str, Any] | None:
+    def get_check(self, check_id: int, full: bool = True) -> dict[str, Any] | None:
+        """One check; with `full`, its whole result too (what is known so far)."""
         with self.session() as s:
             row = s.get(CheckRow, check_id)
-            return _check_dict(row, full=True) if row else None
+            return _check_dict(row, full=full) if row else None
 
     def list_checks(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.session() as s:
@@ -430,9 +431,8 @@ def _check_dict(row: CheckRow, full: bool) -> dict[str, Any]:
             for nb in row.notebooks
         ],
     }
-    if full:
-        result = CheckResult.from_dict(row.result) if row.result else _partial_result(row)
-        data["result"] = result.to_dict()
+    if full:  # a finished check's result is stored as this very dict
+        data["result"] = row.result or _partial_result(row).to_dict()
     return data
 
 

@@ -126,7 +126,7 @@ class CheckService:
         return url
 
     async def cancel(self, check_id: int) -> dict[str, Any]:
-        row = self._row(check_id)
+        row = self.summary(check_id)
         if row["state"] not in (QUEUED, RUNNING):
             raise HTTPError(409, f"check {check_id} is {row['state']}, not running")
         if not await self.runner.cancel(check_id):
@@ -137,7 +137,7 @@ class CheckService:
     def _finished(self, check_id: int, code: int, cancelled: bool) -> None:
         """The runner reaped a check's process: make sure its row says how it ended."""
         self._recent.clear()
-        row = self.store.get_check(check_id)
+        row = self.store.get_check(check_id, full=False)
         if row is None:
             return
         if cancelled:
@@ -149,16 +149,14 @@ class CheckService:
 
     # --- reads --------------------------------------------------------------
 
-    def _row(self, check_id: int) -> dict[str, Any]:
-        row = self.store.get_check(check_id)
+    def _row(self, check_id: int, full: bool = True) -> dict[str, Any]:
+        row = self.store.get_check(check_id, full=full)
         if row is None:
             raise HTTPError(404, f"no check with id {check_id}")
         return row
 
     def summary(self, check_id: int) -> dict[str, Any]:
-        row = self._row(check_id)
-        row.pop("result", None)
-        return row
+        return self._row(check_id, full=False)
 
     def get(self, check_id: int) -> dict[str, Any]:
         return self._recent.get(("get", check_id), lambda: self._row(check_id))
@@ -167,9 +165,9 @@ class CheckService:
         return self._recent.get(("list", limit), lambda: self.store.list_checks(limit))
 
     def result(self, check_id: int) -> CheckResult:
-        self._row(check_id)
         result = self.store.get_result(check_id)
-        assert result is not None
+        if result is None:
+            raise HTTPError(404, f"no check with id {check_id}")
         return result
 
     def report_html(self, check_id: int) -> str:
@@ -177,7 +175,7 @@ class CheckService:
 
     def notebooks(self, check_id: int, path: str) -> dict[str, Any]:
         """Stored and re-run notebook of one path in a check, with their nbdime diff."""
-        self._row(check_id)
+        self.summary(check_id)  # 404 for an unknown check
         base = self.artifacts_dir / str(check_id)
         stored, rerun = self._artifact(base / "stored", path), self._artifact(base / "rerun", path)
         if stored is None or rerun is None:

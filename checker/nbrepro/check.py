@@ -33,6 +33,7 @@ from nbrepro.model import (
     NotebookResult,
     Spec,
 )
+from nbrepro.progress import Progress
 from nbrepro.resolve import resolve
 from nbrepro.sandbox import ResourceLimits
 from nbrepro.scan import find_notebooks, scan_notebook
@@ -56,22 +57,6 @@ class CheckOptions:
     output_dir: Path | None = None  # where stored and re-run notebooks are written
     twice: bool = False  # run each notebook twice: outputs that differ are `volatile`
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
-
-
-class Progress:
-    """Receives progress events; subclasses show or store them. All no-ops here."""
-
-    def stage(self, stage: str, detail: str | None = None) -> None:
-        pass
-
-    def notebook_started(self, path: str, index: int, total: int, cells: int) -> None:
-        pass
-
-    def cell_done(self, path: str, index: int, done: int, total: int) -> None:
-        pass
-
-    def notebook_done(self, result: NotebookResult) -> None:
-        pass
 
 
 class StoreProgress(Progress):

@@ -19,13 +19,14 @@ from rich.status import Status
 from nbrepro import __version__
 from nbrepro.errors import InputError, NbreproError
 from nbrepro.model import NotebookResult
+from nbrepro.progress import Progress
 
 EXIT_OK, EXIT_NOT_REPRODUCED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 err = Console(stderr=True, highlight=False)
 
 
-class ConsoleProgress:
+class ConsoleProgress(Progress):
     """Shows which notebook, stage and cell a check is at (a spinner on a terminal,
     one line per notebook otherwise)."""
 

@@ -121,10 +121,10 @@ def warm_build_times(env: dict[str, str], tmp: Path, repeat: int) -> list[float]
     code = """
 import json, sys, time
 from pathlib import Path
-from nbrepro.backends import get_backend
-from nbrepro.build import BuildRequest, find_python
-from nbrepro.resolve import resolve
-from nbrepro.spec import read_spec
+from nbrepro.isolation import get_backend
+from nbrepro.isolation.base import BuildRequest, find_python
+from nbrepro.stages.resolve import resolve
+from nbrepro.stages.spec import read_spec
 repo = Path(sys.argv[1]); times = []
 for _ in range(int(sys.argv[2])):
     t = time.perf_counter()

@@ -16,9 +16,9 @@ import pytest
 
 from nbrepro.compare import NORMALISERS, CompareOptions, default_comparer
 from nbrepro.compare.canonical import WIDGET_MIME
+from nbrepro.compare.markers import Sanitizer
 from nbrepro.compare.normalise import Stage
 from nbrepro.errors import ConfigError
-from nbrepro.markers import Sanitizer
 from nbrepro.model import CellStatus
 
 NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.timezone.utc)

@@ -106,8 +106,8 @@ def test_identical_notebook_has_an_empty_diff():
 def test_rerun_with_only_noise_is_reproduced_equivalent_with_the_right_reasons():
     """End to end: the stored fixture was executed in an "old" environment; here it
     is executed again in a "new" one, compared, and judged by the pipeline's verdict."""
-    from nbrepro.execute import CellRun, NotebookRun, Outcome
-    from nbrepro.verdict import judge
+    from nbrepro.stages.execute import CellRun, NotebookRun, Outcome
+    from nbrepro.stages.verdict import judge
 
     stored = nbformat.read(make_fixtures.NOTEBOOK, as_version=4)
     fresh = make_fixtures.notebook()

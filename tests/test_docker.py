@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from nbrepro.build import BackendOptions
+from nbrepro.isolation.base import BackendOptions
 from tests.conftest import REPOS
 from tests.fixtures.security.make_notebooks import notebook
 from tests.test_docker_engine import (
@@ -166,7 +166,7 @@ def test_kernel_container_is_confined_and_removed_after_ctrl_c(
 
 def test_containers_left_by_a_killed_nbrepro_are_removed_by_the_next(
         docker_engine: str, docker_client: Any) -> None:
-    from nbrepro.containers import LABEL_OWNER, DockerBackend, owner
+    from nbrepro.isolation.docker import LABEL_OWNER, DockerBackend, owner
 
     dead = subprocess.Popen(["true"])
     dead.wait()

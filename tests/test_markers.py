@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbrepro.compare import default_comparer
-from nbrepro.errors import ConfigError
-from nbrepro.markers import (
+from nbrepro.compare.markers import (
     PolicyKind,
     apply_execution_tags,
     cell_policy,
@@ -14,6 +13,7 @@ from nbrepro.markers import (
     load_sanitize_file,
     parse_sanitize_text,
 )
+from nbrepro.errors import ConfigError
 from nbrepro.model import CellStatus
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nbrepro.resolve import uv_binary
+from nbrepro.isolation.tools import uv_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

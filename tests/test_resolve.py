@@ -3,8 +3,7 @@ the end-to-end tests)."""
 
 from __future__ import annotations
 
-from nbrepro.check import short_message
-from nbrepro.resolve import blame, parse_pins
+from nbrepro.stages.resolve import blame, parse_pins, short_message
 
 UV_FAILURE = """  \u00d7 No solution found when resolving dependencies:
   ╰─▶ Because there is no version of scikit_learn==0.0.1 and you require

@@ -19,21 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from nbrepro import sandbox
 from nbrepro.errors import ConfigError
-from nbrepro.resolve import uv_binary
-from nbrepro.sandbox import (
-    Bubblewrap,
-    CgroupV1,
-    CgroupV2,
-    Mounts,
-    NoSandbox,
-    ResourceLimits,
-    ToolRunner,
-    confine,
-    detect,
-    tool_environment,
-)
+from nbrepro.isolation import confine as confinement
+from nbrepro.isolation import sandbox, tools
+from nbrepro.isolation.confine import CgroupV1, CgroupV2, ResourceLimits, confine
+from nbrepro.isolation.environ import tool_environment
+from nbrepro.isolation.sandbox import Bubblewrap, Mounts, NoSandbox, detect
+from nbrepro.isolation.tools import ToolRunner, uv_binary
 from tests.conftest import REPOS
 
 needs_bwrap = pytest.mark.skipif(not Bubblewrap.available(),
@@ -314,7 +306,7 @@ def test_cgroup_v2_writes_its_limits(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (root / "cgroup.controllers").write_text("cpu memory pids\n")
     (root / "user.slice" / "cgroup.subtree_control").write_text("cpu memory pids\n")
     monkeypatch.setattr(CgroupV2, "root", root)
-    monkeypatch.setattr(sandbox, "_own_cgroups", lambda: {"": "/user.slice/session.scope"})
+    monkeypatch.setattr(confinement, "_own_cgroups", lambda: {"": "/user.slice/session.scope"})
     CgroupV2.available.cache_clear()
     try:
         assert CgroupV2.available()
@@ -399,7 +391,7 @@ def test_setup_py_runs_sandboxed_while_installing(tmp_path: Path, outside_tmp: P
                                  "text": "home-blocked no-secret\n"}]}]
     (repo / "uses.ipynb").write_text(json.dumps(nb))
     env = {**os.environ, "HOME": str(home), "NBREPRO_SETUP_SECRET": "hunter2"}
-    uv_cache = sandbox.uv_cache_dir(uv_binary())
+    uv_cache = tools.uv_cache_dir(uv_binary())
     if uv_cache:
         env["UV_CACHE_DIR"] = str(uv_cache)
     out = tmp_path / "result.json"
@@ -420,6 +412,6 @@ def test_cgroups_of_dead_nbrepro_processes_are_swept(tmp_path: Path) -> None:
     stale, live = tmp_path / f"nbrepro-{dead.pid}-nbr-x", tmp_path / f"nbrepro-{os.getpid()}-nbr-y"
     stale.mkdir()
     live.mkdir()
-    sandbox._sweep(tmp_path)
+    confinement._sweep(tmp_path)
     assert not stale.exists()
     assert live.exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbrepro.scan import find_notebooks, imports_of, scan_notebook
-from nbrepro.verdict import why_not_runnable
+from nbrepro.stages.scan import find_notebooks, imports_of, scan_notebook
+from nbrepro.stages.verdict import why_not_runnable
 
 
 def write(path: Path, nb: dict | str) -> None:

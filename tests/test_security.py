@@ -29,8 +29,9 @@ from typing import Any
 
 import pytest
 
-from nbrepro.resolve import uv_binary
-from nbrepro.sandbox import Bubblewrap, CgroupV1, CgroupV2, uv_cache_dir
+from nbrepro.isolation.confine import CgroupV1, CgroupV2
+from nbrepro.isolation.sandbox import Bubblewrap
+from nbrepro.isolation.tools import uv_binary, uv_cache_dir
 from tests.test_docker_engine import containers_of, engine_client, ensure_engine
 
 pytestmark = pytest.mark.slow

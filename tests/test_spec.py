@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nbrepro.spec import read_spec, translate_line
+from nbrepro.stages.spec import read_spec, translate_line
 
 
 def files(root: Path, **content: str) -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from nbrepro.compare import CompareOptions, compare_notebook
-from nbrepro.markers import parse_sanitize_text
+from nbrepro.compare.markers import parse_sanitize_text
+from nbrepro.compare.volatility import IGNORE_HINT, detect, suggest_sanitiser
 from nbrepro.model import CellStatus
-from nbrepro.volatility import IGNORE_HINT, detect, suggest_sanitiser
 
 
 def run(*texts: str, source: str = "x") -> dict:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import COMMON_SETUP, ITEMS, Env, Item  # noqa: E402
 
-from nbrepro.markers import apply_execution_tags  # noqa: E402
+from nbrepro.compare.markers import apply_execution_tags  # noqa: E402
 
 HIDDEN = "nbrepro-benchmark-hidden"
 

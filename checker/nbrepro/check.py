@@ -9,7 +9,6 @@ what finished: every notebook's result is stored as soon as it is known.
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 import time
 from collections import Counter
@@ -20,11 +19,11 @@ from pathlib import Path
 import nbformat
 
 from nbrepro import __version__, repoconfig
-from nbrepro.backends import get_backend
-from nbrepro.build import Backend, BackendOptions, BuildRequest
+from nbrepro.compare.markers import apply_execution_tags
 from nbrepro.errors import ConfigError
-from nbrepro.execute import ExecutionOptions, run_notebook
-from nbrepro.markers import apply_execution_tags
+from nbrepro.isolation import get_backend
+from nbrepro.isolation.base import Backend, BackendOptions, BuildRequest
+from nbrepro.isolation.confine import ResourceLimits
 from nbrepro.model import (
     CheckResult,
     EnvironmentResult,
@@ -34,13 +33,13 @@ from nbrepro.model import (
     Spec,
 )
 from nbrepro.progress import Progress
-from nbrepro.resolve import resolve
-from nbrepro.sandbox import ResourceLimits
-from nbrepro.scan import find_notebooks, scan_notebook
-from nbrepro.source import Source, open_source, scratch_copy
-from nbrepro.spec import read_spec
+from nbrepro.stages.execute import ExecutionOptions, run_notebook
+from nbrepro.stages.resolve import resolve, short_message
+from nbrepro.stages.scan import find_notebooks, scan_notebook
+from nbrepro.stages.source import Source, open_source, scratch_copy
+from nbrepro.stages.spec import read_spec
+from nbrepro.stages.verdict import install_failed, judge, not_checked, why_not_runnable
 from nbrepro.store import ERROR, FINISHED, INTERRUPTED, Store
-from nbrepro.verdict import install_failed, judge, not_checked, why_not_runnable
 
 
 @dataclass
@@ -102,25 +101,6 @@ def requested_python(spec_version: str | None, infos: list[NotebookInfo]) -> str
         return spec_version
     versions = [".".join(i.python_version.split(".")[:2]) for i in infos if i.python_version]
     return Counter(versions).most_common(1)[0][0] if versions else None
-
-
-def short_message(message: str | None, limit: int = 240) -> str:
-    """The most telling sentence of a resolver's or installer's message: uv's
-    "Because ..." explanation, else the first error line, else the last line."""
-    if not message:
-        return ""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", message)
-    frame = " \u00d7\u2570\u2500\u25b6\u2502"  # the box drawing uv frames errors with
-    lines = [ln.strip(frame) for ln in text.splitlines() if ln.strip(frame)]
-    joined = " ".join(lines)  # uv wraps its explanation over several lines
-    for marker in ("Because ", "error: ", "ERROR: "):
-        start = joined.find(marker)
-        if start >= 0:
-            pick = joined[start:]
-            break
-    else:
-        pick = lines[-1] if lines else ""
-    return pick if len(pick) <= limit else pick[: limit - 1] + "…"
 
 
 def check(

@@ -144,10 +144,10 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
     from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
-    from nbrepro.execute import ExecutionOptions
+    from nbrepro.isolation.confine import ResourceLimits
     from nbrepro.report import RENDERERS
     from nbrepro.report.terminal import print_report
-    from nbrepro.sandbox import ResourceLimits
+    from nbrepro.stages.execute import ExecutionOptions
     from nbrepro.store import Store
 
     # Every output file is checked before any work: an unwritable path fails fast.

@@ -43,8 +43,8 @@ from typing import Any
 import tomllib
 
 from nbrepro.compare import NORMALISERS, CompareOptions
+from nbrepro.compare.markers import Sanitizer, load_sanitize_file
 from nbrepro.errors import ConfigError
-from nbrepro.markers import Sanitizer, load_sanitize_file
 
 IGNORE_PLACEHOLDER = "<ignored>"
 

@@ -40,6 +40,7 @@ from sqlalchemy.orm import (
 )
 
 from nbrepro.errors import InputError
+from nbrepro.isolation.confine import alive
 from nbrepro.model import (
     CheckResult,
     EnvironmentResult,
@@ -49,7 +50,6 @@ from nbrepro.model import (
     RepositoryInfo,
     Spec,
 )
-from nbrepro.processes import alive
 
 # Check states. `running` rows whose process is gone are turned into `interrupted`.
 QUEUED, RUNNING, FINISHED, CANCELLED, INTERRUPTED, ERROR = (

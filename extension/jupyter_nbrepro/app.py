@@ -13,7 +13,7 @@ from jupyter_server.extension.application import ExtensionApp
 from platformdirs import user_data_dir
 from traitlets import Bool, Float, Integer, Type, Unicode, default
 
-from nbrepro.backends import BACKENDS
+from nbrepro.isolation import backend_names
 from nbrepro.store import Store, default_url
 
 from .handlers import handlers
@@ -25,7 +25,7 @@ class NbreproApp(ExtensionApp):
     name = "jupyter_nbrepro"
     load_other_extensions = True
 
-    backend = Unicode("venv", config=True, help="Isolation backend: " + ", ".join(BACKENDS))
+    backend = Unicode("venv", config=True, help="Isolation backend: " + ", ".join(backend_names()))
     cell_timeout = Float(300, config=True, help="Seconds one cell may run.")
     notebook_timeout = Float(1200, config=True, help="Seconds one notebook may run.")
     db_url = Unicode(config=True, help="SQLAlchemy URL of the results database "
@@ -47,8 +47,8 @@ class NbreproApp(ExtensionApp):
         return str(Path(user_data_dir("nbrepro")) / "artifacts")
 
     def initialize_settings(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"NbreproApp.backend must be one of {', '.join(BACKENDS)}")
+        if self.backend not in backend_names():
+            raise ValueError(f"NbreproApp.backend must be one of {', '.join(backend_names())}")
         service = CheckService(
             store=Store(self.db_url), runner_factory=self.runner_class,
             root_dir=self.serverapp.root_dir, artifacts_dir=Path(self.artifacts_dir),

@@ -20,7 +20,7 @@ from tornado.web import HTTPError
 from nbrepro.compare import compare_notebook
 from nbrepro.model import CheckResult, Verdict
 from nbrepro.report import badge, html
-from nbrepro.source import is_url
+from nbrepro.stages.source import is_url
 from nbrepro.store import CANCELLED, ERROR, FINISHED, QUEUED, RUNNING, Store
 
 from .paths import resolve_inside

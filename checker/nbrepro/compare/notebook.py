@@ -77,9 +77,9 @@ def compare_notebook(
     `second_run` is the same notebook executed a second time in the same
     environment as `new_nb` (`--twice`): a cell that does not match its stored
     output *and* differs between the two runs is `volatile`, with a suggested
-    sanitiser (see `nbrepro.volatility`), and is left out of the verdict.
+    sanitiser (see `nbrepro.compare.volatility`), and is left out of the verdict.
     """
-    from nbrepro.volatility import detect
+    from nbrepro.compare.volatility import detect
 
     options = options or CompareOptions()
     comparer = OutputComparer(options)

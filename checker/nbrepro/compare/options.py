@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from nbrepro.compare.markers import Sanitizer
 from nbrepro.errors import ConfigError
-from nbrepro.markers import Sanitizer
 
 from .normalise import NORMALISERS
 

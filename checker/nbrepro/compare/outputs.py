@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from nbrepro.markers import CellPolicy, cell_policy
+from nbrepro.compare.markers import CellPolicy, cell_policy
 from nbrepro.model import CellStatus
 
 from .canonical import IMAGE_MIMES, SVG_MIME, TEXT_MIMES, Output, canonical_outputs, output_label

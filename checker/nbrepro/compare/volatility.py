@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbrepro.compare.canonical import TEXT_MIMES, canonical_outputs
+from nbrepro.compare.markers import Sanitizer
 from nbrepro.compare.options import CompareOptions
 from nbrepro.compare.outputs import OutputComparer
 from nbrepro.compare.tolerance import Token, tokenize
-from nbrepro.markers import Sanitizer
 
 if TYPE_CHECKING:
     from nbrepro.compare.result import CellComparison

@@ -18,7 +18,7 @@ from pathlib import Path
 from nbrepro import cache
 from nbrepro.errors import InputError
 from nbrepro.model import RepositoryInfo
-from nbrepro.scan import SKIP_DIRS
+from nbrepro.stages.scan import SKIP_DIRS
 
 GIT_TIMEOUT = 600
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://|git@[^:]+:)", re.I)

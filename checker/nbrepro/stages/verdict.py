@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
-from nbrepro.execute import NotebookRun, Outcome
 from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
+from nbrepro.stages.execute import NotebookRun, Outcome
 
 _NOT_REPRODUCED = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
 

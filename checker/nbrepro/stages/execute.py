@@ -30,7 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from nbrepro.build import Backend, KernelContext
+from nbrepro.isolation.base import Backend, KernelContext
 from nbrepro.model import EnvironmentResult
 
 KERNEL_NAME = "nbrepro"

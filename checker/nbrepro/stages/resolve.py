@@ -7,9 +7,7 @@ A resolution failure is a result naming the requirement that could not be met.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,37 +20,17 @@ from packaging.utils import canonicalize_name
 
 from nbrepro import cache
 from nbrepro.errors import ConfigError
+from nbrepro.isolation.tools import tool_env, uv_binary
 from nbrepro.model import Lock, Spec
-from nbrepro.spec import requirement_name
+from nbrepro.stages.spec import requirement_name
 
 if TYPE_CHECKING:
-    from nbrepro.sandbox import ToolRunner
+    from nbrepro.isolation.tools import ToolRunner
 
 # The kernel itself: resolved together with the audited requirements so that it
 # never fights them, but it is the only thing nbrepro adds to the environment.
 KERNEL_REQUIREMENT = "ipykernel"
 RESOLVE_TIMEOUT = 900
-
-
-def uv_binary() -> str:
-    """The uv executable installed with nbrepro (the `uv` package), else one on PATH."""
-    try:
-        from uv import find_uv_bin
-
-        return find_uv_bin()
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("uv")
-        if not found:
-            raise ConfigError("uv is not installed: pip install uv") from None
-        return found
-
-
-def tool_env() -> dict[str, str]:
-    """Environment for resolver/installer subprocesses: never download interpreters."""
-    env = dict(os.environ)
-    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
-    env.pop("VIRTUAL_ENV", None)
-    return env
 
 
 @dataclass
@@ -226,3 +204,22 @@ def blame(message: str, requirements: list[str]) -> str | None:
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), req)
     return best[1] if best else None
+
+
+def short_message(message: str | None, limit: int = 240) -> str:
+    """The most telling sentence of a resolver's or installer's message: uv's
+    "Because ..." explanation, else the first error line, else the last line."""
+    if not message:
+        return ""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    frame = " \u00d7\u2570\u2500\u25b6\u2502"  # the box drawing uv frames errors with
+    lines = [ln.strip(frame) for ln in text.splitlines() if ln.strip(frame)]
+    joined = " ".join(lines)  # uv wraps its explanation over several lines
+    for marker in ("Because ", "error: ", "ERROR: "):
+        start = joined.find(marker)
+        if start >= 0:
+            pick = joined[start:]
+            break
+    else:
+        pick = lines[-1] if lines else ""
+    return pick if len(pick) <= limit else pick[: limit - 1] + "…"

@@ -31,19 +31,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbrepro import cache
-from nbrepro.build import (
+from nbrepro.errors import BackendUnavailable
+from nbrepro.isolation.base import (
     Backend,
     BackendOptions,
     BuildRequest,
     KernelContext,
-    PythonChoice,
     project_hash,
 )
-from nbrepro.errors import BackendUnavailable
+from nbrepro.isolation.confine import alive
+from nbrepro.isolation.environ import CA_VARIABLES, INDEX_VARIABLES, PROXY_VARIABLES
+from nbrepro.isolation.tools import BUILD_TIMEOUT, PythonChoice, uv_binary
 from nbrepro.model import EnvironmentResult
-from nbrepro.processes import alive
-from nbrepro.resolve import blame, uv_binary
-from nbrepro.scan import SKIP_DIRS
+from nbrepro.stages.resolve import blame
+from nbrepro.stages.scan import SKIP_DIRS
 
 if TYPE_CHECKING:
     import docker
@@ -58,15 +59,8 @@ LABEL_OWNER = "org.nbrepro.owner"  # "<hostname>:<pid>" of the nbrepro that star
 ENV_DIR = "/env"
 # The kernel's user when nbrepro runs as root (otherwise the user's own uid/gid).
 UNPRIVILEGED_UID = 65534
-BUILD_TIMEOUT = 1800
 ENGINE_TIMEOUT = 120
 TMPFS_SIZE = "1g"
-# Variables a build may need to reach a package index (passed as build arguments).
-INDEX_VARIABLES = ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX",
-                   "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-                   "no_proxy")
-CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE")
 _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(?::[a-z0-9]+)?(?:=[A-Za-z0-9.+~:\-]+)?$")
 _STEP = re.compile(r"^Step (\d+)/\d+ : ")
 

@@ -1,0 +1,257 @@
+"""The sandbox for audited code on the host (bubblewrap).
+
+Audited notebooks, `setup.py` files and build backends are untrusted code. The venv
+backend runs all of them through a `Sandbox` strategy:
+
+- `Bubblewrap` (when `bwrap` works here): the whole system read-only, the user's
+  home, nbrepro's cache and database, `/run` (the Docker socket, the user's runtime
+  sockets) and secret system files hidden, a private `/tmp`, `/proc` and PID
+  namespace (no other process is visible or can be signalled), no capabilities, no
+  network unless asked for; only the paths a step needs are bound back, read-only
+  or writable.
+- `NoSandbox`: runs as the user, with a one-time warning; recorded as `none`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+log = logging.getLogger("nbrepro")
+
+# Readable by uid 0 even without capabilities (owned by root); masked in the sandbox.
+SECRET_SYSTEM_PATHS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
+                       "/etc/ssh", "/etc/sudoers.d", "/var/lib/docker", "/root")
+
+
+# --- what the sandbox hides ----------------------------------------------------------
+
+
+def user_homes() -> list[Path]:
+    """The user's home as $HOME says and as the password database says."""
+    homes = [Path.home()]
+    with contextlib.suppress(KeyError):
+        homes.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+    return homes
+
+
+def nbrepro_private_dirs() -> list[Path]:
+    """nbrepro's own state: the cache root and the default database folder."""
+    from platformdirs import user_data_dir
+
+    from nbrepro.cache import cache_root
+
+    return [cache_root(), Path(user_data_dir("nbrepro"))]
+
+
+def docker_socket_dirs() -> list[Path]:
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return [Path(host.removeprefix("unix://")).parent]
+    return []
+
+
+def _existing(paths: Iterable[Path]) -> list[Path]:
+    """Existing, absolute, symlink-resolved paths, without those inside another one."""
+    resolved: list[Path] = []
+    for path in paths:
+        try:
+            real = Path(os.path.realpath(path))
+        except OSError:
+            continue
+        if real.exists() and real != Path("/") and real not in resolved:
+            resolved.append(real)
+    return [p for p in resolved if not any(q != p and q in p.parents for q in resolved)]
+
+
+def python_prefixes(python: str | Path | None) -> list[Path]:
+    """What an interpreter needs to start: its venv (if any) and its base installation."""
+    if not python:
+        return []
+    exe = Path(python)
+    found: list[Path] = []
+    venv = exe.parent.parent
+    cfg = venv / "pyvenv.cfg"
+    if cfg.is_file():
+        found.append(venv)
+        for line in cfg.read_text(errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                found.append(Path(value.strip()).parent)
+    real = Path(os.path.realpath(exe))
+    found.append(real.parent.parent if real.parent.name == "bin" else real.parent)
+    return found
+
+
+# --- sandboxes ---------------------------------------------------------------------
+
+
+@dataclass
+class Mounts:
+    """Paths a sandboxed step may see beyond the read-only system."""
+
+    writable: list[Path] = field(default_factory=list)
+    readable: list[Path] = field(default_factory=list)
+    hidden: list[Path] = field(default_factory=list)
+
+
+class Sandbox:
+    """How audited code runs on the host. One instance per backend; stateless."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def available(cls) -> bool:
+        raise NotImplementedError
+
+    def kernel_argv(self, argv: list[str], mounts: Mounts, cwd: Path, network: bool) -> list[str]:
+        """`argv` (a kernel) wrapped so that it runs sandboxed."""
+        raise NotImplementedError
+
+    def tool_argv(self, argv: list[str], mounts: Mounts, cwd: Path, home: Path) -> list[str]:
+        """`argv` (a resolver or installer, which runs the audited repository's build
+        code) wrapped: network allowed, writes only to `mounts.writable`."""
+        raise NotImplementedError
+
+
+class NoSandbox(Sandbox):
+    """Runs audited code as the user: only the limits and the allow-listed environment."""
+
+    name = "none"
+
+    @classmethod
+    def available(cls) -> bool:
+        return True
+
+    def kernel_argv(self, argv: list[str], mounts: Mounts, cwd: Path, network: bool) -> list[str]:
+        return list(argv)
+
+    def tool_argv(self, argv: list[str], mounts: Mounts, cwd: Path, home: Path) -> list[str]:
+        return list(argv)
+
+
+class Bubblewrap(Sandbox):
+    """bubblewrap: mount, PID, IPC, UTS (and network) namespaces, no capabilities."""
+
+    name = "bubblewrap"
+
+    @classmethod
+    @functools.cache
+    def available(cls) -> bool:
+        # `bwrap` may be installed and still unusable (user namespaces disabled, a
+        # container without CAP_SYS_ADMIN): try the options we need.
+        exe = shutil.which("bwrap")
+        if not exe:
+            return False
+        try:
+            proc = subprocess.run(
+                [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                 "--unshare-pid", "--unshare-net", "--unshare-ipc", "--cap-drop", "ALL",
+                 "--die-with-parent", "true"],
+                capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return proc.returncode == 0
+
+    def _common(self, mounts: Mounts, cwd: Path, network: bool) -> list[str]:
+        args = [
+            shutil.which("bwrap") or "bwrap",
+            "--die-with-parent",  # the sandbox goes when the harness goes
+            "--new-session",  # no access to the harness's terminal (TIOCSTI)
+            # A private PID namespace: the sandbox sees and signals only its own
+            # processes (not the harness, not /proc/<pid>/environ of anything else),
+            # and all of them die with it.
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--hostname", "nbrepro",
+            # As root bwrap would keep every capability: drop them all, so read-only
+            # mounts stay read-only and nothing can be remounted.
+            "--cap-drop", "ALL",
+            "--ro-bind", "/", "/",
+            "--dev", "/dev", "--proc", "/proc",
+        ]
+        if not network:
+            args.append("--unshare-net")
+        # /tmp first: hidden paths inside it are hidden already.
+        tmp = Path(os.path.realpath("/tmp"))
+        hidden = _existing([tmp, Path("/run"), Path("/var/run"), *user_homes(),
+                            *nbrepro_private_dirs(), *docker_socket_dirs(), *mounts.hidden,
+                            *map(Path, SECRET_SYSTEM_PATHS)])
+        for path in hidden:
+            if path.is_dir():
+                args += ["--tmpfs", str(path)]
+            else:  # not /dev/null: writes to a device would succeed (into nothing)
+                args += ["--ro-bind", str(_empty_file()), str(path)]
+        if network:  # name resolution may live under /run (systemd-resolved)
+            resolv = Path(os.path.realpath("/etc/resolv.conf"))
+            if resolv.is_file() and any(h in resolv.parents for h in hidden):
+                args += ["--ro-bind", str(resolv), str(resolv)]
+        # Later mounts win: what a step needs is bound back after hiding.
+        for path in _existing(mounts.readable):
+            args += ["--ro-bind", str(path), str(path)]
+        for path in _existing(mounts.writable):
+            args += ["--bind", str(path), str(path)]
+        # Hidden folders are empty and read-only, so that writes to them fail instead
+        # of vanishing silently; /tmp stays the sandbox's private, writable temp dir.
+        for path in hidden:
+            if path.is_dir() and path != tmp:
+                args += ["--remount-ro", str(path)]
+        args += ["--chdir", str(cwd)]
+        return args
+
+    def kernel_argv(self, argv: list[str], mounts: Mounts, cwd: Path, network: bool) -> list[str]:
+        # ipykernel polls for its parent (JPY_PARENT_PID) and would see the PID
+        # namespace's init as "parent exited"; the sandbox dies with the harness anyway.
+        return [*self._common(mounts, cwd, network), "--unsetenv", "JPY_PARENT_PID",
+                "--", *argv]
+
+    def tool_argv(self, argv: list[str], mounts: Mounts, cwd: Path, home: Path) -> list[str]:
+        return [*self._common(mounts, cwd, network=True), "--setenv", "HOME", str(home),
+                "--", *argv]
+
+
+@functools.cache
+def _empty_file() -> Path:
+    """An empty read-only file to mount over files audited code must not see."""
+    fd, name = tempfile.mkstemp(prefix="nbrepro-empty-")
+    os.close(fd)
+    os.chmod(name, 0o444)
+    atexit.register(lambda: Path(name).unlink(missing_ok=True))
+    return Path(name)
+
+
+SANDBOXES: dict[str, type[Sandbox]] = {s.name: s for s in (Bubblewrap, NoSandbox)}
+_warned = False
+
+
+def detect(enabled: bool = True) -> Sandbox:
+    """The best sandbox available here (`NoSandbox` when `enabled` is false).
+
+    When none is available, checks still run, with a one-time warning."""
+    global _warned
+    if not enabled:
+        return NoSandbox()
+    if Bubblewrap.available():
+        return Bubblewrap()
+    if not _warned:
+        _warned = True
+        log.warning(
+            "nbrepro: warning: no sandbox available (bubblewrap's `bwrap` is missing or "
+            "cannot create namespaces here): audited code runs as you, with your "
+            "network. Install bubblewrap, use --backend docker, or pass --no-sandbox "
+            "to accept this."
+        )
+    return NoSandbox()
+
+

@@ -3,19 +3,16 @@ fixture repositories, and a runner for the real `nbrepro` command."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPOS = Path(__file__).parent / "fixtures" / "repos"
+from tests.helpers.cli import REPOS, CliRun, nbrepro
+from tests.helpers.docker import engine_client, ensure_engine
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,36 +43,20 @@ def repo(tmp_path: Path):
     return copy
 
 
-@dataclass
-class CliRun:
-    code: int
-    stdout: str
-    stderr: str
-    json: dict[str, Any] | None
-
-    def notebook(self, path: str) -> dict[str, Any]:
-        assert self.json is not None, self.stderr
-        for nb in self.json["notebooks"]:
-            if nb["path"] == path:
-                return nb
-        raise AssertionError(f"{path} not in {[n['path'] for n in self.json['notebooks']]}")
-
-
-def nbrepro(*args: str, tmp: Path | None = None, timeout: float = 600) -> CliRun:
-    """Run the real command line; with `tmp`, also ask for JSON output and parse it."""
-    argv = [sys.executable, "-m", "nbrepro", *args]
-    out = None
-    if tmp is not None:
-        out = tmp / "result.json"
-        argv += ["--json", str(out)]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    data = json.loads(out.read_text()) if out is not None and out.exists() else None
-    return CliRun(proc.returncode, proc.stdout, proc.stderr, data)
-
-
 @pytest.fixture
 def run_cli(tmp_path: Path):
     def run(*args: str, json_output: bool = True, timeout: float = 600) -> CliRun:
         return nbrepro(*args, tmp=tmp_path if json_output else None, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> str:
+    """A Docker engine that answers, and the offline base image's name."""
+    return ensure_engine()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    return engine_client()

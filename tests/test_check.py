@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPOS
+from tests.helpers.cli import REPOS
 
 pytestmark = pytest.mark.slow
 

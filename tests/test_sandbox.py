@@ -26,7 +26,7 @@ from nbrepro.isolation.confine import CgroupV1, CgroupV2, ResourceLimits, confin
 from nbrepro.isolation.environ import tool_environment
 from nbrepro.isolation.sandbox import Bubblewrap, Mounts, NoSandbox, detect
 from nbrepro.isolation.tools import ToolRunner, uv_binary
-from tests.conftest import REPOS
+from tests.helpers.cli import REPOS
 
 needs_bwrap = pytest.mark.skipif(not Bubblewrap.available(),
                                  reason="bubblewrap does not work on this machine")

@@ -32,7 +32,7 @@ import pytest
 from nbrepro.isolation.confine import CgroupV1, CgroupV2
 from nbrepro.isolation.sandbox import Bubblewrap
 from nbrepro.isolation.tools import uv_binary, uv_cache_dir
-from tests.test_docker_engine import containers_of, engine_client, ensure_engine
+from tests.helpers.docker import containers_of, engine_client, ensure_engine
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from nbrepro.store import Store
-from tests.conftest import REPOS
+from tests.helpers.cli import REPOS
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytestmark = pytest.mark.slow

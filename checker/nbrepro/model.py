@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 
 class CellStatus(str, enum.Enum):
-    """The outcome for one code cell (DESIGN.md, *Verdicts*)."""
+    """The outcome for one code cell (README, *Verdicts*)."""
 
     IDENTICAL = "identical"
     EQUIVALENT = "equivalent"

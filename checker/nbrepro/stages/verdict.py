@@ -1,4 +1,4 @@
-"""The verdict stage: a run and its comparison -> one notebook's verdict (DESIGN.md)."""
+"""The verdict stage: a run and its comparison -> one notebook's verdict."""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ differing pair of tokens must then be accepted by one of the enabled token rules
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 from collections.abc import Callable
@@ -33,7 +32,7 @@ _TOKEN = re.compile(
     |(?P<ctime>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\ (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)
                \ [\ \d]\d\ \d{2}:\d{2}:\d{2}\ \d{4})
     |(?P<pydatetime>datetime\.datetime\(\d{4},\ \d{1,2},\ \d{1,2}(?:,\ \d{1,6}){0,4}
-               (?:,\ tzinfo=[^()]*(?:\([^()]*\))?)?\))
+               (?:,\ tzinfo=[^()]{0,80}(?:\([^()]{0,80}\))?)?\))
     |(?P<time>(?<![\d:])\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\d:]))
     |(?P<hex>0x[0-9a-fA-F]+)
     |(?P<number>(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?!\w|\.\d))
@@ -63,6 +62,7 @@ class ToleranceContext:
     atol: float = 1e-9
     reference_time: float = 0.0  # epoch seconds of the re-run
     rules: list[tuple[str, TokenRule]] = field(default_factory=list)
+    layout_rules: list[tuple[str, LayoutRule]] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +78,7 @@ class TokenPair:
 
 
 TokenRule = Callable[[TokenPair], bool]
+LayoutRule = Callable[[str, str], bool]  # two whole texts -> whether only layout differs
 
 
 @dataclass
@@ -203,6 +204,14 @@ def _followed_by_unit(line: list[Token], index: int) -> bool:
     return bool(re.match(r"(?:\w+/s|s/\w+)", joined))
 
 
+def same_but_whitespace(stored: str, new: str) -> bool:
+    """Whether two texts differ only in whitespace: trailing spaces, blank lines,
+    or words laid out in columns for another terminal width (`ls`, `pip list`).
+    Runs of whitespace (line breaks included) count as one space; whitespace is
+    never added between two characters or removed from between them."""
+    return stored.split() == new.split()
+
+
 # ---------------------------------------------------------------------------
 # comparing texts
 
@@ -214,6 +223,9 @@ def compare_text(stored: str, new: str, context: ToleranceContext, label: str = 
     a_lines, b_lines = stored.split("\n"), new.split("\n")
     prefix = f"{label} " if label else ""
     if len(a_lines) != len(b_lines):
+        layout = _layout(stored, new, context)
+        if layout is not None:
+            return TextMatch(True, {layout})
         return TextMatch(False, detail=prefix + _line_change(a_lines, b_lines), kind="text")
     rules: set[str] = set()
     moved: list[str] = []
@@ -244,9 +256,20 @@ def compare_text(stored: str, new: str, context: ToleranceContext, label: str = 
         kind = "text" if not moved else kind
     if first is None:
         return TextMatch(True, rules)
+    layout = _layout(stored, new, context)
+    if layout is not None:
+        return TextMatch(True, rules | {layout})
     if kind == "numbers" and moved:
         first += "; " + ", ".join(moved[:3]) + (" ..." if len(moved) > 3 else "")
     return TextMatch(False, detail=first, kind=kind)
+
+
+def _layout(stored: str, new: str, context: ToleranceContext) -> str | None:
+    """The first layout rule under which two texts match, if any."""
+    for name, rule in context.layout_rules:
+        if rule(stored, new):
+            return name
+    return None
 
 
 def _compare_line(
@@ -302,16 +325,24 @@ def _describe_move(a: str, b: str) -> str:
 
 
 def _line_change(a: list[str], b: list[str]) -> str:
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    for tag, i1, _i2, j1, _j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if tag == "delete":
-            return f"line {i1 + 1} removed: {_short(a[i1])!r} ({len(a)} -> {len(b)} lines)"
-        if tag == "insert":
-            return f"line {j1 + 1} added: {_short(b[j1])!r} ({len(a)} -> {len(b)} lines)"
-        return f"line {i1 + 1}: {_short(a[i1])!r} -> {_short(b[j1])!r} ({len(a)} -> {len(b)} lines)"
-    return f"{len(a)} -> {len(b)} lines"
+    """The first change between two lists of lines of different lengths.
+
+    Found from the common start and end (linear in the text, whatever it holds;
+    a sequence matcher is quadratic on crafted input): the lines between them were
+    removed, added or replaced."""
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    removed, added = len(a) - start - end, len(b) - start - end
+    counts = f"({len(a)} -> {len(b)} lines)"
+    if added == 0:
+        return f"line {start + 1} removed: {_short(a[start])!r} {counts}"
+    if removed == 0:
+        return f"line {start + 1} added: {_short(b[start])!r} {counts}"
+    return f"line {start + 1}: {_short(a[start])!r} -> {_short(b[start])!r} {counts}"
 
 
 def _short(line: str, limit: int = 80) -> str:

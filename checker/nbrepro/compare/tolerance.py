@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _TOKEN = re.compile(
     r"""
@@ -44,14 +45,28 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: long lines make tens of thousands of tokens
     kind: str  # a group name of _TOKEN
     text: str
 
 
 def tokenize(line: str) -> list[Token]:
     return [Token(m.lastgroup or "other", m[0]) for m in _TOKEN.finditer(line)]
+
+
+class TokenLine(list[Token]):
+    """The tokens of one line, with the line's text and the rules' look at it cached:
+    a line with many differing tokens is searched once, not once per token."""
+
+    def __init__(self, tokens: list[Token], text: str) -> None:
+        super().__init__(tokens)
+        self.text = text
+        self._mentions: dict[re.Pattern[str], bool] = {}
+
+    def mentions(self, words: re.Pattern[str]) -> bool:
+        if words not in self._mentions:
+            self._mentions[words] = bool(words.search(self.text))
+        return self._mentions[words]
 
 
 @dataclass
@@ -71,8 +86,8 @@ class TokenPair:
 
     stored: Token
     new: Token
-    stored_line: list[Token]
-    new_line: list[Token]
+    stored_line: TokenLine
+    new_line: TokenLine
     index: int  # position of the pair in both lines
     context: ToleranceContext
 
@@ -189,8 +204,8 @@ def _is_epoch(stored: str, new: str, reference: float) -> bool:
     return False
 
 
-def _line_matches(words: re.Pattern[str], line: list[Token]) -> bool:
-    return bool(words.search("".join(t.text for t in line)))
+def _line_matches(words: re.Pattern[str], line: TokenLine) -> bool:
+    return line.mentions(words)
 
 
 def _followed_by_unit(line: list[Token], index: int) -> bool:
@@ -277,11 +292,11 @@ def _compare_line(
 ) -> tuple[bool, set[str], list[str] | None]:
     """(match, rules used, numbers that moved beyond tolerance - None if text changed,
     [] if only the width of spaces did)."""
-    ta, tb = tokenize(a), tokenize(b)
+    ta, tb = TokenLine(tokenize(a), a), TokenLine(tokenize(b), b)
     if len(ta) != len(tb) or any(x.kind != y.kind for x, y in zip(ta, tb, strict=True)):
         # Realigned columns can add or drop padding; compare without the spaces.
-        ta = [t for t in ta if t.kind != "space"]
-        tb = [t for t in tb if t.kind != "space"]
+        ta = _without_spaces(ta)
+        tb = _without_spaces(tb)
         if len(ta) != len(tb):
             return False, set(), None
         spacing_changed = True
@@ -313,6 +328,11 @@ def _compare_line(
     if spacing_changed and "float-tolerance" not in used:
         return False, used, []  # only spacing differs: up to the whole text to decide
     return True, used, []
+
+
+def _without_spaces(line: TokenLine) -> TokenLine:
+    tokens = [t for t in line if t.kind != "space"]
+    return TokenLine(tokens, "".join(t.text for t in tokens))
 
 
 def _describe_move(a: str, b: str) -> str:

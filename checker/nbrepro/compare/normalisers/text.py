@@ -199,102 +199,110 @@ def collection_order(text: str, mime: str, context: TextContext) -> str:
     """
     if mime != "text/plain" or "{" not in text or "," not in text:
         return text
-    return _sort_braces(text, _MAX_DEPTH)
+    return _Braces(text).sorted(0, len(text), _MAX_DEPTH)
 
 
 # Reprs nest a few levels; deeper braces (crafted, or not a repr) are left as they
-# are, which bounds both the recursion and the rescanning of nested items.
+# are, which bounds the recursion and the work: each level reads its text once.
 _MAX_DEPTH = 20
+_BRACKETS = {"{": "}", "[": "]", "(": ")"}
+_BRACKET_OR_QUOTE = re.compile(r"""[{}\[\]()'"]""")
+_BRACE_OR_QUOTE = re.compile(r"""[{'"]""")
+_ITEM_SPECIAL = re.compile(r"""[,{\[('"]""")
+# the rest of a quoted string: up to its closing quote, else to the end of the line
+_STRING_REST = {
+    quote: re.compile(rf"(?:[^{quote}\\\n]|\\[\s\S])*(?:{quote}|\n|\\?\Z)") for quote in "'\""
+}
 
 
-def _sort_braces(text: str, depth: int) -> str:
-    if depth <= 0:
-        return text
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "{":
-            end = _matching_brace(text, i)
-            if end < 0:
-                out.append(text[i:])
-                break
-            items = _split_top_level(text[i + 1 : end])
-            if len(items) > 1:
-                inner = ", ".join(sorted(_sort_braces(item.strip(), depth - 1) for item in items))
+class _Braces:
+    """One text with its brackets matched in a single pass, so that sorting the
+    items of nested `{...}` never rescans the text for a closing bracket."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.closing: dict[int, int] = {}  # index of an opening bracket -> its closing one
+        stack: list[tuple[str, int]] = []
+        position = 0
+        while (m := _BRACKET_OR_QUOTE.search(text, position)) is not None:
+            ch, position = m[0], m.end()
+            if ch in "'\"":
+                position = self.string_end(m.start())
+            elif ch in _BRACKETS:
+                stack.append((_BRACKETS[ch], m.start()))
+            elif stack and stack[-1][0] == ch:
+                self.closing[stack.pop()[1]] = m.start()
             else:
-                inner = _sort_braces(text[i + 1 : end], depth - 1)
-            out.append("{" + inner + "}")
-            i = end + 1
-        elif ch in "'\"":
-            end = _string_end(text, i)
-            out.append(text[i:end])
-            i = end
-        else:
-            j = i + 1
-            while j < n and text[j] not in "{'\"":
-                j += 1
-            out.append(text[i:j])
-            i = j
-    return "".join(out)
+                stack.clear()  # unbalanced: nothing open before this closes after it
 
+    def string_end(self, start: int) -> int:
+        """Index after the quoted string starting at `start` (or after the line if
+        unclosed)."""
+        m = _STRING_REST[self.text[start]].match(self.text, start + 1)
+        return m.end() if m else len(self.text)
 
-def _string_end(text: str, start: int) -> int:
-    """Index after the quoted string starting at `start` (or after the line if unclosed)."""
-    quote = text[start]
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == quote or text[i] == "\n":
-            return i + 1
-        i += 1
-    return len(text)
+    def sorted(self, start: int, end: int, depth: int) -> str:
+        """text[start:end] with the items of every `{...}` in it sorted."""
+        text = self.text
+        if depth <= 0:
+            return text[start:end]
+        out: list[str] = []
+        i = start
+        while i < end:
+            ch = text[i]
+            if ch == "{":
+                close = self.closing.get(i, end)
+                if close >= end:
+                    out.append(text[i:end])
+                    break
+                items = self.items(i + 1, close)
+                if len(items) > 1:
+                    inner = ", ".join(sorted(self.sorted(a, b, depth - 1) for a, b in items))
+                else:
+                    inner = self.sorted(i + 1, close, depth - 1)
+                out.append("{" + inner + "}")
+                i = close + 1
+            elif ch in "'\"":
+                stop = min(self.string_end(i), end)
+                out.append(text[i:stop])
+                i = stop
+            else:
+                m = _BRACE_OR_QUOTE.search(text, i + 1, end)
+                stop = m.start() if m else end
+                out.append(text[i:stop])
+                i = stop
+        return "".join(out)
 
+    def items(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The top-level comma-separated items of text[start:end], whitespace
+        trimmed, an empty last item dropped."""
+        text = self.text
+        bounds: list[tuple[int, int]] = []
+        first = i = start
+        while (m := _ITEM_SPECIAL.search(text, i, end)) is not None:
+            ch = m[0]
+            if ch == ",":
+                bounds.append((first, m.start()))
+                first = i = m.end()
+            elif ch in "'\"":
+                i = self.string_end(m.start())
+            elif (close := self.closing.get(m.start(), end)) < end:
+                i = close + 1
+            else:
+                break  # an unclosed bracket: the rest is one item
+        bounds.append((first, end))
+        trimmed = [self._trim(a, b) for a, b in bounds]
+        if len(trimmed) > 1 and trimmed[-1][0] == trimmed[-1][1]:
+            trimmed = [t for t in trimmed if t[0] < t[1]]
+        return trimmed
 
-def _matching_brace(text: str, start: int) -> int:
-    depth, i = 0, start
-    pairs = {"{": "}", "[": "]", "(": ")"}
-    stack: list[str] = []
-    while i < len(text):
-        ch = text[i]
-        if ch in "'\"":
-            i = _string_end(text, i)
-            continue
-        if ch in pairs:
-            stack.append(pairs[ch])
-            depth += 1
-        elif ch in ")]}":
-            if not stack or stack[-1] != ch:
-                return -1
-            stack.pop()
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
-def _split_top_level(inner: str) -> list[str]:
-    items, depth, start, i = [], 0, 0, 0
-    while i < len(inner):
-        ch = inner[i]
-        if ch in "'\"":
-            i = _string_end(inner, i)
-            continue
-        if ch in "{[(":
-            depth += 1
-        elif ch in "}])":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append(inner[start:i])
-            start = i + 1
-        i += 1
-    tail = inner[start:]
-    if tail.strip() or items:
-        items.append(tail)
-    return [item for item in items if item.strip()] if items and not items[-1].strip() else items
+    def _trim(self, start: int, end: int) -> tuple[int, int]:
+        text = self.text
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        return start, end
 
 
 _BETWEEN_TAGS = re.compile(r">\s+<")

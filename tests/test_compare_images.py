@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from nbrepro.compare import NORMALISERS, CompareOptions, default_comparer
+from nbrepro.compare import NORMALISERS, CompareOptions, OutputComparer
 from nbrepro.compare.images import canonical_svg
 from nbrepro.model import CellStatus
 
@@ -87,7 +87,7 @@ def plot_cell(value: str, mime: str = "image/png", size: str = "288x216",
 
 
 def compare(a: str, b: str, mime: str = "image/png", **options):
-    return default_comparer(CompareOptions(**options)).compare_cell(
+    return OutputComparer(CompareOptions(**options)).compare_cell(
         plot_cell(a, mime), plot_cell(b, mime)
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nbrepro.compare import CompareOptions, default_comparer
+from nbrepro.compare import CompareOptions, OutputComparer
 from nbrepro.compare.tables import parse_tables
 from nbrepro.model import CellStatus
 
@@ -24,7 +24,7 @@ def cell_for(df, **options) -> dict:
 
 
 def compare(a: dict, b: dict, **kw):
-    return default_comparer(CompareOptions(**kw)).compare_cell(a, b)
+    return OutputComparer(CompareOptions(**kw)).compare_cell(a, b)
 
 
 FRAME = {
@@ -79,7 +79,7 @@ def test_text_outside_the_table_is_compared():
 def test_switched_off_tables_compare_as_html_text():
     df = pd.DataFrame(FRAME)
     options = CompareOptions().without("dataframe-table")
-    result = default_comparer(options).compare_cell(
+    result = OutputComparer(options).compare_cell(
         cell_for(df), cell_for(df, **{"display.html.border": 0})
     )
     assert result.status is CellStatus.DIFFERENT

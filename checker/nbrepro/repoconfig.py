@@ -11,6 +11,8 @@
     ]
     sanitize-with = "ci/nbval_sanitize.cfg"   # nbval sanitize files (one or a list)
     lax = false                      # like nbval --nbval-lax: check only NBVAL_CHECK_OUTPUT cells
+    warnings = "strict"              # new warnings on stderr count as differences
+                                     # (default "report": listed with the cell, not counted)
 
     [tool.nbrepro.notebooks."examples/**/*.ipynb"]   # per-notebook settings, keyed by glob
     rtol = 1e-3
@@ -48,7 +50,10 @@ from nbrepro.errors import ConfigError
 
 IGNORE_PLACEHOLDER = "<ignored>"
 
-_SHARED_KEYS = {"rtol", "atol", "image-threshold", "disable", "ignore", "sanitize-with", "lax"}
+_SHARED_KEYS = {
+    "rtol", "atol", "image-threshold", "disable", "ignore", "sanitize-with", "lax", "warnings",
+}  # fmt: skip
+WARNINGS_MODES = ("report", "strict")
 _TOP_KEYS = _SHARED_KEYS | {"notebooks"}
 _NOTEBOOK_KEYS = _SHARED_KEYS | {"enable", "skip"}
 
@@ -176,6 +181,15 @@ def _settings(table: dict[str, Any], root: Path | None, where: str) -> Settings:
             if not isinstance(table[key], bool):
                 raise ConfigError(f"{where} {key} must be true or false, got {table[key]!r}")
             setattr(settings, key, table[key])
+    if "warnings" in table:
+        mode = table["warnings"]
+        if mode not in WARNINGS_MODES:
+            raise ConfigError(
+                f"{where} warnings must be one of {', '.join(map(repr, WARNINGS_MODES))}, "
+                f"got {mode!r}"
+            )
+        # strict: the `warnings` normaliser is off, so a new warning is a difference
+        (settings.disable if mode == "strict" else settings.enable).append("warnings")
     if "sanitize-with" in table:
         value = table["sanitize-with"]
         paths = [value] if isinstance(value, str) else _string_list(value, f"{where} sanitize-with")

@@ -11,63 +11,89 @@ Styler's colours) are compared too.
 
 from __future__ import annotations
 
-import difflib
-import html as html_lib
-import re
+from lxml import etree
+from lxml import html as lxml_html
 
-from .result import ValueContext, ValueMatch
-from .tolerance import compare_text
+from nbrepro.compare.result import ValueContext, ValueMatch
+from nbrepro.compare.tolerance import compare_text
 
 Table = list[list[str]]
 
 
-_BLOCK = re.compile(r"<(style|script)\b[^>]*>(.*?)</\1\s*>", re.DOTALL | re.IGNORECASE)
-_TABLE = re.compile(r"<table\b[^>]*>(.*?)</table\s*>", re.DOTALL | re.IGNORECASE)
-_ROW = re.compile(r"<tr\b[^>]*>(.*?)(?=<tr\b|</tr\s*>|$)", re.DOTALL | re.IGNORECASE)
-_CELL = re.compile(
-    r"<t([dh])\b([^>]*)>(.*?)(?=<t[dh]\b|</t[dh]\s*>|</tr\s*>|$)", re.DOTALL | re.IGNORECASE
-)
-_SPAN = re.compile(r"""\b(colspan|rowspan)\s*=\s*["']?(\d+)""", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
-# pandas' own `<style scoped>` rules for `.dataframe` tables, which change with
-# pandas versions; a Styler's rules (`#T_..._row0_col1 {...}`) are kept.
-_PANDAS_STYLE = re.compile(r"[^{}]*\.dataframe[^{}]*\{[^{}]*\}")
+def parse_tables(html: str) -> tuple[list[Table], str, str] | None:
+    """(tables, visible text outside them, style text without pandas' boilerplate),
+    or None when the value is not HTML a parser can read.
 
-
-def parse_tables(html: str) -> tuple[list[Table], str, str]:
-    """(tables, visible text outside them, style text without pandas' boilerplate).
-
-    A table is a list of rows, a row a list of cell texts (whitespace collapsed,
-    entities decoded, `[colspan=2]` appended where cells span). Tables nested in
-    tables are read as text of their cell.
+    Parsed with libxml2's HTML parser (lxml), so attributes are never read as text
+    (a Styler's `<th id=... class="row_heading level0 row0">`), entities are
+    decoded and the parse is linear in the size of the value. A table is a list of
+    rows, a row a list of cell texts (whitespace collapsed, `[colspan=2]` appended
+    where cells span, as multi-index headers and rows do). Tables nested in tables
+    are read as text of their cell.
     """
+    try:
+        root = lxml_html.document_fromstring(html)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
     styles: list[str] = []
-
-    def drop_block(m: re.Match[str]) -> str:
-        if m[1].lower() == "style":
-            styles.append(m[2])
-        return " "
-
-    html = _BLOCK.sub(drop_block, html)
-    tables = [_rows(m[1]) for m in _TABLE.finditer(html)]
-    outside = _text(_TABLE.sub(" ", html))
-    style = _PANDAS_STYLE.sub("", " ".join(styles))
-    return tables, outside, " ".join(style.split())
+    for element in list(root.iter("style", "script")):
+        if element.tag == "style":
+            styles.append(element.text_content())
+        element.drop_tree()  # keeps the text after it
+    tables = [_rows(table) for table in _outer_tables(root)]
+    for table in _outer_tables(root):
+        table.drop_tree()
+    outside = _text(root.text_content())
+    return tables, outside, _without_pandas_rules(" ".join(styles))
 
 
-def _rows(table: str) -> Table:
-    rows = []
-    for row in _ROW.finditer(table):
-        cells = []
-        for cell in _CELL.finditer(row[1]):
-            spans = [f"{k.lower()}={v}" for k, v in _SPAN.findall(cell[2]) if v != "1"]
-            cells.append(_text(cell[3]) + (f" [{' '.join(spans)}]" if spans else ""))
-        rows.append(cells)
+def _outer_tables(root: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
+    """The tables not inside another table, in document order."""
+    found: list[lxml_html.HtmlElement] = []
+    stack = [root]
+    while stack:
+        element = stack.pop()
+        if element.tag == "table":
+            found.append(element)
+            continue
+        stack.extend(reversed([c for c in element if isinstance(c.tag, str)]))
+    return found
+
+
+def _rows(table: lxml_html.HtmlElement) -> Table:
+    """The rows of one table, not descending into tables inside its cells."""
+    rows: Table = []
+    stack = [c for c in reversed(table) if isinstance(c.tag, str)]
+    while stack:
+        element = stack.pop()
+        if element.tag == "tr":
+            rows.append([_cell(c) for c in element if c.tag in ("td", "th")])
+        elif element.tag != "table":  # thead, tbody, tfoot
+            stack.extend(c for c in reversed(element) if isinstance(c.tag, str))
     return rows
 
 
-def _text(fragment: str) -> str:
-    return " ".join(html_lib.unescape(_TAG.sub(" ", fragment)).split())
+def _cell(cell: lxml_html.HtmlElement) -> str:
+    spans = [
+        f"{name}={value.strip()}"
+        for name in ("colspan", "rowspan")
+        if (value := cell.get(name)) is not None and value.strip() not in ("", "1")
+    ]
+    return _text(cell.text_content()) + (f" [{' '.join(spans)}]" if spans else "")
+
+
+def _text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _without_pandas_rules(style: str) -> str:
+    """CSS without pandas' own rules for `.dataframe` tables, which change with
+    pandas versions; a Styler's rules (`#T_..._row0_col1 {...}`) are kept. One pass
+    over the rules, split at `}`."""
+    pieces = style.split("}")
+    rules = [piece + "}" for piece in pieces[:-1]] + pieces[-1:]
+    kept = [rule for rule in rules if ".dataframe" not in rule.partition("{")[0]]
+    return " ".join(" ".join(kept).split())
 
 
 def compare_html_tables(
@@ -76,8 +102,10 @@ def compare_html_tables(
     """Compare two HTML values that contain tables; None when not applicable."""
     if mime != "text/html" or "<table" not in stored or "<table" not in new:
         return None
-    a_tables, a_outside, a_style = parse_tables(stored)
-    b_tables, b_outside, b_style = parse_tables(new)
+    a_parsed, b_parsed = parse_tables(stored), parse_tables(new)
+    if a_parsed is None or b_parsed is None:
+        return None
+    (a_tables, a_outside, a_style), (b_tables, b_outside, b_style) = a_parsed, b_parsed
     rules = {"dataframe-table"}
     if len(a_tables) != len(b_tables):
         return ValueMatch(False, detail=f"{len(a_tables)} tables -> {len(b_tables)}", kind="table")
@@ -129,14 +157,19 @@ def _shape(table: Table) -> str:
 
 
 def _row_change(a: Table, b: Table) -> str:
-    matcher = difflib.SequenceMatcher(
-        a=[tuple(r) for r in a], b=[tuple(r) for r in b], autojunk=False
-    )
-    for tag, i1, _i2, j1, _j2 in matcher.get_opcodes():
-        if tag == "delete":
-            return f"row {a[i1][:4]} removed"
-        if tag == "insert":
-            return f"row {b[j1][:4]} added"
-        if tag == "replace":
-            return f"row {a[i1][:4]} -> {b[j1][:4]}"
+    """The first row removed, added or changed, from the common start and end
+    (linear; see `tolerance._line_change`)."""
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    removed, added = len(a) - start - end, len(b) - start - end
+    if removed and not added:
+        return f"row {a[start][:4]} removed"
+    if added and not removed:
+        return f"row {b[start][:4]} added"
+    if added and removed:
+        return f"row {a[start][:4]} -> {b[start][:4]}"
     return "rows changed"

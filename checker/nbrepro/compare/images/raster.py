@@ -1,4 +1,4 @@
-"""Images compared perceptually: a re-rendered plot matches, a plot of new data does not.
+"""Raster images compared perceptually: a re-rendered plot matches, a plot of new data does not.
 
 Re-rendering the same figure with another library version changes PNG bytes for
 many reasons that change nothing a reader sees: PNG metadata and compression,
@@ -32,32 +32,20 @@ text did not - are compared as a re-sized figure by `figures.compare_resized` (t
 `figure-resized` normaliser): the axes' data area and the labels around it apart.
 That needs both images' dpi (matplotlib writes it) and a single axes frame;
 otherwise such images are reported as different.
-
-SVG is compared as a drawing, not rasterised: random ids (matplotlib's clip-path
-ids) renamed in order, the `<metadata>` block (which dates the file) dropped, and
-coordinates compared with the numeric tolerance.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import io
-import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from . import figures
-from .canonical import IMAGE_MIMES, SVG_MIME
-from .result import ValueContext, ValueMatch
-from .tolerance import compare_text
-
-if TYPE_CHECKING:
-    from .options import CompareOptions
+from nbrepro.compare.images import figures
+from nbrepro.compare.result import ImageSettings, ValueMatch
 
 _MAX_WIDTH = 480  # larger images are compared at this width
 _SIGMA = 1.0  # blur (pixels) that makes anti-aliasing and resampling comparable
@@ -69,6 +57,7 @@ _DIFF_WIDTH = 320  # width of the difference image for the report
 # a re-sized figure's data area needs image_threshold + this, each label around it
 # image_threshold - that (see figures.py)
 _RESIZED_MARGINS = (0.13, 0.15)
+_MAX_PIXELS = 40_000_000  # larger images are not decoded (a 4000x10000 plot is 40 Mpx)
 
 
 @dataclass(frozen=True)
@@ -106,63 +95,55 @@ class Decoded:
         return Decoded(luminance, darkest, self.dpi)
 
 
-def compare_images(stored: str, new: str, mime: str, context: ValueContext) -> ValueMatch | None:
-    """Compare two image values of one MIME type; None when `mime` is not an image."""
-    if mime == SVG_MIME:
-        return compare_svg(stored, new, context)
-    if mime not in IMAGE_MIMES:
-        return None
-    try:
-        a, b = decode(stored), decode(new)
-    except (ValueError, OSError, binascii.Error) as exc:
-        return ValueMatch(False, detail=f"{mime}: image could not be decoded ({exc})", kind="image")
-    return compare_decoded(a, b, context, mime)
+def compare_raster(
+    a: Decoded, b: Decoded, settings: ImageSettings, mime: str = "image"
+) -> ValueMatch | None:
+    """The one comparison of two decoded raster images, for both image normalisers.
 
-
-def compare_decoded(
-    a: Decoded, b: Decoded, context: ValueContext, mime: str = "image"
-) -> ValueMatch:
-    options = context.options
+    Images of one shape are compared as a whole (`image-similar`, if
+    `settings.similar`); images of different sizes that do not match so - another
+    aspect ratio, or a larger figure whose text did not grow - as a re-sized
+    figure (`figure-resized`, if `settings.resized`). None when neither test is
+    switched on for this pair (the caller then compares bytes)."""
     (wa, ha), (wb, hb) = a.size, b.size
-    size = f"{wa}x{ha}" + ("" if (wa, ha) == (wb, hb) else f" -> {wb}x{hb}")
+    same_size = (wa, ha) == (wb, hb)
+    size = f"{wa}x{ha}" + ("" if same_size else f" -> {wb}x{hb}")
     aspect_a, aspect_b = wa / ha, wb / hb
-    resizable = (wa, ha) != (wb, hb) and options.enabled("figure-resized")
-    if abs(aspect_a / aspect_b - 1) > _ASPECT_TOLERANCE:
-        resized = _resized(a, b, options) if resizable else None
-        if resized is not None and resized.matched:
-            return ValueMatch(True, {"figure-resized"}, image_score=resized.score)
+    same_shape = abs(aspect_a / aspect_b - 1) <= _ASPECT_TOLERANCE
+    resizable = not same_size and settings.resized
+    if not settings.similar and not resizable:
+        return None
+    whole = same_shape and settings.similar
+    score: float | None = None
+    detail = ""
+    if whole:
+        width = max(8, min(_MAX_WIDTH, wa, wb))
+        height = max(8, round(width / aspect_a))
+        ta, tb = a.resized(width, height), b.resized(width, height)
+        score, what, where = similarity(ta, tb)
+        if score >= settings.threshold:
+            return ValueMatch(True, {"image-similar"}, image_score=score)
         detail = (
-            f"{mime}: image size changed {size} (aspect ratio {aspect_a:.2f} -> {aspect_b:.2f})"
+            f"{mime}: {what} around x={where[0]:.0%}, y={where[1]:.0%}; similarity "
+            f"{score:.2f} < {settings.threshold:.2f}, SSIM {ssim(ta, tb):.2f} ({size})"
         )
-        if resized is None:
-            detail += ", so its layout cannot be compared"
-        else:
-            detail += f"; as a re-sized figure: {resized.detail}"
-        diff = difference_png(a, b) if options.diff_images else None
+    resized = _resized(a, b, settings.threshold) if resizable else None
+    if resized is not None and resized.matched:
+        return ValueMatch(True, {"figure-resized"}, image_score=resized.score)
+    if score is None:
         score = resized.score if resized is not None else 0.0
-        return ValueMatch(False, detail=detail, kind="image", image_score=score, image_diff=diff)
-    width = max(8, min(_MAX_WIDTH, wa, wb))
-    height = max(8, round(width / aspect_a))
-    ta, tb = a.resized(width, height), b.resized(width, height)
-    score, what, where = similarity(ta, tb)
-    if score >= options.image_threshold:
-        return ValueMatch(True, {"image-similar"}, image_score=score)
-    resized = None
-    if resizable:  # the same shape at another size: a larger figure, text not larger?
-        resized = _resized(a, b, options)
-        if resized is not None and resized.matched:
-            return ValueMatch(True, {"figure-resized"}, image_score=resized.score)
-    diff = difference_png(a, b) if options.diff_images else None
-    detail = (
-        f"{mime}: {what} around x={where[0]:.0%}, y={where[1]:.0%}; similarity "
-        f"{score:.2f} < {options.image_threshold:.2f}, SSIM {ssim(ta, tb):.2f} ({size})"
-    )
+        detail = f"{mime}: image size changed {size}"
+        if not same_shape:
+            detail += f" (aspect ratio {aspect_a:.2f} -> {aspect_b:.2f})"
+            if resized is None:
+                detail += ", so its layout cannot be compared"
     if resized is not None:
         detail += f"; as a re-sized figure: {resized.detail}"
+    diff = difference_png(a, b) if settings.diff_images else None
     return ValueMatch(False, detail=detail, kind="image", image_score=score, image_diff=diff)
 
 
-def _resized(a: Decoded, b: Decoded, options: CompareOptions) -> figures.Outcome | None:
+def _resized(a: Decoded, b: Decoded, threshold: float) -> figures.Outcome | None:
     """`figures.compare_resized` for two decoded images, if both carry their dpi
     (matplotlib writes it). Resampling both images costs the measure some of its
     sensitivity, so the data area needs more than `image_threshold`; labels
@@ -171,7 +152,6 @@ def _resized(a: Decoded, b: Decoded, options: CompareOptions) -> figures.Outcome
     if a.dpi is None or b.dpi is None:
         return None
     data, labels = _RESIZED_MARGINS
-    threshold = options.image_threshold
     thresholds = (min(1.0, threshold + data), max(-1.0, threshold - labels))
     return figures.compare_resized(a, b, a.dpi / 72, b.dpi / 72, _measure, thresholds)
 
@@ -182,8 +162,14 @@ def _measure(a: Decoded, b: Decoded) -> tuple[float, str]:
 
 
 def decode(value: str) -> Decoded:
-    """A base64 PNG/JPEG/GIF/... value, composited on white."""
+    """A base64 PNG/JPEG/GIF/... value, composited on white.
+
+    Raises ValueError, OSError or binascii.Error for a value that is not an image
+    nbrepro decodes (see `images.DECODE_ERRORS`)."""
     with Image.open(io.BytesIO(base64.b64decode(value))) as image:
+        width, height = image.size
+        if width * height > _MAX_PIXELS:  # before decoding: a bomb stays compressed
+            raise ValueError(f"{width}x{height} pixels is more than nbrepro decodes")
         image.load()
         dpi = _dpi(image.info.get("dpi"))
         if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
@@ -322,59 +308,3 @@ def difference_png(a: Decoded, b: Decoded) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray((rgb * 255).astype(np.uint8), mode="RGB").save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
-
-
-# ---------------------------------------------------------------------------
-# SVG
-
-_SVG_METADATA = re.compile(r"<metadata>.*?</metadata>", re.DOTALL)
-_SVG_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_SVG_ID = re.compile(r'\bid="([^"]+)"')
-
-
-def canonical_svg(text: str) -> str:
-    """An SVG with its metadata block dropped and ids renamed in document order."""
-    text = _SVG_COMMENT.sub("", _SVG_METADATA.sub("", text))
-    ids: dict[str, str] = {}
-    for m in _SVG_ID.finditer(text):
-        ids.setdefault(m[1], f"id{len(ids) + 1}")
-    if ids:
-        # one pass over every reference: id="x", url(#x), href="#x"
-        names = "|".join(map(re.escape, sorted(ids, key=len, reverse=True)))
-        pattern = re.compile(rf'(?<=id=")(?:{names})(?=")|(?<=#)(?:{names})(?=[)"\s])')
-        text = pattern.sub(lambda m: ids[m[0]], text)
-    return re.sub(r">\s+<", "><", text).strip()
-
-
-def compare_svg(stored: str, new: str, context: ValueContext) -> ValueMatch:
-    a, b = canonical_svg(stored), canonical_svg(new)
-    if a == b:
-        return ValueMatch(True, {"image-similar"})
-    text = compare_text(a.replace("><", ">\n<"), b.replace("><", ">\n<"), context.text, SVG_MIME)
-    if text.equal:
-        return ValueMatch(True, {"image-similar"} | text.rules)
-    return ValueMatch(False, detail=f"drawing changed: {text.detail}", kind="image")
-
-
-def compare_resized_images(
-    stored: str, new: str, mime: str, context: ValueContext
-) -> ValueMatch | None:
-    """`figure-resized` on its own (when `image-similar` is switched off): two raster
-    images of different sizes compared as a re-sized figure; None otherwise."""
-    if mime not in IMAGE_MIMES:
-        return None
-    try:
-        a, b = decode(stored), decode(new)
-    except (ValueError, OSError, binascii.Error):
-        return None
-    if a.size == b.size:
-        return None
-    resized = _resized(a, b, context.options)
-    if resized is not None and resized.matched:
-        return ValueMatch(True, {"figure-resized"}, image_score=resized.score)
-    (wa, ha), (wb, hb) = a.size, b.size
-    detail = f"{mime}: image size changed {wa}x{ha} -> {wb}x{hb}"
-    if resized is not None:
-        detail += f"; as a re-sized figure: {resized.detail}"
-    score = resized.score if resized is not None else 0.0
-    return ValueMatch(False, detail=detail, kind="image", image_score=score)

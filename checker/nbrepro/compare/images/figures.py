@@ -9,7 +9,7 @@ they are compared in parts:
 - the *data area*: each image's axes frame (the long straight dark lines of the
   spines) is found, and the two frames' contents - lines, markers, bars, fills,
   grid - are resampled to a common size and compared with the calibrated image
-  measure (`images.similarity`). New data moves marks inside the frame, so it
+  measure (`raster.similarity`). New data moves marks inside the frame, so it
   shows here whatever the size.
 - a *legend* (a light grey box with text, inside the frame) keeps its size in
   points and its distance in points from an edge of the frame (or stays
@@ -26,7 +26,7 @@ they are compared in parts:
   label fail here.
 
 Resampling both images costs the measure some sensitivity, so the data area
-needs a higher score than a whole image (`images._RESIZED_MARGINS`). Calibration
+needs a higher score than a whole image (`raster._RESIZED_MARGINS`). Calibration
 (matplotlib line, marker, scatter, bar, histogram, fill, legend, grid and
 labelled plots drawn at 432x288 px / 72 dpi and 640x480 px / 100 dpi, both ways,
 and enlarged at one dpi; tests/test_compare_figsize.py and benchmarks/accuracy):
@@ -107,7 +107,7 @@ class Layer:
 @dataclass(frozen=True)
 class Outcome:
     """The re-sized comparison: whether the figures match, the data area's score
-    (1 = same, as `images.similarity`; 0 when the labels' layout differs) and what
+    (1 = same, as `raster.similarity`; 0 when the labels' layout differs) and what
     differed most."""
 
     matched: bool
@@ -116,7 +116,7 @@ class Outcome:
 
 
 class Picture(Protocol):
-    """What `images.Decoded` offers: the darkest channel, crops and resampling."""
+    """What `raster.Decoded` offers: the darkest channel, crops and resampling."""
 
     @property
     def darkest(self) -> Image.Image: ...

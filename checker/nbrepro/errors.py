@@ -22,3 +22,9 @@ class ConfigError(NbreproError):
 
 class BackendUnavailable(NbreproError):
     """An isolation backend (sandbox, Docker engine) that was asked for cannot be used."""
+
+
+class RepositoryFileError(OSError):
+    """A file of an audited repository nbrepro will not read: a link out of the
+    repository, not a regular file (a FIFO, a device), or too large. An `OSError`, so
+    that readers treat it like any unreadable file: a result, never a crash."""

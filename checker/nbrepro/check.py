@@ -4,6 +4,11 @@ compare -> verdict -> store. Each stage's result is kept in the `CheckResult`.
 Progress is reported through a `Progress` object (the terminal shows it; the
 database keeps it for the JupyterLab panel). Interruption (Ctrl-C, SIGTERM) keeps
 what finished: every notebook's result is stored as soon as it is known.
+
+One notebook never ends the check: whatever goes wrong in nbrepro while it reads,
+runs or judges a notebook becomes that notebook's result, and the others go on.
+The repository's own settings (`[tool.nbrepro]`, sanitize files) are recorded,
+and a verdict they decided carries them (`NotebookResult.repo_settings`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from pathlib import Path
 import nbformat
 
 from nbrepro import __version__, repoconfig
+from nbrepro.compare import CompareOptions
 from nbrepro.compare.markers import apply_execution_tags
-from nbrepro.errors import ConfigError
+from nbrepro.errors import ConfigError, NbreproError
 from nbrepro.isolation import get_backend
 from nbrepro.isolation.base import Backend, BackendOptions, BuildRequest
 from nbrepro.isolation.confine import ResourceLimits
@@ -33,7 +39,7 @@ from nbrepro.model import (
     Spec,
 )
 from nbrepro.progress import Progress
-from nbrepro.stages.execute import ExecutionOptions, run_notebook
+from nbrepro.stages.execute import ExecutionOptions, NotebookRun, run_notebook
 from nbrepro.stages.resolve import resolve, short_message
 from nbrepro.stages.scan import find_notebooks, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
@@ -56,6 +62,10 @@ class CheckOptions:
     output_dir: Path | None = None  # where stored and re-run notebooks are written
     twice: bool = False  # run each notebook twice: outputs that differ are `volatile`
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    ignore_repo_config: bool = False  # judge by nbrepro's defaults, not [tool.nbrepro]
+    # A single notebook's repository is searched for no higher than this folder (the
+    # Jupyter server passes its root; None: the filesystem root).
+    within: Path | None = None
 
 
 class StoreProgress(Progress):
@@ -118,7 +128,7 @@ def check(
     # An unknown backend or an unreachable engine is an input error: fail before work.
     backend = get_backend(options.backend, BackendOptions(
         sandbox=options.sandbox, limits=options.limits, base_image=options.base_image))
-    src = source if isinstance(source, Source) else open_source(source)
+    src = source if isinstance(source, Source) else open_source(source, within=options.within)
     backend.options.hidden += _hidden_paths(src, store)
     started = time.monotonic()
     result = CheckResult(
@@ -152,7 +162,7 @@ def _run_stages(
 ) -> None:
     progress.stage("scan")
     paths = src.selected if src.selected is not None else find_notebooks(src.root)
-    scanned = [scan_notebook(src.root, p) for p in paths]
+    scanned = [_scan(src.root, p) for p in paths]
     runnable: list[tuple[NotebookInfo, nbformat.NotebookNode]] = []
     for info, nb in scanned:
         why = why_not_runnable(info)
@@ -163,12 +173,14 @@ def _run_stages(
 
     progress.stage("spec")
     result.spec = read_spec(src.root, {m for info, _ in scanned for m in info.imports})
-    config = _repo_config(src.root, result.spec)
+    config = _repo_config(src.root, result.spec, options.ignore_repo_config)
+    result.repo_settings = config.described
     for info, nb in list(runnable):
         if config.skipped(info.path):
             runnable.remove((info, nb))
-            _record(result, not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml"),
-                    progress)
+            outcome = not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml")
+            outcome.repo_settings = config.described_for(info.path)
+            _record(result, outcome, progress)
     if not runnable:
         return
 
@@ -213,30 +225,73 @@ def _run_stages(
         scratch_dirs.append(scratches[1])
     for position, (info, nb) in enumerate(runnable):
         progress.notebook_started(info.path, position, len(runnable), info.code_cells)
-        # nbval's execution markers become the tags nbclient knows (skip, raises).
-        to_run = apply_execution_tags(copy.deepcopy(nb))
-        runs = [
-            run_notebook(
-                to_run, (where / info.path).parent, where, result.environment, backend,
-                options.execution, network=options.network,
-                on_cell=lambda i, d, t, p=info.path: progress.cell_done(p, i, d, t),
-            )
-            for where in scratches
-        ]
-        progress.stage("compare")
-        compare_options = config.options_for(info.path)
-        compare_options.scratch_dirs = [str(where) for where in scratches]
-        compare_options.home_dirs = [run.home for run in runs if run.home]
-        outcome = judge(info, nb, runs[0], compare_options,
-                        second_run=runs[1] if len(runs) > 1 else None)
-        if options.output_dir is not None:
-            _write_notebooks(options.output_dir, info.path, nb, runs[0].executed)
+        try:
+            outcome = _check_notebook(info, nb, scratches, result.environment, backend,
+                                      options, config, progress)
+        except NbreproError:
+            raise
+        except Exception as exc:  # nbrepro failed on this notebook: its result, not the end
+            outcome = not_checked(info, "nbrepro could not check this notebook: "
+                                        f"{type(exc).__name__}: {str(exc)[:300]}".rstrip(": "))
         _record(result, outcome, progress)
 
 
-def _repo_config(root: Path, spec: Spec) -> repoconfig.RepoConfig:
+def _check_notebook(
+    info: NotebookInfo, nb: nbformat.NotebookNode, scratches: list[Path],
+    environment: EnvironmentResult, backend: Backend, options: CheckOptions,
+    config: repoconfig.RepoConfig, progress: Progress,
+) -> NotebookResult:
+    """Run one notebook (twice with --twice) and judge it."""
+    # nbval's execution markers become the tags nbclient knows (skip, raises).
+    to_run = apply_execution_tags(copy.deepcopy(nb))
+    runs = [
+        run_notebook(
+            to_run, (where / info.path).parent, where, environment, backend,
+            options.execution, network=options.network,
+            on_cell=lambda i, d, t, p=info.path: progress.cell_done(p, i, d, t),
+        )
+        for where in scratches
+    ]
+    progress.stage("compare")
+    outcome = _judge(info, nb, runs, scratches, config.options_for(info.path))
+    applied = config.described_for(info.path)
+    if applied:
+        # The repository's settings can decide its own verdict: judge again by
+        # nbrepro's defaults and say so when they did.
+        plain = _judge(info, nb, runs, scratches, CompareOptions())
+        if plain.verdict is not outcome.verdict:
+            outcome.repo_settings = applied
+            outcome.verdict_without_repo_settings = plain.verdict
+    if options.output_dir is not None:
+        _write_notebooks(options.output_dir, info.path, nb, runs[0].executed)
+    return outcome
+
+
+def _judge(info: NotebookInfo, nb: nbformat.NotebookNode, runs: list[NotebookRun],
+           scratches: list[Path], options: CompareOptions) -> NotebookResult:
+    options.scratch_dirs = [str(where) for where in scratches]
+    options.home_dirs = [run.home for run in runs if run.home]
+    return judge(info, nb, runs[0], options, second_run=runs[1] if len(runs) > 1 else None)
+
+
+def _scan(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
+    """Scan one notebook; a failure of nbrepro on it makes it not-checked, nothing more."""
+    try:
+        return scan_notebook(root, rel)
+    except Exception as exc:
+        info = NotebookInfo(path=rel, valid=False,
+                            error=f"nbrepro could not read this notebook: "
+                                  f"{type(exc).__name__}: {str(exc)[:300]}".rstrip(": "))
+        return info, None
+
+
+def _repo_config(root: Path, spec: Spec, ignore: bool = False) -> repoconfig.RepoConfig:
     """The audited repository's `[tool.nbrepro]`; a malformed one is reported in the
     spec (it is the repository's problem) and the defaults are used."""
+    if ignore:
+        spec.skipped.append("the repository's own settings ([tool.nbrepro], sanitize files) "
+                            "ignored: --ignore-repo-config")
+        return repoconfig.RepoConfig(root=root)
     try:
         return repoconfig.load(root)
     except ConfigError as exc:
@@ -294,6 +349,7 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "base_image": options.base_image, "cell_timeout": options.execution.cell_timeout,
         "notebook_timeout": options.execution.notebook_timeout,
         "keep_going": options.execution.keep_going, "twice": options.twice,
+        "ignore_repo_config": options.ignore_repo_config,
     }
 
 

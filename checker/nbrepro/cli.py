@@ -15,6 +15,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.status import Status
+from rich.text import Text
 
 from nbrepro import __version__
 from nbrepro.errors import InputError, NbreproError
@@ -47,7 +48,10 @@ class ConsoleProgress(Progress):
 
     def _show(self, text: str) -> None:
         if self.status is not None:
-            self.status.update(text)
+            # Text, not a string: notebook paths would be parsed as rich markup.
+            from nbrepro.report.terminal import plain_text
+
+            self.status.update(plain_text(text))
 
     def stage(self, stage: str, detail: str | None = None) -> None:
         self._show(f"{stage}{': ' + detail if detail else ''} {self.where}".strip())
@@ -61,7 +65,9 @@ class ConsoleProgress(Progress):
 
     def notebook_done(self, result: NotebookResult) -> None:
         if not self.quiet and self.status is None:
-            self.console.print(f"{result.verdict.value:>22}  {result.path}")
+            from nbrepro.report.terminal import plain
+
+            self.console.print(Text(f"{result.verdict.value:>22}  {plain(result.path)}"))
 
 
 def _writable_file(path: str) -> Path | None:
@@ -130,6 +136,12 @@ def cli() -> None:
               help="Run every notebook twice: outputs that differ between the runs are "
                    "'volatile' and left out of the verdict.")
 @click.option("--no-cache", is_flag=True, help="Resolve and build afresh.")
+@click.option("--ignore-repo-config", is_flag=True,
+              help="Judge by nbrepro's defaults only: ignore the repository's own settings "
+                   "([tool.nbrepro], nbval sanitize files).")
+@click.option("--within", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="For a single notebook: look for its repository (the enclosing git work "
+                   "tree) no higher than DIR [default: the filesystem root].")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write stored/ and rerun/ copies of each notebook here.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the results.")
@@ -140,7 +152,8 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           notebook_timeout: float, resolver: str, backend: str, exclude_newer: str | None,
           python_version: str | None, keep_going: bool, twice: bool, no_cache: bool,
           output_dir: Path | None, quiet: bool, check_id: int | None, no_sandbox: bool,
-          network: bool, base_image: str | None, memory: str, cpus: float) -> None:
+          network: bool, base_image: str | None, memory: str, cpus: float,
+          ignore_repo_config: bool, within: Path | None) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
     from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
@@ -155,6 +168,12 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
                for fmt, path in (("json", json_path), ("html", html_path)) if path}
     if exclude_newer:
         _validate_date(exclude_newer)
+    if python_version is not None:
+        from nbrepro.isolation.tools import python_version as version_number
+
+        if version_number(python_version) is None:
+            raise InputError(f"--python: not a Python version (X, X.Y or X.Y.Z): "
+                             f"{python_version!r}")
     limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
     store = Store(db_url)
     store.mark_stale()  # checks killed outright (SIGKILL, power loss) read as interrupted
@@ -164,6 +183,8 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
         sandbox=not no_sandbox, network=network, base_image=base_image, limits=limits,
         execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
                                    keep_going=keep_going),
+        ignore_repo_config=ignore_repo_config,
+        within=within.expanduser().resolve() if within is not None else None,
     )
     # Logs and CI are not terminals: do not wrap the table at 80 columns there.
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -186,8 +207,11 @@ def _validate_date(text: str) -> None:
 
 
 def _say(message: str) -> None:
-    """One unwrapped line on stderr (rich would wrap long paths)."""
-    sys.stderr.write(" ".join(message.split()) + "\n")
+    """One unwrapped line on stderr (rich would wrap long paths), without control
+    characters (messages may quote the audited repository's file names)."""
+    from nbrepro.report.terminal import plain
+
+    sys.stderr.write(plain(" ".join(message.split())) + "\n")
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -34,3 +34,9 @@ class PatternFailed(NbreproError):
         super().__init__(f"pattern {pattern!r} ({source or 'repository'}) {why}")
         self.pattern = pattern
         self.source = source
+
+
+class RepositoryFileError(OSError):
+    """A file of an audited repository nbrepro will not read: a link out of the
+    repository, not a regular file (a FIFO, a device), or too large. An `OSError`, so
+    that readers treat it like any unreadable file: a result, never a crash."""

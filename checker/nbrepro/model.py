@@ -228,6 +228,10 @@ class NotebookResult(Record):
     cells: list[CellResult] = field(default_factory=list)
     seconds: float = 0.0
     info: NotebookInfo | None = None
+    # The repository's own settings ([tool.nbrepro], sanitize files) that decided this
+    # verdict, one line each; empty when nbrepro's defaults give the same verdict.
+    repo_settings: list[str] = field(default_factory=list)
+    verdict_without_repo_settings: Verdict | None = None  # what the defaults give
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NotebookResult:
@@ -257,10 +261,17 @@ class CheckResult(Record):
     started_at: str | None = None
     seconds: float = 0.0
     nbrepro_version: str = ""
+    # Every setting the audited repository supplied for its own check, one line each.
+    repo_settings: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict | None:
         return worst([n.verdict for n in self.notebooks])
+
+    @property
+    def decided_by_repo_settings(self) -> bool:
+        """Whether the repository's own settings decided any notebook's verdict."""
+        return any(n.repo_settings for n in self.notebooks)
 
     @property
     def ok(self) -> bool:
@@ -277,6 +288,7 @@ class CheckResult(Record):
         verdict = self.verdict
         data["verdict"] = verdict.value if verdict else None
         data["summary"] = self.summary()
+        data["decided_by_repo_settings"] = self.decided_by_repo_settings
         return data
 
     @classmethod
@@ -294,6 +306,7 @@ class CheckResult(Record):
             started_at=data.get("started_at"),
             seconds=data.get("seconds", 0.0),
             nbrepro_version=data.get("nbrepro_version", ""),
+            repo_settings=list(data.get("repo_settings") or []),
         )
 
 
@@ -308,5 +321,5 @@ def _spec_from_dict(data: dict[str, Any] | None) -> Spec | None:
 # Fields whose JSON value must be turned back into an enum.
 _FIELD_TYPES: dict[str, dict[str, Any]] = {
     "CellResult": {"status": CellStatus},
-    "NotebookResult": {"verdict": Verdict},
+    "NotebookResult": {"verdict": Verdict, "verdict_without_repo_settings": Verdict},
 }

@@ -176,6 +176,26 @@ class CellRow(Base):
     run: Mapped[RunRow] = relationship(back_populates="cells")
 
 
+# Values from audited repositories (kernel names, exception names, paths, reasons)
+# can be longer than their column or hold NUL characters, which PostgreSQL refuses:
+# every string is made to fit before it is written, so storing a result never fails.
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _fit_strings(mapper: Any, connection: Any, target: Any) -> None:
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if not isinstance(column.type, String):  # Text is a String without a length
+            continue
+        value = getattr(target, prop.key, None)
+        if isinstance(value, str):
+            fitted = value.replace("\x00", "\ufffd")
+            length = column.type.length
+            if length and len(fitted) > length:
+                fitted = fitted[: length - 1] + "\u2026"
+            if fitted is not value and fitted != value:
+                setattr(target, prop.key, fitted)
+
+
 def default_url() -> str:
     """`$NBREPRO_DB`, else a SQLite file in the user data dir, shared by the command
     line and the JupyterLab extension."""

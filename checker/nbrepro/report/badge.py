@@ -1,4 +1,9 @@
-"""The README badge: an SVG and a shields.io endpoint JSON for a verdict."""
+"""The README badge: an SVG and a shields.io endpoint JSON for a verdict.
+
+A verdict the repository's own settings decided (`[tool.nbrepro]`, sanitize files)
+says so on the badge: a repository cannot earn a plain green badge by telling
+nbrepro to ignore every difference.
+"""
 
 from __future__ import annotations
 
@@ -22,15 +27,19 @@ UNKNOWN = ("lightgrey", "#9f9f9f")
 LABEL = "reproducible"
 
 
-def message(verdict: Verdict | None) -> str:
-    return verdict.value if verdict else "unknown"
+REPO_SETTINGS_NOTE = "by its own settings"
 
 
-def endpoint_json(verdict: Verdict | None) -> str:
+def message(verdict: Verdict | None, repo_settings: bool = False) -> str:
+    text = verdict.value if verdict else "unknown"
+    return f"{text} {REPO_SETTINGS_NOTE}" if repo_settings and verdict else text
+
+
+def endpoint_json(verdict: Verdict | None, repo_settings: bool = False) -> str:
     """https://shields.io/badges/endpoint-badge"""
     colour = COLOURS.get(verdict, UNKNOWN)[0] if verdict else UNKNOWN[0]
-    return json.dumps({"schemaVersion": 1, "label": LABEL, "message": message(verdict),
-                       "color": colour})
+    return json.dumps({"schemaVersion": 1, "label": LABEL,
+                       "message": message(verdict, repo_settings), "color": colour})
 
 
 def _width(text: str) -> int:
@@ -38,8 +47,8 @@ def _width(text: str) -> int:
     return int(len(text) * 7) + 12
 
 
-def svg(verdict: Verdict | None) -> str:
-    text = message(verdict)
+def svg(verdict: Verdict | None, repo_settings: bool = False) -> str:
+    text = message(verdict, repo_settings)
     colour = COLOURS.get(verdict, UNKNOWN)[1] if verdict else UNKNOWN[1]
     left, right = _width(LABEL), _width(text)
     total = left + right
@@ -61,4 +70,4 @@ font-size="11">
 
 
 def render(result: CheckResult) -> str:
-    return svg(result.verdict)
+    return svg(result.verdict, result.decided_by_repo_settings)

@@ -58,8 +58,15 @@ def _cell_row(cell: CellResult) -> str:
 
 
 def _notebook(nb: NotebookResult) -> str:
-    parts = [f'<section data-verdict="{nb.verdict.value}"><h2>{escape(nb.path)} '
-             f'{badge.svg(nb.verdict)}</h2>']
+    decided = ' data-repo-settings="true"' if nb.repo_settings else ""
+    parts = [f'<section data-verdict="{nb.verdict.value}"{decided}><h2>{escape(nb.path)} '
+             f'{badge.svg(nb.verdict, bool(nb.repo_settings))}</h2>']
+    if nb.repo_settings:
+        without = (f"nbrepro's defaults give <strong>{nb.verdict_without_repo_settings.value}"
+                   "</strong>" if nb.verdict_without_repo_settings else "not run")
+        parts.append(f'<p class="meta repo-settings">This verdict was decided by the '
+                     f"repository's own settings ({without}): "
+                     + "; ".join(f"<code>{escape(s)}</code>" for s in nb.repo_settings) + "</p>")
     if nb.reason:
         parts.append(f'<p class="meta">{escape(nb.reason)}</p>')
     if nb.exception:
@@ -79,8 +86,13 @@ def render(result: CheckResult) -> str:
     repo = result.repository
     env = result.environment
     lock = result.lock
-    head = [f"<h1>nbrepro report: {escape(repo.source)} {badge.svg(result.verdict)}</h1>",
+    head = [f"<h1>nbrepro report: {escape(repo.source)} "
+            f"{badge.svg(result.verdict, result.decided_by_repo_settings)}</h1>",
             f'<p class="meta">{escape(summary_line(result))}</p>']
+    if result.repo_settings:
+        head.append('<p class="meta repo-settings">settings from the repository itself: '
+                    + "; ".join(f"<code>{escape(s)}</code>" for s in result.repo_settings)
+                    + "</p>")
     if repo.commit:
         head.append(f'<p class="meta">commit <code>{escape(repo.commit)}</code></p>')
     if env is not None:

@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests import leak_guard
+
 REPOS = Path(__file__).parent / "fixtures" / "repos"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The run fails if a kernel or container nbrepro started outlives the tests.
+    leak_guard.register(config)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -22,7 +22,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from nbrepro.isolation.base import (
     KernelContext,
     project_hash,
 )
-from nbrepro.isolation.confine import alive
+from nbrepro.isolation.confine import KernelTeardown, owner_alive, owner_token
 from nbrepro.isolation.environ import CA_VARIABLES, INDEX_VARIABLES, PROXY_VARIABLES
 from nbrepro.isolation.tools import BUILD_TIMEOUT, PythonChoice, uv_binary
 from nbrepro.model import EnvironmentResult
@@ -55,7 +54,7 @@ IMAGE_REPOSITORY = "nbrepro-env"
 LABEL_KEY = "org.nbrepro.key"
 LABEL_PYTHON = "org.nbrepro.python"
 LABEL_KERNEL = "org.nbrepro.kernel"
-LABEL_OWNER = "org.nbrepro.owner"  # "<hostname>:<pid>" of the nbrepro that started it
+LABEL_OWNER = "org.nbrepro.owner"  # "<hostname>:<pid>:<start>" of the nbrepro that started it
 ENV_DIR = "/env"
 # The kernel's user when nbrepro runs as root (otherwise the user's own uid/gid).
 UNPRIVILEGED_UID = 65534
@@ -102,7 +101,7 @@ def docker_cli() -> str:
 
 
 def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return owner_token()
 
 
 def sweep_orphans(client: docker.DockerClient) -> list[str]:
@@ -111,14 +110,12 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
     from docker.errors import APIError, NotFound
 
     removed = []
-    host = socket.gethostname()
     try:
         containers = client.containers.list(all=True, filters={"label": LABEL_OWNER})
     except APIError:
         return removed
     for container in containers:
-        name, _, pid = container.labels.get(LABEL_OWNER, "").rpartition(":")
-        if name == host and pid.isdigit() and not alive(int(pid)):
+        if not owner_alive(container.labels.get(LABEL_OWNER, "")):
             try:
                 container.remove(force=True)
                 removed.append(container.name)
@@ -414,6 +411,11 @@ class DockerBackend(Backend):
         variables = super().kernel_env(env, ctx)
         variables.update(PATH=f"{ENV_DIR}/bin:/usr/local/bin:/usr/bin:/bin", VIRTUAL_ENV=ENV_DIR)
         return variables
+
+    def kernel_teardown(self, ctx: KernelContext) -> KernelTeardown:
+        # The container is not a process of the supervisor's tree: it goes by name.
+        name = self._containers.get(ctx.runtime_dir)
+        return KernelTeardown(command=[self.cli, "rm", "--force", name] if name else None)
 
     def kernel_env(self, env: EnvironmentResult, ctx: KernelContext) -> dict[str, str]:
         """The environment of the `docker` client process (not of the kernel, which

@@ -11,8 +11,14 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import leak_guard
 from tests.helpers.cli import REPOS, CliRun, nbrepro
 from tests.helpers.docker import engine_client, ensure_engine
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The run fails if a kernel or container nbrepro started outlives the tests.
+    leak_guard.register(config)
 
 
 @pytest.fixture(scope="session", autouse=True)

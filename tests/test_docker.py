@@ -152,16 +152,37 @@ def test_kernel_container_is_confined_and_removed_after_ctrl_c(
     assert containers_of(docker_client, proc.pid) == []
 
 
+def test_a_killed_check_takes_its_kernel_container_with_it(
+        tmp_path: Path, docker_engine: str, docker_client: Any) -> None:
+    """SIGKILL of nbrepro: its kernel's supervisor removes the container at once (the
+    next nbrepro is only the last resort)."""
+    repo = tmp_path / "repo"
+    _notebook(repo / "waits.ipynb", [
+        ("import time\nopen('cell-started', 'w').close()\ntime.sleep(600)", None)])
+    temp = tmp_path / "t"
+    temp.mkdir()
+    proc = start_nbrepro("check", str(repo), "--backend", "docker", "--base-image",
+                         docker_engine, "--db", f"sqlite:///{tmp_path / 'db.sqlite'}",
+                         env={**os.environ, "TMPDIR": str(temp)})
+    try:
+        wait_for(lambda: containers_of(docker_client, proc.pid), timeout=600)
+        wait_for(lambda: list(temp.glob("nbrepro-run-*/repo/cell-started")), timeout=120)
+    finally:
+        proc.kill()
+        finish(proc, timeout=60)
+    wait_for(lambda: containers_of(docker_client, proc.pid) == [], timeout=60)
+
+
 def test_containers_left_by_a_killed_nbrepro_are_removed_by_the_next(
         docker_engine: str, docker_client: Any) -> None:
     from nbrepro.isolation.docker import LABEL_OWNER, DockerBackend, owner
 
     dead = subprocess.Popen(["true"])
     dead.wait()
-    host = owner().rpartition(":")[0]
+    host = owner().split(":")[0]
     orphan = docker_client.containers.run(
         docker_engine, ["sleep", "600"], detach=True, network_mode="none",
-        labels={LABEL_OWNER: f"{host}:{dead.pid}"},
+        labels={LABEL_OWNER: f"{host}:{dead.pid}:1"},
     )
     try:
         DockerBackend(BackendOptions(base_image=docker_engine))

@@ -22,7 +22,16 @@ import pytest
 from nbrepro.errors import ConfigError
 from nbrepro.isolation import confine as confinement
 from nbrepro.isolation import sandbox, tools
-from nbrepro.isolation.confine import CgroupV1, CgroupV2, ResourceLimits, confine
+from nbrepro.isolation.confine import (
+    KERNEL_VARIABLE,
+    OWNER_VARIABLE,
+    CgroupV1,
+    CgroupV2,
+    KernelTeardown,
+    Lifeline,
+    ResourceLimits,
+    confine,
+)
 from nbrepro.isolation.environ import tool_environment
 from nbrepro.isolation.sandbox import Bubblewrap, Mounts, NoSandbox, detect
 from nbrepro.isolation.tools import ToolRunner, uv_binary
@@ -91,6 +100,8 @@ def test_bwrap_argv_hides_then_binds_back(tmp_path: Path) -> None:
         assert argv[argv.index("--cap-drop") + 1] == "ALL"
         assert "--unshare-pid" in argv and "--die-with-parent" in argv
         assert argv[-2:] == ["--", "python"]
+        for marker in (OWNER_VARIABLE, KERNEL_VARIABLE):  # not for audited code to see
+            assert argv[argv.index(marker) - 1] == "--unsetenv"
         home = str(Path(os.path.realpath(Path.home())))
         assert argv[argv.index(home) - 1] == "--tmpfs"
         # later mounts win: the environment is bound back read-only after /tmp is hidden
@@ -248,20 +259,43 @@ def test_tool_runner_writes_only_where_allowed(tmp_path: Path, outside_tmp: Path
 # --- confinement: limits and cleanup --------------------------------------------------
 
 
+def _confined(confinement: confinement.Confinement, argv: list[str],
+              **kwargs: object) -> tuple[subprocess.Popen[str], Lifeline]:
+    """`argv` started the way kernels are: by a supervisor that joins the cgroups first."""
+    lifeline = Lifeline()
+    proc = subprocess.Popen(
+        Lifeline.command(confinement.wrap(argv), KernelTeardown(confinement.procs_files())),
+        stdin=lifeline.stdin, text=True, **kwargs)  # type: ignore[call-overload]
+    lifeline.launched()
+    return proc, lifeline
+
+
+def _run_confined(confinement: confinement.Confinement,
+                  argv: list[str]) -> subprocess.CompletedProcess[str]:
+    proc, lifeline = _confined(confinement, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        lifeline.cut()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 @needs_cgroup
 def test_confinement_kills_every_descendant(tmp_path: Path) -> None:
     confinement = confine(ResourceLimits(memory=256 * 1024**2, pids=64), label="test-kill")
     script = "sleep 300 & sleep 300 & setsid sleep 300 & (sleep 300 &) ; wait"
-    proc = subprocess.Popen(confinement.wrap(["/bin/sh", "-c", script]))
+    proc, lifeline = _confined(confinement, ["/bin/sh", "-c", script])
     try:
         deadline = time.monotonic() + 10
         while len(confinement.pids()) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         pids = confinement.pids()
         assert len(pids) >= 5
+        assert proc.pid not in pids  # the supervisor stays outside, its kernel is inside
     finally:
         confinement.close()
         proc.wait(timeout=10)
+        lifeline.cut()
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
     assert all(not d.exists() for d in getattr(confinement, "dirs", []))
@@ -278,7 +312,7 @@ def _is_zombie(pid: int) -> bool:
 def test_confinement_limits_processes_and_memory() -> None:
     confinement = confine(ResourceLimits(memory=128 * 1024**2, pids=20), label="test-limits")
     try:
-        forks = subprocess.run(confinement.wrap(
+        forks = _run_confined(confinement,
             [sys.executable, "-c", "import subprocess\n"
              "procs = []\n"
              "try:\n"
@@ -287,12 +321,11 @@ def test_confinement_limits_processes_and_memory() -> None:
              "except OSError as exc:\n"
              "    print('stopped after', len(procs), type(exc).__name__)\n"
              "for p in procs:\n"
-             "    p.kill()\n"]), capture_output=True, text=True, timeout=60)
+             "    p.kill()\n"])
         assert "stopped after" in forks.stdout, (forks.stdout, forks.stderr)
         assert int(forks.stdout.split()[2]) < 20
-        hog = subprocess.run(confinement.wrap(
-            [sys.executable, "-c", "blocks = [b'x' * 10**7 for _ in range(100)]"]),
-            capture_output=True, timeout=60)
+        hog = _run_confined(
+            confinement, [sys.executable, "-c", "blocks = [b'x' * 10**7 for _ in range(100)]"])
         assert hog.returncode in (-9, 137), hog.returncode  # the OOM killer, not the host
     finally:
         confinement.close()
@@ -311,7 +344,7 @@ def test_cgroup_v2_writes_its_limits(tmp_path: Path, monkeypatch: pytest.MonkeyP
     try:
         assert CgroupV2.available()
         # the control files the kernel would create with the cgroup
-        d = root / "user.slice" / f"nbrepro-{os.getpid()}-k1"
+        d = root / "user.slice" / confinement._cgroup_name("k1")
         d.mkdir()
         for name in ("pids.max", "memory.max", "memory.swap.max", "cpu.max", "cgroup.procs"):
             (d / name).write_text("")
@@ -323,9 +356,8 @@ def test_cgroup_v2_writes_its_limits(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (d / "memory.max").read_text() == f"{1024**3}\n"
     assert (d / "memory.swap.max").read_text() == "0\n"
     assert (d / "cpu.max").read_text() == "150000 100000\n"
-    procs = d / "cgroup.procs"
-    assert group.wrap(["python"])[:2] == ["/bin/sh", "-c"]
-    assert str(procs) in group.wrap(["python"])[2]
+    assert group.procs_files() == [d / "cgroup.procs"]
+    assert group.wrap(["python"]) == ["python"]  # joined by the supervisor, before exec
 
 
 # --- what a check records ----------------------------------------------------------------
@@ -409,9 +441,13 @@ def test_setup_py_runs_sandboxed_while_installing(tmp_path: Path, outside_tmp: P
 def test_cgroups_of_dead_nbrepro_processes_are_swept(tmp_path: Path) -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()
-    stale, live = tmp_path / f"nbrepro-{dead.pid}-nbr-x", tmp_path / f"nbrepro-{os.getpid()}-nbr-y"
-    stale.mkdir()
-    live.mkdir()
+    mine = f"{os.getpid()}.{confinement.started(os.getpid())}"
+    stale = [tmp_path / f"nbrepro-{dead.pid}-nbr-x", tmp_path / f"nbrepro-{dead.pid}.5-nbr-y",
+             tmp_path / f"nbrepro-{os.getpid()}.1-nbr-reused"]  # our pid, not our start
+    live = [tmp_path / f"nbrepro-{os.getpid()}-nbr-old", tmp_path / f"nbrepro-{mine}-nbr-z",
+            tmp_path / f"nbrepro-probe-{dead.pid}"]
+    for folder in (*stale, *live):
+        folder.mkdir()
     confinement._sweep(tmp_path)
-    assert not stale.exists()
-    assert live.exists()
+    assert [f.name for f in stale if f.exists()] == []
+    assert all(f.exists() for f in live)

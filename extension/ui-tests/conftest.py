@@ -58,6 +58,13 @@ CHROMIUM_ARGS = [
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The run fails if a kernel or container nbrepro started outlives the tests (the
+    # guard lives with the main test suite; its folder is importable from the root).
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.helpers import leak_guard
+
+    leak_guard.register(config)
     config.addinivalue_line(
         "markers",
         "real_extension: needs the real nbrepro server extension (jupyter_nbrepro.app); "

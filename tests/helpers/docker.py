@@ -51,9 +51,11 @@ def engine_client() -> Any:
 
 
 def containers_of(client: Any, pid: int) -> list[Any]:
-    """Kernel containers started by the nbrepro process `pid` (on this host)."""
-    owner = f"{socket.gethostname()}:{pid}"
-    return client.containers.list(all=True, filters={"label": f"org.nbrepro.owner={owner}"})
+    """Kernel containers started by the nbrepro process `pid` (on this host); the owner
+    label is `<host>:<pid>:<start time>`."""
+    prefix = f"{socket.gethostname()}:{pid}:"
+    found = client.containers.list(all=True, filters={"label": "org.nbrepro.owner"})
+    return [c for c in found if c.labels["org.nbrepro.owner"].startswith(prefix)]
 
 
 def start_nbrepro(*args: str, env: dict[str, str] | None = None,

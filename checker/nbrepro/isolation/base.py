@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from nbrepro.isolation.confine import ResourceLimits
+from nbrepro.isolation.confine import KernelTeardown, ResourceLimits
 from nbrepro.isolation.environ import KERNEL_ENV_KEEP
 from nbrepro.isolation.sandbox import Sandbox, detect, python_prefixes
 from nbrepro.isolation.tools import PythonChoice, ToolRunner, find_python
@@ -117,6 +117,12 @@ class Backend(abc.ABC):
         if env.location:
             variables["VIRTUAL_ENV"] = env.location
         return variables
+
+    def kernel_teardown(self, ctx: KernelContext) -> KernelTeardown:
+        """What the kernel's supervisor needs to end the kernel besides killing its
+        process tree (cgroups to join before exec, a command such as the removal of a
+        container). Asked for right after `kernel_command`."""
+        return KernelTeardown()
 
     def cleanup(self, ctx: KernelContext) -> None:  # noqa: B027 - optional hook
         """Remove anything left after a kernel ends (containers, processes)."""

@@ -3,21 +3,32 @@
 Kernels get a `Confinement` (a cgroup, else rlimits) that bounds memory, CPU and the
 number of processes, and kills every process of the kernel at the end, so a fork
 bomb or a daemon started by a cell cannot outlive its notebook.
+
+Every kernel is started by a supervisor (`nbrepro.isolation.supervisor`) that hangs
+on a `Lifeline` from the check: when the check ends, however it ends, the supervisor
+kills the kernel's whole tree. The processes of a kernel carry a marker in their
+environment (`NBREPRO_OWNER`, the check process that started them, and
+`NBREPRO_KERNEL`), so that what a killed supervisor could not end is found and ended
+by the next nbrepro (`sweep_orphans`), never by a guess from a process name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import re
-import shlex
+import select
 import shutil
 import signal
+import socket
+import sys
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,6 +41,13 @@ log = logging.getLogger("nbrepro")
 GiB = 1024**3
 
 
+OWNER_VARIABLE = "NBREPRO_OWNER"  # "<host>:<pid>:<start>" of the check process
+KERNEL_VARIABLE = "NBREPRO_KERNEL"  # one kernel of that check
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+# Seconds a supervisor may take to kill its kernel's tree and remove its container.
+END_SECONDS = 90.0
+
+
 def alive(pid: int) -> bool:
     """True while `pid` runs; a zombie has finished and counts as gone."""
     try:
@@ -38,6 +56,192 @@ def alive(pid: int) -> bool:
         return False
     except psutil.AccessDenied:  # someone else's process: it exists
         return True
+
+
+def started(pid: int) -> str | None:
+    """When `pid` started (clock ticks after boot on Linux): tells a process from a
+    later one that was given the same pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        return stat.rpartition(b")")[2].split()[19].decode()
+    except (OSError, IndexError):
+        pass
+    try:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return None
+
+
+def owner_token(pid: int | None = None) -> str:
+    """`<host>:<pid>:<start>`: names one nbrepro process, also after its pid is reused."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{started(pid) or ''}"
+
+
+def owner_alive(token: str) -> bool:
+    """Whether the nbrepro process an owner token names still runs. A token of another
+    host, or one that cannot be read, counts as alive: nothing is done to its processes.
+    Tokens without a start time (`<host>:<pid>`) are judged by the pid alone."""
+    host, _, rest = token.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if not alive(int(pid)):
+        return False
+    return not start or started(int(pid)) == start
+
+
+@dataclass(frozen=True)
+class Marked:
+    """A process nbrepro started for a kernel (found by its environment marker)."""
+
+    pid: int
+    owner: str
+    kernel: str
+
+
+def marked_processes() -> Iterator[Marked]:
+    """This user's processes that carry nbrepro's kernel marker."""
+    owner_key, kernel_key = f"{OWNER_VARIABLE}=".encode(), f"{KERNEL_VARIABLE}=".encode()
+    uid = os.getuid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if owner_key not in environ:
+            continue
+        found = {}
+        for var in environ.split(b"\0"):
+            for key in (owner_key, kernel_key):
+                if var.startswith(key):
+                    found[key] = var[len(key):].decode(errors="replace")
+        if owner_key in found:
+            yield Marked(int(entry.name), found[owner_key], found.get(kernel_key, ""))
+
+
+def kill_marked(marked: Marked) -> bool:
+    """SIGKILL a marked process, making sure it is the one that was marked: through a
+    pidfd where the system has them, after reading its marker again."""
+    opened = getattr(os, "pidfd_open", None)
+    try:
+        fd = opened(marked.pid) if opened else None
+    except OSError:
+        return False  # gone already
+    try:
+        try:
+            environ = Path(f"/proc/{marked.pid}/environ").read_bytes()
+        except OSError:
+            return False
+        if f"{OWNER_VARIABLE}={marked.owner}".encode() not in environ.split(b"\0"):
+            return False
+        if fd is not None:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        else:
+            os.kill(marked.pid, signal.SIGKILL)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def sweep_orphans() -> list[Marked]:
+    """Kill the kernel processes of nbrepro processes that are gone (a check that was
+    SIGKILLed together with its supervisor), and their cgroups. Only processes nbrepro
+    marked, of this user, on this host, whose owner no longer runs."""
+    killed = [m for m in marked_processes() if not owner_alive(m.owner) and kill_marked(m)]
+    if killed:
+        log.info("nbrepro: ended %d process(es) left by nbrepro checks that were killed",
+                 len(killed))
+    for kind in (CgroupV2, CgroupV1):
+        with contextlib.suppress(OSError):
+            if kind.available():
+                kind.sweep()
+    return killed
+
+
+@functools.cache
+def _sweep_once() -> None:
+    sweep_orphans()
+
+
+@dataclass
+class KernelTeardown:
+    """What a kernel's supervisor does beyond killing the kernel's processes."""
+
+    # cgroup.procs files the kernel joins before it runs its first instruction
+    cgroups: list[Path] = field(default_factory=list)
+    # run once the processes are dead (e.g. the removal of the kernel's container)
+    command: list[str] | None = None
+
+
+class Lifeline:
+    """The tie between a check and one kernel's supervisor (`nbrepro.isolation.supervisor`).
+
+    Create it before the kernel is started, start `command(...)` with `stdin` as its
+    standard input and `environment()` added to its environment, and call `cut()` on
+    every path out. A check that dies without calling `cut()` cuts it all the same:
+    the operating system closes the check's end."""
+
+    def __init__(self) -> None:
+        _sweep_once()
+        self.kernel = uuid.uuid4().hex[:16]
+        self.owner = owner_token()
+        # Both ends are close-on-exec: no other child of the check inherits one.
+        self._ours, self._theirs = socket.socketpair()
+        self._cut = False
+
+    @property
+    def stdin(self) -> int:
+        """The supervisor's end, to be its standard input."""
+        return self._theirs.fileno()
+
+    def environment(self) -> dict[str, str]:
+        return {OWNER_VARIABLE: self.owner, KERNEL_VARIABLE: self.kernel}
+
+    @staticmethod
+    def command(argv: list[str], teardown: KernelTeardown | None = None) -> list[str]:
+        """`argv` started by a supervisor (the harness's interpreter, isolated mode)."""
+        args = [sys.executable, "-I", "-S", str(SUPERVISOR)]
+        teardown = teardown or KernelTeardown()
+        for procs in teardown.cgroups:
+            args += ["--cgroup", str(procs)]
+        if teardown.command:
+            args += ["--cleanup", json.dumps(teardown.command)]
+        return [*args, "--", *argv]
+
+    def launched(self) -> None:
+        """The start attempt is over: only the supervisor (if any) keeps its end."""
+        self._theirs.close()
+
+    def cut(self, timeout: float = END_SECONDS) -> bool:
+        """End the kernel: the supervisor kills its processes (and runs the teardown
+        command), then exits; wait for that, then kill anything still marked as this
+        kernel's. True when nothing of the kernel is left."""
+        self._theirs.close()
+        if not self._cut:
+            self._cut = True
+            with contextlib.suppress(OSError):
+                self._ours.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + timeout
+            with contextlib.suppress(OSError):
+                while (remaining := deadline - time.monotonic()) > 0:
+                    readable, _, _ = select.select([self._ours], [], [], remaining)
+                    if readable and self._ours.recv(4096) == b"":
+                        break  # the supervisor has exited
+            self._ours.close()
+        # What escaped a supervisor that was killed before it could end its tree.
+        left = [m for m in marked_processes()
+                if m.kernel == self.kernel and m.owner == self.owner]
+        for marked in left:
+            kill_marked(marked)
+        return not left
 
 
 @dataclass(frozen=True)
@@ -78,7 +282,13 @@ class Confinement:
         self.limits, self.label = limits, label
 
     def wrap(self, argv: list[str]) -> list[str]:
+        """`argv` with the limits a process sets on itself (rlimits)."""
         return list(argv)
+
+    def procs_files(self) -> list[Path]:
+        """Files a process writes its pid into to join this confinement before exec
+        (see `KernelTeardown.cgroups`)."""
+        return []
 
     def pids(self) -> list[int]:
         """Processes still running under this confinement (if it can tell)."""
@@ -106,25 +316,49 @@ def _own_cgroups(proc_cgroup: Path = Path("/proc/self/cgroup")) -> dict[str, str
 
 
 def _cgroup_name(label: str) -> str:
-    # The creator's pid in the name: a later nbrepro can tell a cgroup left by a killed
-    # one (empty, creator gone) from one another live nbrepro is about to fill.
-    return f"nbrepro-{os.getpid()}-{label}"
+    # The creator in the name (pid and start time): a later nbrepro can tell a cgroup
+    # left by a killed one from one another live nbrepro is about to fill.
+    pid = os.getpid()
+    return f"nbrepro-{pid}.{started(pid) or 0}-{label}"
+
+
+def _creator_gone(name: str) -> bool:
+    """Whether the nbrepro process that created the kernel cgroup `name` has ended
+    (`nbrepro-<pid>.<start>-<label>`, or `nbrepro-<pid>-<label>` from older versions)."""
+    parts = name.split("-")
+    if len(parts) < 3:
+        return False
+    pid, _, start = parts[1].partition(".")
+    if not pid.isdigit():  # a probe, or not ours
+        return False
+    if not alive(int(pid)):
+        return True
+    return bool(start) and start != "0" and started(int(pid)) != start
 
 
 def _sweep(parent: Path) -> None:
-    """Remove empty kernel cgroups left under `parent` by nbrepro processes that died."""
+    """Kernel cgroups under `parent` of nbrepro processes that died: kill what is still
+    in them (a kernel whose check was SIGKILLed), then remove them."""
     for d in parent.glob("nbrepro-*-*"):
-        pid = d.name.split("-")[1]
-        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+        if not d.is_dir() or not _creator_gone(d.name):
             continue
-        with contextlib.suppress(OSError):  # not empty, or gone: leave it
-            d.rmdir()
-
-
-def _join_script(procs_files: list[Path]) -> str:
-    # Join the cgroups first, then become the kernel: every descendant is inside.
-    joins = "".join(f"echo $$ > {shlex.quote(str(p))} && " for p in procs_files)
-    return joins + 'exec "$@"'
+        for control, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0"),
+                               ("cgroup.kill", "1")):  # a kill left half done
+            with contextlib.suppress(OSError):
+                if (d / control).exists():
+                    (d / control).write_text(f"{value}\n")
+        for _ in range(20):
+            pids = [int(p) for p in _read(d / "cgroup.procs").split() if p.isdigit()]
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            try:
+                d.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # busy until the last task has exited
+                time.sleep(0.05)
 
 
 class _Cgroup(Confinement):
@@ -134,9 +368,13 @@ class _Cgroup(Confinement):
     root = Path("/sys/fs/cgroup")
     dirs: list[Path]
 
-    def wrap(self, argv: list[str]) -> list[str]:
-        procs = [d / "cgroup.procs" for d in self.dirs]
-        return ["/bin/sh", "-c", _join_script(procs), "nbrepro-confine", *argv]
+    @classmethod
+    def sweep(cls) -> None:
+        """Clear the cgroups of nbrepro processes that died (see `_sweep`)."""
+
+    def procs_files(self) -> list[Path]:
+        # Joined by the kernel's supervisor before exec: every descendant is inside.
+        return [d / "cgroup.procs" for d in self.dirs]
 
     def pids(self) -> list[int]:
         found: set[int] = set()
@@ -191,6 +429,13 @@ class CgroupV1(_Cgroup):
         if own is None or not (mount / "cgroup.procs").is_file():
             return None
         return mount / own.lstrip("/")
+
+    @classmethod
+    def sweep(cls) -> None:
+        for ctrl in (*cls.required, *cls.optional):
+            base = cls._base(ctrl)
+            if base is not None:
+                _sweep(base)
 
     @classmethod
     @functools.cache
@@ -267,6 +512,12 @@ class CgroupV2(_Cgroup):
             return None
         mine = cls.root / own.lstrip("/")
         return mine.parent if mine != cls.root else cls.root
+
+    @classmethod
+    def sweep(cls) -> None:
+        parent = cls._parent()
+        if parent is not None:
+            _sweep(parent)
 
     @classmethod
     @functools.cache

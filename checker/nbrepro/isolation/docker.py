@@ -30,7 +30,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from nbrepro.isolation.base import (
     KernelContext,
     project_hash,
 )
-from nbrepro.isolation.confine import alive
+from nbrepro.isolation.confine import KernelTeardown, owner_alive, owner_token
 from nbrepro.isolation.environ import (
     CA_VARIABLES,
     PROXY_VARIABLES,
@@ -83,7 +82,7 @@ LABEL_KERNEL = "org.nbrepro.kernel"
 LABEL_TOOLS = "org.nbrepro.tools"
 LABEL_BUILD = "org.nbrepro.build"
 LABEL_STAGE = "org.nbrepro.stage"
-LABEL_OWNER = "org.nbrepro.owner"  # "<hostname>:<pid>" of the nbrepro that started it
+LABEL_OWNER = "org.nbrepro.owner"  # "<hostname>:<pid>:<start>" of the nbrepro that started it
 ENV_DIR = "/env"
 PROJECT_DIR = "/opt/nbrepro/project"
 TOOLS_DIR = "/opt/nbrepro/tools"  # pip-tools, for the pip-tools resolver
@@ -139,7 +138,7 @@ def docker_cli() -> str:
 
 
 def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return owner_token()
 
 
 def sweep_orphans(client: docker.DockerClient) -> list[str]:
@@ -148,14 +147,12 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
     from docker.errors import APIError, NotFound
 
     removed = []
-    host = socket.gethostname()
     try:
         containers = client.containers.list(all=True, filters={"label": LABEL_OWNER})
     except APIError:
         return removed
     for container in containers:
-        name, _, pid = container.labels.get(LABEL_OWNER, "").rpartition(":")
-        if name == host and pid.isdigit() and not alive(int(pid)):
+        if not owner_alive(container.labels.get(LABEL_OWNER, "")):
             try:
                 container.remove(force=True)
                 removed.append(container.name)
@@ -638,6 +635,11 @@ class DockerBackend(Backend):
         variables = super().kernel_env(env, ctx)
         variables.update(PATH=f"{ENV_DIR}/bin:/usr/local/bin:/usr/bin:/bin", VIRTUAL_ENV=ENV_DIR)
         return variables
+
+    def kernel_teardown(self, ctx: KernelContext) -> KernelTeardown:
+        # The container is not a process of the supervisor's tree: it goes by name.
+        name = self._containers.get(ctx.runtime_dir)
+        return KernelTeardown(command=[self.cli, "rm", "--force", name] if name else None)
 
     def kernel_env(self, env: EnvironmentResult, ctx: KernelContext) -> dict[str, str]:
         """The environment of the `docker` client process (not of the kernel, which

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from nbrepro.isolation.confine import KERNEL_VARIABLE, OWNER_VARIABLE
+
 # Readable by uid 0 even without capabilities (owned by root); masked in the sandbox.
 SECRET_SYSTEM_PATHS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
                        "/etc/ssh", "/etc/sudoers.d", "/var/lib/docker", "/root")
@@ -217,9 +219,11 @@ class Bubblewrap(Sandbox):
 
     def kernel_argv(self, argv: list[str], mounts: Mounts, cwd: Path, network: bool) -> list[str]:
         # ipykernel polls for its parent (JPY_PARENT_PID) and would see the PID
-        # namespace's init as "parent exited"; the sandbox dies with the harness anyway.
+        # namespace's init as "parent exited"; the sandbox dies with the harness anyway
+        # (its supervisor kills it). nbrepro's marker stays outside: bwrap's processes
+        # carry it, audited code need not learn the harness's host and pid.
         return [*self._common(mounts, cwd, network), "--unsetenv", "JPY_PARENT_PID",
-                "--", *argv]
+                "--unsetenv", OWNER_VARIABLE, "--unsetenv", KERNEL_VARIABLE, "--", *argv]
 
     def tool_argv(self, argv: list[str], mounts: Mounts, cwd: Path, home: Path) -> list[str]:
         # Its own network namespace: the host's loopback services (a Jupyter server),

@@ -35,7 +35,7 @@ from nbrepro.isolation.base import (
     KernelContext,
     project_hash,
 )
-from nbrepro.isolation.confine import Confinement, confine
+from nbrepro.isolation.confine import Confinement, KernelTeardown, confine
 from nbrepro.isolation.sandbox import Mounts, python_prefixes
 from nbrepro.isolation.tools import (
     BUILD_TIMEOUT,
@@ -219,6 +219,10 @@ class VenvBackend(Backend):
         confinement = confine(self.options.limits, label=ctx.runtime_dir.name)
         self._confined[ctx.runtime_dir] = confinement
         return confinement.wrap(argv)
+
+    def kernel_teardown(self, ctx: KernelContext) -> KernelTeardown:
+        confinement = self._confined.get(ctx.runtime_dir)
+        return KernelTeardown(cgroups=confinement.procs_files() if confinement else [])
 
     def cleanup(self, ctx: KernelContext) -> None:
         confinement = self._confined.pop(ctx.runtime_dir, None)

@@ -5,6 +5,12 @@ environment; the harness stays here). The kernel and the harness talk over IPC
 sockets in a private runtime directory, which works across sandboxes and avoids
 port races between parallel checks. The outcome of a run (completed, failed,
 timeout, kernel died) is a result, never an exception.
+
+Every kernel is started by a supervisor on a lifeline from this process
+(`nbrepro.isolation.confine.Lifeline`), created before the kernel is and cut on every
+path out of `run_notebook`: the end of the notebook, a time limit (also one that
+expires while the kernel is still starting), the kernel's death, Ctrl-C, SIGTERM and
+any exception; and by the operating system when this process is killed.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from nbrepro.isolation.base import Backend, KernelContext
+from nbrepro.isolation.confine import Lifeline
 from nbrepro.model import EnvironmentResult
 
 KERNEL_NAME = "nbrepro"
@@ -115,25 +122,55 @@ def run_notebook(
         shutil.rmtree(runtime, ignore_errors=True)
 
 
+class _SupervisedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel process is the supervisor on `lifeline`: killing
+    the kernel cuts the lifeline (the supervisor ends the whole tree and then exits)
+    instead of SIGKILLing the supervisor alone."""
+
+    lifeline: Lifeline | None = None
+
+    async def _async_kill_kernel(self, restart: bool = False) -> None:
+        if self.lifeline is not None:
+            self.lifeline.cut()
+        await super()._async_kill_kernel(restart=restart)
+
+
 def _kernel_manager(
-    ctx: KernelContext, env: EnvironmentResult, backend: Backend
-) -> AsyncKernelManager:
+    ctx: KernelContext, env: EnvironmentResult, backend: Backend, lifeline: Lifeline
+) -> _SupervisedKernelManager:
     spec_dir = ctx.runtime_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
+    argv = backend.kernel_command(env, ctx)  # first: it may set up what the teardown names
     spec = {
-        "argv": backend.kernel_command(env, ctx),
+        "argv": lifeline.command(argv, backend.kernel_teardown(ctx)),
         "display_name": "nbrepro audited environment",
         "language": "python",
         "interrupt_mode": "signal",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return AsyncKernelManager(
+    km = _SupervisedKernelManager(
         kernel_name=KERNEL_NAME,
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(ctx.runtime_dir / "kernels")]),
         transport="ipc",
         ip=str(ctx.runtime_dir / "k"),
         connection_file=str(ctx.connection_file),
     )
+    km.lifeline = lifeline
+    return km
+
+
+async def _start_kernel(
+    client: NotebookClient, ctx: KernelContext, env: EnvironmentResult, backend: Backend,
+    lifeline: Lifeline, kernel_log: Any,
+) -> None:
+    try:
+        await client.async_start_new_kernel(
+            cwd=str(ctx.cwd), env={**backend.kernel_env(env, ctx), **lifeline.environment()},
+            stdin=lifeline.stdin, stdout=kernel_log, stderr=subprocess.STDOUT,
+        )
+    finally:
+        lifeline.launched()
+    await client.async_start_new_kernel_client()
 
 
 async def _run(
@@ -148,26 +185,39 @@ async def _run(
     started = time.monotonic()
     deadline = started + options.notebook_timeout
     stop = _StopOnSignal(asyncio.current_task())
-    km = _kernel_manager(ctx, env, backend)
-    client = NotebookClient(
-        executed, km=km, allow_errors=True, timeout=int(options.cell_timeout),
-        startup_timeout=STARTUP_TIMEOUT, record_timing=False, kernel_name=KERNEL_NAME,
-        resources={"metadata": {"path": str(ctx.cwd)}},
-    )
     run = NotebookRun(outcome=Outcome.COMPLETED, executed=executed)
     code = [i for i, c in enumerate(executed.cells) if c.cell_type == "code"]
-    # The kernel's own stdout/stderr (not the cells'): kept for the failure message.
-    kernel_log = _open_log(ctx.runtime_dir / "kernel.log")
     for index in code:  # a cell that is never reached must not keep its stored outputs
         executed.cells[index].outputs = []
         executed.cells[index].execution_count = None
+    # The kernel's own stdout/stderr (not the cells'): kept for the failure message.
+    kernel_log = _open_log(ctx.runtime_dir / "kernel.log")
+    # Before anything is started: from here on, every path out ends the kernel.
     try:
+        lifeline = Lifeline()
+    except BaseException:
+        kernel_log.close()
+        raise
+    km: AsyncKernelManager | None = None
+    client: NotebookClient | None = None
+    try:
+        km = _kernel_manager(ctx, env, backend, lifeline)
+        client = NotebookClient(
+            executed, km=km, allow_errors=True, timeout=int(options.cell_timeout),
+            startup_timeout=STARTUP_TIMEOUT, record_timing=False, kernel_name=KERNEL_NAME,
+            resources={"metadata": {"path": str(ctx.cwd)}},
+        )
+        # The notebook's time limit counts from here: a kernel that takes longer to
+        # start than the notebook may run is a time-out like any other.
+        startup_limit = max(deadline - time.monotonic(), 0.001)
         try:
-            await client.async_start_new_kernel(
-                cwd=str(ctx.cwd), env=backend.kernel_env(env, ctx),
-                stdout=kernel_log, stderr=subprocess.STDOUT,
-            )
-            await client.async_start_new_kernel_client()
+            await asyncio.wait_for(
+                _start_kernel(client, ctx, env, backend, lifeline, kernel_log), startup_limit)
+        except asyncio.TimeoutError:
+            run.outcome = Outcome.TIMEOUT
+            run.message = (f"the kernel did not start within the notebook's time limit "
+                           f"({options.notebook_timeout:g} s)")
+            return run
         except Exception as exc:  # a kernel that cannot start is a dead kernel
             run.outcome = Outcome.KERNEL_DIED
             tail = _tail(kernel_log)
@@ -226,10 +276,12 @@ async def _run(
         raise
     finally:
         stop.remove()
-        await _shutdown(client)
-        backend.cleanup(ctx)
-        kernel_log.close()
-        run.seconds = time.monotonic() - started
+        try:
+            await _shutdown(lifeline, km, client)
+        finally:
+            backend.cleanup(ctx)
+            kernel_log.close()
+            run.seconds = time.monotonic() - started
     stop.raise_if_signalled()
     return run
 
@@ -241,11 +293,12 @@ class _StopOnSignal:
     def __init__(self, task: asyncio.Task[Any] | None) -> None:
         self.signalled = False
         self.loop = asyncio.get_running_loop()
-        self.installed: list[int] = []
+        self.installed: list[tuple[int, Any]] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
+                previous = signal.getsignal(sig)
                 self.loop.add_signal_handler(sig, self._on_signal, task)
-                self.installed.append(sig)
+                self.installed.append((sig, previous))
             except (RuntimeError, ValueError):  # not the main thread: default handling
                 pass
 
@@ -255,8 +308,12 @@ class _StopOnSignal:
             task.cancel()
 
     def remove(self) -> None:
-        for sig in self.installed:
+        # asyncio would leave SIGTERM at its default (die at once): put back the
+        # caller's handler (the command line's turns SIGTERM into an orderly stop).
+        for sig, previous in self.installed:
             self.loop.remove_signal_handler(sig)
+            with contextlib.suppress(TypeError, ValueError):
+                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
         self.installed = []
 
     def raise_if_signalled(self) -> None:
@@ -300,22 +357,20 @@ def _stop(run: NotebookRun, outcome: Outcome, index: int, message: str) -> None:
     run.message = message
 
 
-async def _shutdown(client: NotebookClient) -> None:
-    if client.km is None:
-        return
-    # A timed-out or hung kernel gets no grace period: kill its process group now.
-    with contextlib.suppress(asyncio.TimeoutError, RuntimeError, OSError):
-        await asyncio.wait_for(_cleanup(client), timeout=30)
-
-
-async def _cleanup(client: NotebookClient) -> None:
-    km = client.km
-    assert km is not None
-    try:
-        if await km.is_alive():
-            await km.shutdown_kernel(now=True)
-    finally:
-        await km.cleanup_resources()
-        if client.kc is not None:
+async def _shutdown(lifeline: Lifeline, km: AsyncKernelManager | None,
+                    client: NotebookClient | None) -> None:
+    """End the kernel: no grace period for a timed-out or hung kernel. Cutting the
+    lifeline comes first and cannot be skipped by anything that follows."""
+    lifeline.cut()
+    with contextlib.suppress(Exception):
+        if client is not None and client.kc is not None:
             client.kc.stop_channels()
             client.kc = None
+    if km is None:
+        return
+    with contextlib.suppress(Exception):  # the connection file and IPC sockets
+        await asyncio.wait_for(km.cleanup_resources(), timeout=30)
+    process = getattr(km.provisioner, "process", None)
+    if process is not None:  # the supervisor has exited: collect it
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)

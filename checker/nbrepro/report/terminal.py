@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -59,3 +61,10 @@ def print_report(result: CheckResult, console: Console) -> None:
     if result.notebooks:
         console.print(table(result))
     console.print(Text(summary_line(result)))
+
+
+def render(result: CheckResult) -> str:
+    """The table and summary line as plain text (no colours), for a file."""
+    buffer = io.StringIO()
+    print_report(result, Console(file=buffer, width=200, highlight=False, color_system=None))
+    return buffer.getvalue()

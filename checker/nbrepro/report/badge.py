@@ -16,6 +16,7 @@ Text is measured with a width table of a real font (DejaVu Sans at 11 px, made b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -148,6 +149,9 @@ def svg(subject: CheckResult | Verdict | None, link: str | None = None) -> str:
     right = math.ceil(value_len) + 2 * PADDING
     total = left + right
     title = escape(f"{label_text}: {value_text}")
+    # Badges inlined in one page (the HTML report) must not share their ids: a later,
+    # wider badge would be clipped by the first one's clip path.
+    uid = hashlib.sha1(f"{title}|{badge.colour}|{link}".encode()).hexdigest()[:8]
 
     def texts(text: str, centre: float, length: float) -> str:
         attrs = f'x="{centre:.1f}" textLength="{length:.1f}" lengthAdjust="spacing"'
@@ -155,12 +159,12 @@ def svg(subject: CheckResult | Verdict | None, link: str | None = None) -> str:
                 f'{escape(text)}</text><text {attrs} y="14">{escape(text)}</text>')
 
     body = (
-        f'<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" '
+        f'<linearGradient id="s{uid}" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" '
         f'stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>'
-        f'<clipPath id="r"><rect width="{total}" height="20" rx="3" fill="#fff"/></clipPath>'
-        f'<g clip-path="url(#r)"><rect width="{left}" height="20" fill="#555"/>'
+        f'<clipPath id="r{uid}"><rect width="{total}" height="20" rx="3" fill="#fff"/></clipPath>'
+        f'<g clip-path="url(#r{uid})"><rect width="{left}" height="20" fill="#555"/>'
         f'<rect x="{left}" width="{right}" height="20" fill="{badge.hex}"/>'
-        f'<rect width="{total}" height="20" fill="url(#s)"/></g>'
+        f'<rect width="{total}" height="20" fill="url(#s{uid})"/></g>'
         f'<g fill="#fff" text-anchor="middle" '
         f'font-family="DejaVu Sans,Verdana,Geneva,sans-serif" font-size="11">'
         f'{texts(label_text, left / 2, label_len)}'

@@ -162,12 +162,6 @@ def _output_html(output: dict[str, Any], budget: _Budget) -> str:
             return ""
         return (f'<div class="html-output">{sanitise_html(clipped)}</div>{note}'
                 f'{_stored_cut(output, "text/html")}')
-    for mime in _TEXT_MIMES:
-        if mime in data:
-            text, note = _clip(_text(data[mime]), TEXT_LIMIT)
-            if not budget.take(len(text)):
-                return ""
-            return f"<pre>{escape(text)}</pre>{note}{_stored_cut(output, mime)}"
     for mime in ("application/javascript", "text/javascript"):
         if mime in data:
             text, note = _clip(_text(data[mime]), TEXT_LIMIT)
@@ -175,6 +169,12 @@ def _output_html(output: dict[str, Any], budget: _Budget) -> str:
                 return ""
             return (_note("JavaScript output: shown as code, never run.")
                     + f"<pre>{escape(text)}</pre>{note}")
+    for mime in _TEXT_MIMES:
+        if mime in data:
+            text, note = _clip(_text(data[mime]), TEXT_LIMIT)
+            if not budget.take(len(text)):
+                return ""
+            return f"<pre>{escape(text)}</pre>{note}{_stored_cut(output, mime)}"
     kinds = ", ".join(sorted(str(m)[:60] for m in data)[:5])
     return _note(f"an output of type {kinds} (not shown)")
 

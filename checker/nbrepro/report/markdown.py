@@ -86,14 +86,15 @@ def render(result: CheckResult, max_bytes: int = MAX_BYTES) -> str:
                  f"sandbox {env.sandbox}{', network allowed' if env.network else ''}", ""]
     notes: list[str] = []
     rows = [_notebook_row(nb) for nb in result.notebooks]
-    budget = max_bytes - _size(head) - 400  # the notes at the end
+    used = _size(head) + 400  # the notes at the end
     table = ["| notebook | verdict | cell | reason |", "|---|---|---:|---|"]
-    kept = 0
+    table_size = _size(table)
     for row in rows:
-        if _size(table) + len(row.encode()) + 1 > budget // 2:  # half for the cell details
+        if used + table_size + len(row.encode()) + 1 > max_bytes // 2:  # half for the cells
             break
         table.append(row)
-        kept += 1
+        table_size += len(row.encode()) + 1
+    kept = len(table) - 2
     if kept < len(rows):
         notes.append(f"{len(rows) - kept} more notebooks left out of the table to stay "
                      "within the size limit; the JSON and HTML reports have them all.")
@@ -108,12 +109,15 @@ def render(result: CheckResult, max_bytes: int = MAX_BYTES) -> str:
                             if not nb.verdict.ok) if s]
     if sections:
         parts += ["### What did not reproduce", ""]
+    used = _size(parts) + 400
     left_out = 0
     for section in sections:
-        if _size(parts) + len(section.encode()) > max_bytes - 400:
+        size = len(section.encode()) + 1
+        if used + size > max_bytes:
             left_out += 1
             continue
         parts.append(section)
+        used += size
     if left_out:
         notes.append(f"The cell details of {left_out} notebooks were left out to stay within "
                      "the size limit; the HTML report has them.")

@@ -156,7 +156,7 @@ def test_action_retries_when_another_job_pushed_first(tmp_path):
                     "refs/heads/other-job\n"
                     "echo 'rejected: the branch moved' >&2; exit 1; fi\n")
     hook.chmod(0o755)
-    proc, out = action.run(badge_name="second", fail="false")
+    proc, _ = action.run(badge_name="second", fail="false")
     assert proc.returncode == 0, proc.stderr
     assert "retrying" in proc.stdout
     log = action.branch_log()

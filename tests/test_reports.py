@@ -159,7 +159,7 @@ def test_markdown_renders_every_result_without_loss(results):
     differs = markdown.render(results["differs"])
     assert "<details><summary><code>model.ipynb</code>: differs</summary>" in differs
     cells = _table_cells(_parse(differs), all_tables=True)
-    assert ["1", "different"] == cells[-1][:2] and "'42' -> '43'" in cells[-1][2]
+    assert cells[-1][:2] == ["1", "different"] and "'42' -> '43'" in cells[-1][2]
 
 
 def test_markdown_keeps_hostile_text_literal():

@@ -73,9 +73,9 @@ def _from_json(location: str) -> CheckResult:
 def _from_db(url: str, check_id: int | None) -> CheckResult:
     from nbrepro.store import FINISHED, Store
 
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        if not Path(url.removeprefix("sqlite:///")).is_file():  # opening would create it
-            raise InputError(f"no such database: {url}")
+    sqlite_file = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if sqlite_file not in (None, ":memory:") and not Path(str(sqlite_file)).is_file():
+        raise InputError(f"no such database: {url}")  # opening it would create it
     store = Store(url)
     if check_id is None:
         checks = store.list_checks(limit=1000)

@@ -126,7 +126,9 @@ class NotebookItem(pytest.Item):
         if result.verdict.ok:
             return
         if result.verdict is Verdict.NOT_CHECKED:
-            pytest.skip(f"not checked: {result.reason or 'nothing to compare'}")
+            # reported at the notebook, not at this line (as skip markers are)
+            raise pytest.skip.Exception(f"not checked: {result.reason or 'nothing to compare'}",
+                                        _use_item_location=True)
         raise NotebookNotReproduced(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
@@ -138,4 +140,4 @@ class NotebookItem(pytest.Item):
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"notebook {self.path.name}"
+        return self.path, 0, f"notebook {self.path.name}"

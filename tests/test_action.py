@@ -216,3 +216,55 @@ def test_action_yml_passes_inputs_only_through_the_environment():
     job = next(iter(workflow["jobs"].values()))
     assert workflow["permissions"]["contents"] == "write"
     assert any(str(s.get("uses", "")).endswith("nbrepro@v1") for s in job["steps"])
+
+
+def _readme_yaml(heading: str) -> dict:
+    text = (ROOT / "README.md").read_text()
+    section = text.split(heading + "\n", 1)[1]
+    return yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+
+
+def _nbrepro_on_path(tmp: Path) -> dict[str, str]:
+    """`nbrepro` on PATH meaning this checkout's nbrepro, as after `pip install`."""
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "nbrepro"
+    shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m nbrepro \"$@\"\n")
+    shim.chmod(0o755)
+    return dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_readme_gitlab_example_gives_gitlab_a_junit_report(tmp_path):
+    import xmlschema
+
+    job = _readme_yaml("### GitLab CI")["notebooks"]
+    assert job["artifacts"]["reports"]["junit"] == "junit.xml"
+    assert job["artifacts"]["when"] == "always"
+    repo = tmp_path / "repo"
+    shutil.copytree(REPOS / "differs", repo)
+    script = "\n".join(line for line in job["script"] if not line.startswith("pip install"))
+    env = dict(_nbrepro_on_path(tmp_path), CI_JOB_URL="https://gitlab.example/g/p/-/jobs/7")
+    proc = subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 1, proc.stderr  # the job fails: a notebook differs
+    junit = (repo / "junit.xml").read_text()
+    xmlschema.XMLSchema(str(ROOT / "tests/fixtures/junit/junit.xsd")).validate(junit)
+    assert 'type="differs"' in junit
+    assert "https://gitlab.example/g/p/-/jobs/7/artifacts/file/report.html" in \
+        (repo / "badge.svg").read_text()
+    assert set(job["artifacts"]["paths"]) <= {p.name for p in repo.iterdir()}
+
+
+def test_readme_pre_commit_hook_runs(tmp_path):
+    import shlex
+
+    hook = _readme_yaml("### pre-commit")["repos"][0]["hooks"][0]
+    assert hook["pass_filenames"] is False and hook["files"] == r"\.ipynb$"
+    command = [*shlex.split(hook["entry"]), *hook["args"]]
+    env = _nbrepro_on_path(tmp_path)
+    for fixture, code in (("reproduces", 0), ("differs", 1)):
+        repo = tmp_path / fixture
+        shutil.copytree(REPOS / fixture, repo)
+        proc = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True,
+                              timeout=900)
+        assert proc.returncode == code, proc.stderr

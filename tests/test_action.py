@@ -20,7 +20,6 @@ from tests.conftest import REPOS
 ROOT = Path(__file__).resolve().parents[1]
 BRANCH = "nbrepro-badges"
 
-pytestmark = pytest.mark.slow
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
@@ -91,6 +90,7 @@ class Action:
         return git("--git-dir", str(self.remote), "log", "--format=%s", BRANCH).splitlines()
 
 
+@pytest.mark.slow
 def test_action_checks_summarises_and_publishes_the_badge(tmp_path):
     action = Action(tmp_path)
     action.use_fixture("differs")
@@ -137,6 +137,7 @@ def test_action_checks_summarises_and_publishes_the_badge(tmp_path):
     assert len(action.branch_log()) == 2
 
 
+@pytest.mark.slow
 def test_action_retries_when_another_job_pushed_first(tmp_path):
     action = Action(tmp_path)
     action.use_fixture("reproduces")
@@ -165,6 +166,7 @@ def test_action_retries_when_another_job_pushed_first(tmp_path):
     assert {"other.svg", "second.svg", "second.json", "nbrepro.svg"} <= set(files)
 
 
+@pytest.mark.slow
 def test_pull_requests_leave_the_badge_branch_alone(tmp_path):
     action = Action(tmp_path)
     action.use_fixture("differs")
@@ -175,6 +177,7 @@ def test_pull_requests_leave_the_badge_branch_alone(tmp_path):
     assert "model.ipynb" in action.summary.read_text()
 
 
+@pytest.mark.slow
 def test_a_check_that_cannot_start_says_so(tmp_path):
     action = Action(tmp_path)
     action.use_fixture("reproduces")
@@ -234,6 +237,7 @@ def _nbrepro_on_path(tmp: Path) -> dict[str, str]:
     return dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
 
 
+@pytest.mark.slow
 def test_readme_gitlab_example_gives_gitlab_a_junit_report(tmp_path):
     import xmlschema
 
@@ -255,6 +259,7 @@ def test_readme_gitlab_example_gives_gitlab_a_junit_report(tmp_path):
     assert set(job["artifacts"]["paths"]) <= {p.name for p in repo.iterdir()}
 
 
+@pytest.mark.slow
 def test_readme_pre_commit_hook_runs(tmp_path):
     import shlex
 

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = xmlschema.XMLSchema(str(ROOT / "tests/fixtures/junit/junit.xsd"))
 SVG = "{http://www.w3.org/2000/svg}"
 
-pytestmark = pytest.mark.slow
 
 # fixture repository (or notebook) -> the badge it earns
 EXPECTED = {
@@ -61,6 +60,7 @@ def _badge_texts(svg: str) -> tuple[list[str], ET.Element]:
     return texts, root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_badge_says_what_the_check_found(results, name):
     message, colour = EXPECTED[name]
@@ -97,6 +97,7 @@ def test_badge_boxes_hold_the_font_widths_of_their_text():
     assert float(root.get("width")) == sum(float(r.get("width")) for r in rects)
 
 
+@pytest.mark.slow
 def test_badge_link_and_hostile_messages(results):
     svg = badge.svg(results["differs"], link="https://example.org/report.html?a=1&b=2")
     root = ET.fromstring(svg)
@@ -140,6 +141,7 @@ def _table_cells(tokens: list, all_tables: bool = False) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_markdown_renders_every_result_without_loss(results):
     for name, result in results.items():
         text = markdown.render(result)
@@ -178,6 +180,7 @@ def test_markdown_keeps_hostile_text_literal():
     assert "<code>we|ird `name` &lt;b&gt;.ipynb</code>: differs" in summary
 
 
+@pytest.mark.slow
 def test_markdown_stays_within_the_step_summary_limit(results):
     """10,000 notebooks with long reasons: under 1 MiB, and it says what it left out."""
     one = results["differs"].notebooks[0]
@@ -194,6 +197,7 @@ def test_markdown_stays_within_the_step_summary_limit(results):
 
 # --- JUnit ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_junit_is_valid_and_has_one_case_per_notebook(results):
     for name, result in results.items():
         xml = junit.render(result)
@@ -231,6 +235,7 @@ def test_junit_survives_characters_xml_cannot_hold():
 
 # --- JSON, HTML, table ------------------------------------------------------
 
+@pytest.mark.slow
 def test_every_format_renders_every_result(results):
     for name, result in results.items():
         for fmt, render in RENDERERS.items():
@@ -239,6 +244,7 @@ def test_every_format_renders_every_result(results):
         assert again.to_dict() == result.to_dict()
 
 
+@pytest.mark.slow
 def test_html_shows_outputs_of_cells_that_did_not_reproduce(results):
     page = html.render(results["differs"])
     assert '<div class="outputs"><div class="output"><h4>stored</h4><pre>42</pre>' in page
@@ -248,6 +254,7 @@ def test_html_shows_outputs_of_cells_that_did_not_reproduce(results):
     assert "ModuleNotFoundError" in failed and 'class="error"' in failed
 
 
+@pytest.mark.slow
 def test_html_cuts_large_outputs_with_a_note(tmp_path):
     build("large", {"big.ipynb": [("print('x' * 300_000)", "print('y' * 300_000)")]},
           tmp_path / "large")
@@ -264,6 +271,7 @@ def test_html_cuts_large_outputs_with_a_note(tmp_path):
 
 # --- the command line -------------------------------------------------------
 
+@pytest.mark.slow
 def test_report_and_badge_commands_read_json_and_databases(tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(REPOS / "differs", repo)

@@ -324,3 +324,35 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, args, message):
     assert run.code == 2, run.stderr
     assert message in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_html_sanitiser_keeps_content_and_drops_what_could_run_or_fetch():
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+           "AAAABJRU5ErkJggg==")
+    dirty = (f"<table><tr><td onclick='x()'>1</td></tr></table><script>x()</script>"
+             f"<style>body{{display:none}}</style><a href='javascript:x()'>js</a>"
+             f"<a href='https://example.org/'>web</a><img src='https://example.org/t.png'>"
+             f"<img src='data:image/png;base64,{png}'><img src='data:image/svg+xml,<svg/>'>"
+             f"<iframe src='https://example.org'></iframe><form><input></form>")
+    clean = html.sanitise_html(dirty)
+    assert "<td>1</td>" in clean and ">js</a>" in clean
+    for gone in ("onclick", "<script", "x()", "<style", "javascript:", "t.png", "<iframe",
+                 "<form", "<input", "svg+xml"):
+        assert gone not in clean, gone
+    assert 'href="https://example.org/"' in clean and 'rel="noopener noreferrer nofollow"' in clean
+    assert f'src="data:image/png;base64,{png}"' in clean
+
+
+def test_html_report_budget_says_what_it_left_out(monkeypatch):
+    monkeypatch.setattr(html, "REPORT_OUTPUT_BUDGET", 50)
+    outputs = [{"output_type": "stream", "name": "stdout", "text": "x" * 40}]
+    cells = [CellResult(i, CellStatus.DIFFERENT, stored_outputs=outputs, rerun_outputs=outputs)
+             for i in range(3)]
+    page = html.render(CheckResult(RepositoryInfo("r"), [NotebookResult("a", V.DIFFERS,
+                                                                         cells=cells)]))
+    assert page.count("x" * 40) == 1
+    assert "Further outputs left out: this report reached its size limit." in page
+    bogus = [{"output_type": "display_data", "data": {"image/png": 'AAA" onerror="x()'}}]
+    page = html.render(CheckResult(RepositoryInfo("r"), [NotebookResult("a", V.DIFFERS, cells=[
+        CellResult(0, CellStatus.DIFFERENT, stored_outputs=bogus, rerun_outputs=[])])]))
+    assert "image/png output with invalid data (not shown)" in page and "onerror" not in page

@@ -40,7 +40,7 @@ from nbrepro.isolation.sandbox import Bubblewrap, Mounts, python_prefixes
 from nbrepro.isolation.venv import VenvBackend
 from nbrepro.model import EnvironmentResult
 from nbrepro.stages.execute import ExecutionOptions, Outcome, run_notebook
-from tests.conftest import REPOS
+from tests.helpers.cli import REPOS
 
 needs_bwrap = pytest.mark.skipif(not Bubblewrap.available(),
                                  reason="bubblewrap does not work on this machine")

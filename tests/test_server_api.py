@@ -122,8 +122,9 @@ async def test_a_real_check_through_the_api(jp_fetch, project):
     assert b'data-verdict="differs"' in svg.body
     endpoint = await api(jp_fetch, "badge", params={"path": "differs/model.ipynb",
                                                     "format": "json"})
-    assert endpoint == {"schemaVersion": 1, "label": "reproducible", "message": "differs",
-                        "color": "yellow"}
+    assert endpoint == {"schemaVersion": 1, "label": "reproducible",
+                        "message": "differs in 1 of 3 cells", "color": "yellow",
+                        "cacheSeconds": 300}
 
 
 async def test_a_folder_can_be_checked(jp_fetch, project):

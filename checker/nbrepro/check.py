@@ -156,6 +156,95 @@ def check(
     return result
 
 
+class NotebookSession:
+    """A repository's environment prepared once, then its notebooks checked one at a
+    time, in one scratch copy, in the order asked: how the pytest plugin runs one test
+    item per notebook without building anything twice.
+
+    `paths` (relative to `root`) are the notebooks the session expects to be asked
+    about: their metadata picks the Python version and their imports are recorded,
+    as in `check`. Nothing is resolved or built before the first notebook is asked
+    for. `close()` removes the scratch copy.
+    """
+
+    def __init__(self, root: str | Path, paths: list[str], options: CheckOptions | None = None,
+                 progress: Progress | None = None) -> None:
+        self.options = options or CheckOptions()
+        self.progress = progress or Progress()
+        self.backend = get_backend(self.options.backend, BackendOptions(
+            sandbox=self.options.sandbox, limits=self.options.limits,
+            base_image=self.options.base_image))
+        self.src = open_source(str(root))
+        self.backend.options.hidden += _hidden_paths(self.src, None)
+        self.result = CheckResult(
+            repository=self.src.info, nbrepro_version=__version__,
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        self.paths = list(paths)
+        self._scanned: dict[str, tuple[NotebookInfo, nbformat.NotebookNode | None]] = {}
+        self._config: repoconfig.RepoConfig | None = None
+        self._scratch_dirs: list[Path] = []
+        self._failure: str | None = None  # why the environment could not be had
+        self._ready = False  # resolved and built (or failed to)
+
+    def _scan(self, path: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
+        if path not in self._scanned:
+            self._scanned[path] = _scan(self.src.root, path)
+        return self._scanned[path]
+
+    def _runnable(self, info: NotebookInfo, nb: nbformat.NotebookNode | None) -> bool:
+        assert self._config is not None
+        return why_not_runnable(info) is None and nb is not None and \
+            not self._config.skipped(info.path)
+
+    def _load_settings(self) -> repoconfig.RepoConfig:
+        if self._config is None:
+            scanned = [self._scan(p) for p in self.paths]
+            self.result.spec = read_spec(self.src.root,
+                                         {m for info, _ in scanned for m in info.imports})
+            self._config = _repo_config(self.src.root, self.result.spec,
+                                        self.options.ignore_repo_config)
+        return self._config
+
+    def check_notebook(self, path: str) -> NotebookResult:
+        """Check one notebook (relative to the root, POSIX separators)."""
+        config = self._load_settings()
+        info, nb = self._scan(path)
+        why = why_not_runnable(info)
+        if why is not None or nb is None:
+            outcome = not_checked(info, why or "unreadable")
+        elif config.skipped(info.path):
+            outcome = not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml")
+        else:
+            if not self._ready:
+                self._ready = True
+                infos = [i for i, n in (self._scan(p) for p in self.paths)
+                         if self._runnable(i, n)] or [info]
+                self._failure = _prepare(self.src, self.options, self.backend, self.result,
+                                         self.progress, self._scratch_dirs, None, None, infos)
+            if self._failure is not None:
+                outcome = install_failed(info, self._failure)
+            else:
+                self.progress.notebook_started(info.path, len(self.result.notebooks),
+                                               len(self.paths), info.code_cells)
+                outcome = _check_one(info, nb, self._scratch_dirs, self.result, self.backend,
+                                     self.options, config, self.progress)
+        self.result.notebooks.append(outcome)
+        self.progress.notebook_done(outcome)
+        return outcome
+
+    def close(self) -> None:
+        for folder in self._scratch_dirs:
+            shutil.rmtree(folder.parent, ignore_errors=True)
+        self._scratch_dirs.clear()
+
+    def __enter__(self) -> NotebookSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _run_stages(
     src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
     progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
@@ -184,11 +273,32 @@ def _run_stages(
     if not runnable:
         return
 
+    reason = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
+                      [info for info, _ in runnable])
+    if reason is not None:
+        for info, _ in runnable:
+            _record(result, install_failed(info, reason), progress)
+        return
+    for position, (info, nb) in enumerate(runnable):
+        progress.notebook_started(info.path, position, len(runnable), info.code_cells)
+        _record(result, _check_one(info, nb, scratch_dirs, result, backend, options, config,
+                                   progress), progress)
+
+
+def _prepare(
+    src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
+    progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
+    infos: list[NotebookInfo],
+) -> str | None:
+    """Resolve and build the environment once, into `result`, and make the scratch
+    copies the notebooks run in (appended to `scratch_dirs`: one, two with --twice).
+    Returns why the environment could not be had, or None."""
+    assert result.spec is not None
     progress.stage("resolve")
     scratch = scratch_copy(src.root)
     scratch_dirs.append(scratch)
     python = backend.choose_python(options.python or requested_python(
-        result.spec.python_version, [i for i, _ in runnable]))
+        result.spec.python_version, infos))
     project_dir = scratch / result.spec.local_project if result.spec.local_project else None
     result.lock = resolve(
         result.spec, python.minor, resolver=options.resolver,
@@ -198,10 +308,7 @@ def _run_stages(
         runner=backend.tool_runner(python, [project_dir] if project_dir else []),
     )
     if not result.lock.ok:
-        reason = _install_reason("could not resolve", result.lock)
-        for info, _ in runnable:
-            _record(result, install_failed(info, reason), progress)
-        return
+        return _install_reason("could not resolve", result.lock)
 
     progress.stage("build")
     result.environment = backend.build(BuildRequest(
@@ -213,27 +320,28 @@ def _run_stages(
     if store is not None and check_id is not None:
         store.record_environment(check_id, result.spec, result.lock, result.environment)
     if not result.environment.ok:
-        reason = _install_reason("could not install", result.environment)
-        for info, _ in runnable:
-            _record(result, install_failed(info, reason), progress)
-        return
-
+        return _install_reason("could not install", result.environment)
     # With --twice, a second scratch copy sees the notebooks run in the same order.
-    scratches = [scratch]
     if options.twice:
-        scratches.append(scratch_copy(src.root))
-        scratch_dirs.append(scratches[1])
-    for position, (info, nb) in enumerate(runnable):
-        progress.notebook_started(info.path, position, len(runnable), info.code_cells)
-        try:
-            outcome = _check_notebook(info, nb, scratches, result.environment, backend,
-                                      options, config, progress)
-        except NbreproError:
-            raise
-        except Exception as exc:  # nbrepro failed on this notebook: its result, not the end
-            outcome = not_checked(info, "nbrepro could not check this notebook: "
-                                        f"{type(exc).__name__}: {str(exc)[:300]}".rstrip(": "))
-        _record(result, outcome, progress)
+        scratch_dirs.append(scratch_copy(src.root))
+    return None
+
+
+def _check_one(
+    info: NotebookInfo, nb: nbformat.NotebookNode, scratches: list[Path], result: CheckResult,
+    backend: Backend, options: CheckOptions, config: repoconfig.RepoConfig, progress: Progress,
+) -> NotebookResult:
+    """`_check_notebook`, where a failure of nbrepro itself on this notebook becomes the
+    notebook's result instead of the end of the check."""
+    assert result.environment is not None
+    try:
+        return _check_notebook(info, nb, scratches, result.environment, backend, options,
+                               config, progress)
+    except NbreproError:
+        raise
+    except Exception as exc:
+        return not_checked(info, "nbrepro could not check this notebook: "
+                                 f"{type(exc).__name__}: {str(exc)[:300]}".rstrip(": "))
 
 
 def _check_notebook(
@@ -353,4 +461,4 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
     }
 
 
-__all__ = ["CheckOptions", "Progress", "check"]
+__all__ = ["CheckOptions", "NotebookSession", "Progress", "check"]

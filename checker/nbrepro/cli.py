@@ -197,6 +197,54 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     sys.exit(EXIT_OK if result.ok else EXIT_NOT_REPRODUCED)
 
 
+REPORT_FORMATS = ("table", "markdown", "html", "junit", "json")
+
+
+@cli.command()
+@click.argument("results", metavar="RESULTS.json|DB")
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="The check to report, in a database [default: the newest finished one].")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table",
+              show_default=True, help="What to write.")
+@click.option("-o", "--output", metavar="FILE", default="-", show_default=True,
+              help="Where to write it ('-': stdout).")
+def report(results: str, check_id: int | None, fmt: str, output: str) -> None:
+    """Render a check's results (a `check --json` file or a results database)."""
+    from nbrepro.report import RENDERERS
+    from nbrepro.report.inputs import load_check
+    from nbrepro.report.terminal import print_report
+
+    target = _writable_file(output)
+    # The one place that decides what RESULTS holds; every format renders the same model.
+    result = load_check(results, check_id)
+    if fmt == "table" and target is None:
+        print_report(result, Console(highlight=False,
+                                     width=None if sys.stdout.isatty() else 200))
+        return
+    _write(target, RENDERERS[fmt](result))
+
+
+@cli.command()
+@click.argument("results", metavar="RESULTS.json|DB")
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="The check to draw, in a database [default: the newest finished one].")
+@click.option("--format", "fmt", type=click.Choice(["svg", "shields"]), default="svg",
+              show_default=True, help="An SVG image, or shields.io endpoint JSON.")
+@click.option("-o", "--output", metavar="FILE", default="-", show_default=True,
+              help="Where to write it ('-': stdout).")
+@click.option("--link", metavar="URL", help="SVG: open this URL (the report) on a click.")
+def badge(results: str, check_id: int | None, fmt: str, output: str, link: str | None) -> None:
+    """Draw the README badge for a check's results."""
+    from nbrepro.report import badge as badges
+    from nbrepro.report.inputs import load_check
+
+    target = _writable_file(output)
+    if link is not None:
+        badges.check_link(link)
+    result = load_check(results, check_id)
+    _write(target, badges.svg(result, link=link) if fmt == "svg" else badges.endpoint_json(result))
+
+
 def _validate_date(text: str) -> None:
     from datetime import date
 

@@ -215,6 +215,12 @@ class CellResult(Record):
     image_diff: str | None = None  # base64 PNG difference image, for the report
     nbdime_diff: list[dict[str, Any]] | None = None  # the cell's diff in nbdime format
     suggested_sanitiser: str | None = None  # for volatile cells: `regex: ...\nreplace: ...`
+    # For cells that did not reproduce (different, missing/extra output, error): the
+    # stored and re-run outputs in nbformat's JSON shape, so a report can show both.
+    # Values longer than the verdict stage's limit are cut, and the output then carries
+    # `nbrepro_truncated`: {key: original length}.
+    stored_outputs: list[dict[str, Any]] | None = None
+    rerun_outputs: list[dict[str, Any]] | None = None
 
 
 @dataclass

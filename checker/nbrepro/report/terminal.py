@@ -8,6 +8,7 @@ notebook's error message must not drive the user's terminal).
 
 from __future__ import annotations
 
+import io
 import re
 
 from rich.console import Console
@@ -103,3 +104,10 @@ def print_report(result: CheckResult, console: Console) -> None:
     for line in repo_settings_lines(result):
         console.print(Text(line))
     console.print(plain_text(summary_line(result)))
+
+
+def render(result: CheckResult) -> str:
+    """The table and summary line as plain text (no colours), for a file."""
+    buffer = io.StringIO()
+    print_report(result, Console(file=buffer, width=200, highlight=False, color_system=None))
+    return buffer.getvalue()

@@ -98,8 +98,8 @@ class _Mapper:
             yield Quad(node, T.started, when(check.started_at))
         if check.finished_at:
             yield Quad(node, T.ended, when(check.finished_at))
-        if check.audit is not None:
-            audit = NamedNode(ids.audit(check.audit.name))
+        for part_of in check.audits:
+            audit = NamedNode(ids.audit(part_of.name))
             yield Quad(node, T.is_part_of, audit)
             yield Quad(audit, T.has_part, node)
         env = None

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 
 from nbrepro.errors import InputError
 from nbrepro.store import (
@@ -128,7 +128,7 @@ class Check:
     environment: Environment | None = None
     notebooks: list[Notebook] = field(default_factory=list)
     meta: RepositoryMeta | None = None
-    audit: Audit | None = None
+    audits: list[Audit] = field(default_factory=list)
 
 
 @dataclass
@@ -173,7 +173,7 @@ def read(store: Store, audit: str | None = None, check_id: int | None = None) ->
     audits = _audits(engine)
     check_ids: set[int] | None = None
     if audit is not None:
-        chosen = _find_audit(audits, audit, engine)
+        chosen = _find_audit(audits, audit)
         check_ids = _audit_checks(engine, chosen.id)
     if check_id is not None:
         check_ids = {check_id} if check_ids is None or check_id in check_ids else set()
@@ -202,7 +202,10 @@ def read(store: Store, audit: str | None = None, check_id: int | None = None) ->
     check_audit = _check_audits(engine, audits, set(checks))
     for cid, check in checks.items():
         check.meta = meta.get(cid)
-        check.audit = check_audit.get(cid)
+        check.audits = check_audit.get(cid, [])
+    if check_ids is not None:  # only the audits of what is exported
+        shown = {a.id for c in checks.values() for a in c.audits}
+        audits = [a for a in audits if a.id in shown]
     return Results(checks=list(checks.values()), audits=audits)
 
 
@@ -286,24 +289,44 @@ def _read_notebooks(
 
 
 # --- audits -------------------------------------------------------------------------
-# An audit database adds the audits, which checks belong to each, and per repository
-# what GitHub and the citing articles say. Until a database has those tables, these
-# read nothing.
+# An audit database adds `audits`, `audit_repositories` (one row per repository of an
+# audit: its check, what git and GitHub said of it) and `audit_publications` (the
+# articles that link it). They are read by name, so a database of plain checks, or
+# one written before audits existed, reads fine.
+
+AUDITS, AUDIT_REPOSITORIES, PUBLICATIONS = "audits", "audit_repositories", "audit_publications"
 
 
-def _tables(engine: Engine) -> set[str]:
-    return set(inspect(engine).get_table_names())
+def _table(engine: Engine, name: str) -> Table | None:
+    if name not in inspect(engine).get_table_names():
+        return None
+    return Table(name, MetaData(), autoload_with=engine)
 
 
 def _audit_stamp(engine: Engine) -> list[Any]:
-    return []
+    parts: list[Any] = []
+    for name, columns in ((AUDITS, ("id", "updated_at")),
+                          (AUDIT_REPOSITORIES, ("id", "finished_at", "check_id")),
+                          (PUBLICATIONS, ("id",))):
+        table = _table(engine, name)
+        if table is None:
+            continue
+        with engine.connect() as conn:
+            parts += conn.execute(select(func.count(), *(
+                func.max(table.c[c]) for c in columns if c in table.c))).one()
+    return parts
 
 
 def _audits(engine: Engine) -> list[Audit]:
-    return []
+    table = _table(engine, AUDITS)
+    if table is None:
+        return []
+    with engine.connect() as conn:
+        return [Audit(id=row.id, name=str(row.name or row.id), started_at=row.created_at)
+                for row in conn.execute(select(table).order_by(table.c.id))]
 
 
-def _find_audit(audits: list[Audit], name_or_id: str, engine: Engine) -> Audit:
+def _find_audit(audits: list[Audit], name_or_id: str) -> Audit:
     for a in audits:
         if name_or_id in (a.name, str(a.id)):
             return a
@@ -314,12 +337,80 @@ def _find_audit(audits: list[Audit], name_or_id: str, engine: Engine) -> Audit:
 
 
 def _audit_checks(engine: Engine, audit_id: int) -> set[int]:
-    return set()
+    table = _table(engine, AUDIT_REPOSITORIES)
+    if table is None:
+        return set()
+    with engine.connect() as conn:
+        return {cid for (cid,) in conn.execute(
+            select(table.c.check_id).where(table.c.audit_id == audit_id,
+                                           table.c.check_id.is_not(None)))}
+
+
+def _moment(value: Any) -> datetime | None:
+    """A time as GitHub gives it (ISO 8601 text), as naive UTC."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _year(value: Any) -> int | None:
+    try:
+        return int(str(value).strip()[:4]) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def _repository_meta(engine: Engine, check_ids: set[int]) -> dict[int, RepositoryMeta]:
-    return {}
+    """Per check, what its audits know of the repository (first known value wins
+    when several audits checked it)."""
+    repos = _table(engine, AUDIT_REPOSITORIES)
+    if repos is None or not check_ids:
+        return {}
+    pubs = _table(engine, PUBLICATIONS)
+    meta: dict[int, RepositoryMeta] = {}
+    by_row: dict[int, RepositoryMeta] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(sorted(check_ids)):
+            for row in conn.execute(select(repos).where(repos.c.check_id.in_(chunk))
+                                    .order_by(repos.c.id)):
+                m = meta.setdefault(row.check_id, RepositoryMeta())
+                by_row[row.id] = m
+                m.stars = m.stars if m.stars is not None else row.stars
+                m.license = m.license or row.license
+                m.default_branch = m.default_branch or row.default_branch
+                m.commit_date = m.commit_date or _moment(row.commit_date)
+                m.created_at = m.created_at or _moment(row.created_at)
+                m.pushed_at = m.pushed_at or _moment(row.pushed_at)
+        if pubs is not None:
+            for chunk in _chunks(sorted(by_row)):
+                for p in conn.execute(select(pubs).where(
+                        pubs.c.audit_repository_id.in_(chunk)).order_by(pubs.c.id)):
+                    article = Article(doi=p.doi, pmcid=p.pmcid, pmid=p.pmid, title=p.title,
+                                      journal=p.journal, year=_year(p.year))
+                    target = by_row[p.audit_repository_id]
+                    if article not in target.articles:
+                        target.articles.append(article)
+    return meta
 
 
-def _check_audits(engine: Engine, audits: list[Audit], check_ids: set[int]) -> dict[int, Audit]:
-    return {}
+def _check_audits(
+    engine: Engine, audits: list[Audit], check_ids: set[int]
+) -> dict[int, list[Audit]]:
+    repos = _table(engine, AUDIT_REPOSITORIES)
+    if repos is None or not check_ids:
+        return {}
+    by_id = {a.id: a for a in audits}
+    found: dict[int, list[Audit]] = defaultdict(list)
+    with engine.connect() as conn:
+        for chunk in _chunks(sorted(check_ids)):
+            for cid, aid in conn.execute(select(repos.c.check_id, repos.c.audit_id)
+                                         .where(repos.c.check_id.in_(chunk))):
+                if aid in by_id and by_id[aid] not in found[cid]:
+                    found[cid].append(by_id[aid])
+    return found

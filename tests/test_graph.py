@@ -127,6 +127,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         assert result.code in (0, 1), result.stderr
     store = Store(url)
     metadata = MetaData()
+    metadata.reflect(store.engine, only=["checks"])
     audits, repos, pubs = audit_tables(metadata)
     metadata.create_all(store.engine)
     with store.session() as s, s.begin():

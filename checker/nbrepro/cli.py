@@ -197,7 +197,8 @@ def export(db: str, audit: str | None, check_id: int | None, fmt: str,
         _writable_file(output)
     written = export_graph(db, fmt, output, audit=audit, check_id=check_id)
     if written is not None:
-        _say(f"nbrepro: wrote {written / 'ro-crate-metadata.json'}")
+        shown = written / "ro-crate-metadata.json" if fmt == "rocrate" else written
+        _say(f"nbrepro: wrote {shown}")
 
 
 @cli.command()

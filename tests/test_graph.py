@@ -37,6 +37,9 @@ from nbrepro.spec import requirement_name
 from nbrepro.store import CheckRow, Store
 from tests.conftest import REPOS, nbrepro
 
+# The module's database comes from real checks, which take minutes on a busy machine.
+pytestmark = pytest.mark.timeout(1800)
+
 DEMO = Path(__file__).parent.parent / "examples" / "demo-repo"
 OK = ("reproduced", "reproduced-equivalent")
 RAN = ("reproduced", "reproduced-equivalent", "differs")
@@ -53,18 +56,31 @@ def _git(folder: Path) -> None:
         subprocess.run(["git", *args], cwd=folder, check=True, env=env, capture_output=True)
 
 
-# Which fixture repositories to check, and how: each adds one kind of result.
+# Three checks give every kind of result the examples count (each check costs a
+# kernel start per notebook, so notebooks share repositories):
+# - "mixed": the demo repository (declared requirements, built; reproduced,
+#   reproduced-equivalent by memory-address, differs) plus an unseeded notebook
+#   (volatile cells, with --twice) and notebooks with crafted names;
+# - "failures": a ModuleNotFoundError and a FileNotFoundError;
+# - "no-such-package": install-failed, declared in requirements.txt.
 CHECKS: list[tuple[str, tuple[str, ...]]] = [
-    ("reproduces", ()),
-    ("differs", ()),
-    ("undeclared-module", ()),  # ModuleNotFoundError
-    ("missing-file", ()),  # FileNotFoundError
-    ("no-such-package", ()),  # install-failed, declared in requirements.txt
-    ("with-deps", ()),  # declared and built
-    ("volatile", ("--twice",)),  # volatile cells
-    ("demo-repo", ()),  # equivalent by memory-address
-    ("hostile-names", ()),
+    ("mixed", ("--twice",)),
+    ("failures", ()),
+    ("no-such-package", ()),
 ]
+
+
+def _make(name: str, folder: Path) -> None:
+    if name == "mixed":
+        shutil.copytree(DEMO, folder)
+        shutil.copy(REPOS / "volatile" / "unseeded.ipynb", folder / "05_unseeded.ipynb")
+        (folder / "we ird").mkdir()
+        shutil.copy(REPOS / "reproduces" / "analysis.ipynb", folder / HOSTILE_NAME)
+    elif name == "failures":
+        shutil.copytree(REPOS / "missing-file", folder)
+        shutil.copy(REPOS / "undeclared-module" / "uses_requests.ipynb", folder)
+    else:
+        shutil.copytree(REPOS / name, folder)
 
 
 def audit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
@@ -89,19 +105,13 @@ def audit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
 
 # Per repository: stars, licence, created, and the articles (doi, pmcid, journal, year).
 META: dict[str, tuple[int, str, str, list[tuple[str, str, str, int]]]] = {
-    "reproduces": (250, "MIT", "2017-03-01T10:00:00Z",
-                   [("10.1000/a.1", "PMC100", "GigaScience", 2018)]),
-    "differs": (12, "BSD-3-Clause", "2018-06-01T10:00:00Z",
-                [("10.1000/a.2", "PMC200", "PLOS ONE", 2019)]),
-    "undeclared-module": (3, "NOASSERTION", "2018-09-09T00:00:00Z",
-                          [("10.1000/a.2", "PMC200", "PLOS ONE", 2019),
-                           ("10.1000/a.3", "PMC300", "GigaScience", 2020)]),
-    "missing-file": (0, "GPL-3.0-only", "2019-01-01T00:00:00Z",
-                     [("10.1000/a.4", "PMC400", "PLOS ONE", 2020)]),
-    "no-such-package": (40, "MIT", "2020-02-02T00:00:00Z",
-                        [("10.1000/a.5", "PMC500", "Bioinformatics", 2021)]),
-    "demo-repo": (7, "Apache-2.0", "2020-05-05T00:00:00Z",
-                  [("10.1000/a.6", "PMC600", "Bioinformatics", 2021)]),
+    "mixed": (250, "Apache-2.0", "2017-03-01T10:00:00Z",
+              [("10.1000/a.1", "PMC100", "GigaScience", 2018)]),
+    "failures": (12, "NOASSERTION", "2018-06-01T10:00:00Z",
+                 [("10.1000/a.2", "PMC200", "PLOS ONE", 2019),
+                  ("10.1000/a.3", "PMC300", "GigaScience", 2020)]),
+    "no-such-package": (3, "MIT", "2020-02-02T00:00:00Z",
+                        [("10.1000/a.4", "PMC400", "Bioinformatics", 2021)]),
 }
 
 
@@ -112,15 +122,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folders: dict[str, Path] = {}
     for name, args in CHECKS:
         folder = root / name
-        if name == "demo-repo":
-            shutil.copytree(DEMO, folder)
-        elif name == "hostile-names":
-            folder.mkdir()
-            shutil.copy(REPOS / "reproduces" / "analysis.ipynb", folder / "plain.ipynb")
-            (folder / "we ird").mkdir()
-            shutil.copy(REPOS / "reproduces" / "analysis.ipynb", folder / HOSTILE_NAME)
-        else:
-            shutil.copytree(REPOS / name, folder)
+        _make(name, folder)
         _git(folder)
         folders[name] = folder
         result = nbrepro("check", str(folder), "--db", url, "-q", *args)
@@ -135,10 +137,11 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         s.execute(insert(audits).values(id=1, name="fixture-audit"))
         for name, folder in folders.items():
             check = checks[str(folder)]
-            if name == "with-deps":
-                # What restoration would record for a notebook that reproduced after it.
+            if name == "mixed":
+                # What restoration records for a notebook that reproduced after it.
                 result = json.loads(json.dumps(check.result))
-                result["notebooks"][0]["restored"] = ["six==1.16.0"]
+                first = next(nb for nb in result["notebooks"] if nb["verdict"] in OK)
+                first["restored"] = ["pandas==2.2.3", "python 3.11"]
                 check.result = result
             if name not in META:
                 continue
@@ -408,7 +411,7 @@ def test_crafted_notebook_names_stay_inside_their_iris(db, tmp_path):
         "https://w3id.org/nbrepro/terms#path"))}
     assert HOSTILE_NAME.replace("\\", "/") in paths or HOSTILE_NAME in paths
     for s in g.subjects():
-        if isinstance(s, rdflib.URIRef) and "hostile-names" in s:
+        if isinstance(s, rdflib.URIRef) and "/mixed/" in s:
             assert not any(ch in str(s) for ch in ' <>"{}|^`\\'), s
             assert "/../" not in str(s)
 
@@ -477,7 +480,7 @@ def _check_id(db: dict[str, Any], name: str) -> int:
 @pytest.mark.slow
 def test_rocrate_of_one_check_is_valid(db, tmp_path):
     crate = tmp_path / "crate"
-    result = _export(db, "--format", "rocrate", "--check", str(_check_id(db, "demo-repo")),
+    result = _export(db, "--format", "rocrate", "--check", str(_check_id(db, "mixed")),
                      "-o", str(crate))
     assert result.code == 0, result.stderr
     assert validate_crate(crate) == []
@@ -485,12 +488,14 @@ def test_rocrate_of_one_check_is_valid(db, tmp_path):
     by_id = {e["@id"]: e for e in meta["@graph"]}
     assert by_id["./"]["license"] == {"@id": "https://spdx.org/licenses/Apache-2.0"}
     runs = [e for e in meta["@graph"] if e["@type"] == "CreateAction" and e["@id"] != "#check"]
-    assert len(runs) == 4
+    assert len(runs) == 6
     verdicts = {by_id[r["result"]["@id"]]["value"] for r in runs}
-    assert verdicts == {"reproduced", "reproduced-equivalent", "differs"}
+    assert {"reproduced", "reproduced-equivalent", "differs"} <= verdicts
     # the notebooks are in the crate, as checked
     assert (crate / "03_objects.ipynb").read_bytes() == (
-        db["folders"]["demo-repo"] / "03_objects.ipynb").read_bytes()
+        db["folders"]["mixed"] / "03_objects.ipynb").read_bytes()
+    assert (crate / HOSTILE_NAME).read_bytes() == (
+        db["folders"]["mixed"] / HOSTILE_NAME).read_bytes()
     assert "#environment" in by_id and by_id["#environment"]["softwareRequirements"]
     # the validator does catch a broken crate
     del by_id["./"]["datePublished"]
@@ -501,7 +506,7 @@ def test_rocrate_of_one_check_is_valid(db, tmp_path):
 @pytest.mark.slow
 def test_rocrate_never_copies_a_notebook_that_became_a_link_out(db, tmp_path):
     folder = db["root"] / "reproduces-linked"
-    shutil.copytree(db["folders"]["reproduces"], folder)
+    shutil.copytree(REPOS / "reproduces", folder)
     secret = tmp_path / "secret.ipynb"
     secret.write_text('{"secret": "do not copy"}')
     result = nbrepro("check", str(folder), "--db", db["url"], "-q")
@@ -655,3 +660,16 @@ def test_a_crafted_path_is_one_segment():
     assert nb.startswith("https://x/c/notebook/") and nb.count("/") == 5
     assert identifiers.segment("..") == "%2E%2E"
 
+
+
+def test_rocrate_of_a_check_whose_clone_is_gone_references_its_notebooks(small_db, tmp_path):
+    crate = tmp_path / "crate"
+    result = nbrepro("export", small_db, "--format", "rocrate", "-o", str(crate))
+    assert result.code == 0, result.stderr
+    assert validate_crate(crate) == []
+    meta = json.loads((crate / "ro-crate-metadata.json").read_text())
+    by_id = {e["@id"]: e for e in meta["@graph"]}
+    parts = [p["@id"] for p in by_id["./"]["hasPart"]]
+    assert len(parts) == 2 and all(p.startswith("https://w3id.org/nbrepro/id/") for p in parts)
+    assert by_id["./"]["isBasedOn"] == {"@id": "https://github.com/example/small.git"}
+    assert sorted(crate.iterdir()) == [crate / "ro-crate-metadata.json"]

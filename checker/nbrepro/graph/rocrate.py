@@ -186,11 +186,18 @@ def crate_metadata(check: source.Check, folder: Path) -> dict[str, Any]:
     location = ids.web_location(check.source)
     if location:
         root["isBasedOn"] = {"@id": location}
-    if check.meta and check.meta.license and ids.license_iri(check.meta.license):
-        licence = ids.license_iri(check.meta.license)
+        entities.append({"@id": location, "@type": "SoftwareSourceCode", "name": check.source,
+                         "codeRepository": location,
+                         **({"version": check.commit} if check.commit else {})})
+    licence = ids.license_iri(check.meta.license) if check.meta and check.meta.license else None
+    if licence and check.meta and check.meta.license:
         root["license"] = {"@id": licence}
         entities.append({"@id": licence, "@type": "CreativeWork",
                          "name": check.meta.license, "identifier": check.meta.license})
+    else:
+        # RO-Crate asks for a licence; where none is known, say so in words.
+        root["license"] = ("No licence known to nbrepro: the notebooks are under the terms "
+                           "of their repository.")
     graph.append(root)
     graph.extend(entities)
     return {"@context": CONTEXT, "@graph": graph}

@@ -25,17 +25,20 @@ class Example:
         return sparql_prefixes() + self.body.strip() + "\n"
 
 
-# Shared patterns: the runs of a repository, and "ran without an error".
+# Shared pattern: the runs of a repository. Patterns are written selective first and
+# without type tests that the predicates already imply: the store evaluates them
+# in about that order, which keeps each example well under a second on a
+# study-sized audit.
 _RUNS_OF_REPO = """
   ?commit prov:specializationOf ?repo .
-  ?check a nbr:Check ; prov:used ?commit .
-  ?run a repr:Trial ; dcterms:isPartOf ?check"""
+  ?check prov:used ?commit .
+  ?run dcterms:isPartOf ?check"""
 _RAN = '"reproduced", "reproduced-equivalent", "differs"'
 
 _LIST = [
     Example("top-exceptions", "Which exceptions stop notebooks most often?", """
 SELECT ?exception (COUNT(?run) AS ?runs) WHERE {
-  ?run a repr:Trial ; nbr:exception ?exception .
+  ?run nbr:exception ?exception .
 }
 GROUP BY ?exception ORDER BY DESC(?runs) ?exception
 """),
@@ -61,7 +64,7 @@ GROUP BY ?year ?verdict ORDER BY ?year ?verdict
 SELECT ?year ?python (COUNT(DISTINCT ?notebook) AS ?notebooks) WHERE {
   ?article fabio:hasPublicationYear ?published ; dcterms:references ?repo .
   ?commit prov:specializationOf ?repo .
-  ?notebook a repr:Notebook ; dcterms:isPartOf ?commit ; nbr:pythonVersion ?version .
+  ?notebook dcterms:isPartOf ?commit ; nbr:pythonVersion ?version .
   BIND(STR(?published) AS ?year)
   BIND(REPLACE(?version, "^([0-9]+)([.][0-9]+)?.*$", "$1$2") AS ?python)
 }
@@ -71,9 +74,9 @@ GROUP BY ?year ?python ORDER BY ?year ?python
             "How many notebooks does each repository hold (over the commits checked)?", """
 SELECT ?repository (SAMPLE(?given) AS ?source) (COUNT(DISTINCT ?notebook) AS ?notebooks)
 WHERE {
-  ?repository a doap:GitRepository ; nbr:source ?given .
   ?commit prov:specializationOf ?repository .
-  ?notebook a repr:Notebook ; dcterms:isPartOf ?commit .
+  ?notebook dcterms:isPartOf ?commit .
+  ?repository nbr:source ?given .
 }
 GROUP BY ?repository ORDER BY DESC(?notebooks) ?repository
 """),
@@ -81,15 +84,15 @@ GROUP BY ?repository ORDER BY DESC(?notebooks) ?repository
             "Which packages are most often behind environments that could not be built?",
             """
 SELECT ?package (COUNT(?environment) AS ?environments) WHERE {
-  ?environment a nbr:Environment ; nbr:built false ; nbr:failedPackage ?package .
+  ?environment nbr:failedPackage ?package ; nbr:built false .
 }
 GROUP BY ?package ORDER BY DESC(?environments) ?package
 """),
     Example("reproduced-after-restoration",
             "Which notebooks reproduce only after restoration, and what was restored?", """
 SELECT ?run ?path ?verdict (GROUP_CONCAT(?item; separator=", ") AS ?restored) WHERE {
-  ?run a repr:Trial ; nbr:restored ?item ; nbr:verdict ?verdict ; prov:used ?notebook .
-  ?notebook a repr:Notebook ; nbr:path ?path .
+  ?run nbr:restored ?item ; nbr:verdict ?verdict ; nbr:notebook ?notebook .
+  ?notebook nbr:path ?path .
   FILTER(?verdict IN ("reproduced", "reproduced-equivalent"))
 }
 GROUP BY ?run ?path ?verdict ORDER BY ?path ?run
@@ -97,7 +100,7 @@ GROUP BY ?run ?path ?verdict ORDER BY ?path ?run
     Example("normalisers",
             "Which normalisers are most often needed to find outputs equivalent?", """
 SELECT ?normaliser (COUNT(?cell) AS ?cells) (COUNT(DISTINCT ?run) AS ?runs) WHERE {
-  ?cell a repr:CellExecution ; nbr:normaliser ?normaliser ; dcterms:isPartOf ?run .
+  ?cell nbr:normaliser ?normaliser ; dcterms:isPartOf ?run .
 }
 GROUP BY ?normaliser ORDER BY DESC(?cells) ?normaliser
 """),
@@ -105,9 +108,9 @@ GROUP BY ?normaliser ORDER BY DESC(?cells) ?normaliser
             "Do popular repositories reproduce better? (repositories by stars and the "
             "verdict of their check)", """
 SELECT ?stars ?verdict (COUNT(DISTINCT ?repo) AS ?repositories) WHERE {
-  ?repo a doap:GitRepository ; nbr:stars ?count .
+  ?repo nbr:stars ?count .
   ?commit prov:specializationOf ?repo .
-  ?check a nbr:Check ; prov:used ?commit ; nbr:verdict ?verdict .
+  ?check prov:used ?commit ; nbr:verdict ?verdict .
   BIND(IF(?count >= 100, "100+", IF(?count >= 10, "10-99", IF(?count >= 1, "1-9", "0")))
        AS ?stars)
 }
@@ -119,15 +122,15 @@ GROUP BY ?stars ?verdict ORDER BY ?stars ?verdict
 SELECT ?verdict (COUNT(?run) AS ?runs) (SUM(IF(?topDown, 1, 0)) AS ?top_down)
        (ROUND(1000 * SUM(IF(?topDown, 1, 0)) / COUNT(?run)) / 10 AS ?percent)
 WHERE {
-  ?run a repr:Trial ; nbr:verdict ?verdict ; prov:used ?notebook .
-  ?notebook a repr:Notebook ; nbr:topDown ?topDown .
+  ?run nbr:verdict ?verdict ; nbr:notebook ?notebook .
+  ?notebook nbr:topDown ?topDown .
 }
 GROUP BY ?verdict ORDER BY ?verdict
 """),
     Example("volatile-cells",
             "Which cells give different outputs on two runs in the same environment?", """
 SELECT ?run ?path ?cell ?detail WHERE {
-  ?execution a repr:CellExecution ; nbr:status "volatile" ; dcterms:isPartOf ?run ;
+  ?execution nbr:status "volatile" ; dcterms:isPartOf ?run ;
              p-plan:correspondsToStep ?step .
   ?step nbr:index ?cell ; p-plan:isStepOfPlan ?notebook .
   ?notebook nbr:path ?path .
@@ -139,40 +142,28 @@ ORDER BY ?path ?run ?cell
             "The published study's funnel: notebooks -> Python -> dependencies declared -> "
             "environment built -> ran without error -> identical (with nbrepro's split of "
             "the rest)", f"""
-SELECT ?step ?stage ?runs WHERE {{
-  {{ SELECT (1 AS ?step) ("notebooks" AS ?stage) (COUNT(?run) AS ?runs)
-    WHERE {{ ?run a repr:Trial }} }}
-  UNION
-  {{ SELECT (2 AS ?step) ("python" AS ?stage) (COUNT(?run) AS ?runs)
-    WHERE {{ ?run a repr:Trial ; prov:used ?nb . ?nb nbr:python3 true }} }}
-  UNION
-  {{ SELECT (3 AS ?step) ("dependencies declared" AS ?stage) (COUNT(?run) AS ?runs)
-    WHERE {{ ?run a repr:Trial ; prov:used ?nb, ?env . ?nb nbr:python3 true .
-            ?env a nbr:Environment . FILTER EXISTS {{ ?env nbr:declaredIn ?file }} }} }}
-  UNION
-  {{ SELECT (4 AS ?step) ("environment built" AS ?stage) (COUNT(?run) AS ?runs)
-    WHERE {{ ?run a repr:Trial ; prov:used ?nb, ?env . ?nb nbr:python3 true .
-            ?env nbr:built true . FILTER EXISTS {{ ?env nbr:declaredIn ?file }} }} }}
-  UNION
-  {{ SELECT (5 AS ?step) ("ran without error" AS ?stage) (COUNT(?run) AS ?runs)
-    WHERE {{ ?run a repr:Trial ; prov:used ?nb, ?env ; nbr:verdict ?verdict .
-            ?nb nbr:python3 true . ?env nbr:built true .
-            FILTER EXISTS {{ ?env nbr:declaredIn ?file }}
-            FILTER(?verdict IN ({_RAN})) }} }}
-  UNION
-  {{ SELECT ?step ?stage (COUNT(?run) AS ?runs)
-    WHERE {{ ?run a repr:Trial ; prov:used ?nb, ?env ; nbr:verdict ?stage .
-            ?nb nbr:python3 true . ?env nbr:built true .
-            FILTER EXISTS {{ ?env nbr:declaredIn ?file }}
-            VALUES (?stage ?step) {{ ("reproduced" 6) ("reproduced-equivalent" 7)
-                                     ("differs" 8) }} }}
-    GROUP BY ?step ?stage }}
+SELECT ?step ?stage (SUM(IF(
+         ?step = 1 || (?python && (?step = 2 || (?declared && (?step = 3 || (?built && (
+         ?step = 4 || (?verdict IN ({_RAN}) && (?step = 5 || ?verdict = ?stage)))))))),
+         ?n, 0)) AS ?runs)
+WHERE {{
+  {{ SELECT ?verdict ?python ?declared ?built (COUNT(?run) AS ?n) WHERE {{
+      ?run nbr:verdict ?verdict ; nbr:notebook ?notebook .
+      ?notebook nbr:python3 ?python .
+      OPTIONAL {{ ?run prov:used ?env . ?env nbr:built ?isBuilt ;
+                                          nbr:declaresDependencies ?hasDeclared }}
+      BIND(COALESCE(?hasDeclared, false) AS ?declared)
+      BIND(COALESCE(?isBuilt, false) AS ?built)
+    }} GROUP BY ?verdict ?python ?declared ?built }}
+  VALUES (?step ?stage) {{
+    (1 "notebooks") (2 "python") (3 "dependencies declared") (4 "environment built")
+    (5 "ran without error") (6 "reproduced") (7 "reproduced-equivalent") (8 "differs") }}
 }}
-ORDER BY ?step
+GROUP BY ?step ?stage ORDER BY ?step
 """),
     Example("verdicts", "How many notebook runs ended in each verdict?", """
 SELECT ?verdict (COUNT(?run) AS ?runs) WHERE {
-  ?run a repr:Trial ; nbr:verdict ?verdict .
+  ?run nbr:verdict ?verdict .
 }
 GROUP BY ?verdict ORDER BY DESC(?runs) ?verdict
 """),

@@ -158,6 +158,7 @@ class _Mapper:
         yield Quad(env, T.type, T.Environment)
         yield Quad(env, T.type, T.Entity)
         yield Quad(env, T.built, boolean(e.ok))
+        yield Quad(env, T.declares_dependencies, boolean(bool(e.declared_files)))
         yield Quad(env, T.network, boolean(e.network))
         yield Quad(env, T.cached, boolean(e.cached))
         for prop, value in ((T.backend, e.backend), (T.python_version, e.python_version),
@@ -211,6 +212,9 @@ class _Mapper:
         yield Quad(run, T.type, T.Activity)
         yield Quad(run, T.is_part_of, check)
         yield Quad(run, T.used, plan)
+        # The plan the run followed, in one step (PROV says it through the association
+        # below): counting runs by notebook facts is the common question.
+        yield Quad(run, T.notebook, plan)
         if env is not None:
             yield Quad(run, T.used, env)
         yield Quad(run, T.was_associated_with, agent)

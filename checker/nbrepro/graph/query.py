@@ -39,10 +39,11 @@ from nbrepro.graph.vocabulary import PREFIXES, XSD
 from nbrepro.store import Store as ResultsStore
 
 # Bump when the mapping changes what a database turns into: cached stores rebuild.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 _COMPLETE = "complete"
 
 _open: dict[str, tuple[str, Store]] = {}
+_databases: dict[str, ResultsStore] = {}
 _open_lock = threading.Lock()
 
 
@@ -59,7 +60,10 @@ class Answer:
 
 def graph(db: str) -> Store:
     """The results of `db` as a SPARQL store, built or taken from the cache."""
-    store = source.open_store(db)
+    with _open_lock:
+        store = _databases.get(db)
+    if store is None:
+        store = _databases[db] = source.open_store(db)
     key = content_key(MAPPING_VERSION, __version__, source.stamp(store.engine))
     with _open_lock:
         cached = _open.get(store.url)

@@ -14,6 +14,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from nbrepro.errors import InputError
 from nbrepro.graph import identifiers as ids
@@ -79,7 +80,8 @@ def _copy_notebook(check: source.Check, path: str, folder: Path) -> str | None:
     target = folder.joinpath(*rel.parts)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(current, target, follow_symlinks=False)
-    return rel.as_posix()
+    # A data entity's @id is a URI path: a name with spaces, '#' or '%' is escaped.
+    return quote(rel.as_posix(), safe="/")
 
 
 def _iso(value: datetime | None) -> str:

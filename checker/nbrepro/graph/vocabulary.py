@@ -110,7 +110,8 @@ class Terms:
         self.cell_count, self.code_cell_count = t("cellCount"), t("codeCellCount")
         self.has_outputs, self.top_down, self.imports = (
             t("hasStoredOutputs"), t("topDown"), t("imports"))
-        self.environment = t("environment")
+        self.notebook = t("notebook")
+        self.declares_dependencies = t("declaresDependencies")
         self.backend, self.built, self.resolver = t("backend"), t("built"), t("resolver")
         self.sandbox, self.network, self.cached = t("sandbox"), t("network"), t("cached")
         self.declared_in, self.declares = t("declaredIn"), t("declares")

@@ -9,12 +9,14 @@ the audit parts are simply empty.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, func, inspect, select
+from sqlalchemy import Engine, MetaData, Table, Text, func, inspect, select, type_coerce
 
 from nbrepro.errors import InputError
 from nbrepro.store import (
@@ -214,6 +216,12 @@ def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)] or [[]]
 
 
+# A stored result's top-level version field, read from the JSON text without decoding
+# the whole result (cells included) when nothing else in it is needed. JSON strings
+# escape their quotes, so text inside a notebook's output cannot fake it.
+_VERSION = re.compile(r'"nbrepro_version":\s*"([^"\\]*)"')
+
+
 def _read_results_json(
     s: Any, checks: dict[int, Check], ids: list[int]
 ) -> dict[tuple[int, str], list[str]]:
@@ -221,9 +229,20 @@ def _read_results_json(
     restoration added — kept only in the stored result."""
     restored: dict[tuple[int, str], list[str]] = {}
     for chunk in _chunks(ids):
-        for cid, result in s.execute(
-            select(CheckRow.id, CheckRow.result).where(CheckRow.id.in_(chunk))
+        for cid, raw in s.execute(
+            select(CheckRow.id, type_coerce(CheckRow.result, Text))
+            .where(CheckRow.id.in_(chunk))
         ):
+            result: Any = raw
+            if isinstance(raw, str):
+                versions = _VERSION.findall(raw)
+                checks[cid].nbrepro_version = versions[-1] if versions else ""
+                if '"restored"' not in raw:
+                    continue
+                try:
+                    result = json.loads(raw)
+                except ValueError:
+                    continue
             if not isinstance(result, dict):
                 continue
             checks[cid].nbrepro_version = str(result.get("nbrepro_version") or "")
@@ -251,28 +270,32 @@ def _read_notebooks(
     restored: dict[tuple[int, str], list[str]],
 ) -> None:
     runs: dict[int, Run] = {}
+    n, r = NotebookRow, RunRow
     for chunk in _chunks(ids):
         rows = s.execute(
-            select(NotebookRow, RunRow)
-            .outerjoin(RunRow, RunRow.notebook_id == NotebookRow.id)
-            .where(NotebookRow.check_id.in_(chunk))
-            .order_by(NotebookRow.id)
-        ).tuples()
-        for nb, run in rows:
-            check = checks[nb.check_id]
+            select(n.check_id, n.path, n.valid, n.error, n.nbformat, n.language, n.kernel_name,
+                   n.python_version, n.cells, n.code_cells, n.has_outputs, n.top_down,
+                   n.imports, r.id, r.verdict, r.reason, r.exception, r.message,
+                   r.failing_cell, r.seconds, r.finished_at)
+            .outerjoin(r, r.notebook_id == n.id)
+            .where(n.check_id.in_(chunk))
+            .order_by(n.id)
+        )
+        for row in rows:
+            check = checks[row.check_id]
             notebook = Notebook(
-                path=nb.path, valid=bool(nb.valid), error=nb.error, nbformat=nb.nbformat,
-                language=nb.language, kernel_name=nb.kernel_name,
-                python_version=nb.python_version, cells=nb.cells or 0,
-                code_cells=nb.code_cells or 0, has_outputs=bool(nb.has_outputs),
-                top_down=bool(nb.top_down), imports=[str(i) for i in nb.imports or []],
+                path=row.path, valid=bool(row.valid), error=row.error, nbformat=row.nbformat,
+                language=row.language, kernel_name=row.kernel_name,
+                python_version=row.python_version, cells=row.cells or 0,
+                code_cells=row.code_cells or 0, has_outputs=bool(row.has_outputs),
+                top_down=bool(row.top_down), imports=[str(i) for i in row.imports or []],
             )
-            if run is not None:
-                notebook.run = runs[run.id] = Run(
-                    verdict=run.verdict, reason=run.reason, exception=run.exception,
-                    message=run.message, failing_cell=run.failing_cell,
-                    seconds=run.seconds or 0.0, finished_at=run.finished_at,
-                    restored=restored.get((nb.check_id, nb.path), []),
+            if row.id is not None:
+                notebook.run = runs[row.id] = Run(
+                    verdict=row.verdict, reason=row.reason, exception=row.exception,
+                    message=row.message, failing_cell=row.failing_cell,
+                    seconds=row.seconds or 0.0, finished_at=row.finished_at,
+                    restored=restored.get((row.check_id, row.path), []),
                 )
             check.notebooks.append(notebook)
     cells: dict[int, list[Cell]] = defaultdict(list)

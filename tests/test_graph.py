@@ -207,7 +207,7 @@ def sql_python_versions_by_year(con: sqlite3.Connection) -> list[tuple[Any, ...]
 
 
 def sql_notebooks_per_repository(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    return _rows(con, """SELECT c.source, COUNT(DISTINCT rep.commit || '/' || n.path)
+    return _rows(con, """SELECT c.source, COUNT(DISTINCT rep."commit" || '/' || n.path)
         FROM notebooks n JOIN checks c ON n.check_id = c.id
         JOIN repositories rep ON c.repository_id = rep.id GROUP BY c.repository_id""")
 

@@ -110,7 +110,7 @@ GROUP BY ?normaliser ORDER BY DESC(?cells) ?normaliser
 SELECT ?stars ?verdict (COUNT(DISTINCT ?repo) AS ?repositories) WHERE {
   ?repo nbr:stars ?count .
   ?commit prov:specializationOf ?repo .
-  ?check prov:used ?commit ; nbr:verdict ?verdict .
+  ?check prov:used ?commit ; nbr:repositoryVerdict ?verdict .
   BIND(IF(?count >= 100, "100+", IF(?count >= 10, "10-99", IF(?count >= 1, "1-9", "0")))
        AS ?stars)
 }

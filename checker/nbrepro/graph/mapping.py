@@ -92,8 +92,8 @@ class _Mapper:
         yield Quad(node, T.used, commit)
         yield Quad(node, T.was_associated_with, agent)
         yield Quad(node, T.state, text(check.state))
-        if check.verdict:
-            yield Quad(node, T.verdict, text(check.verdict))
+        if check.verdict:  # the worst of its notebooks' (nbr:verdict is a run's)
+            yield Quad(node, T.repository_verdict, text(check.verdict))
         if check.started_at:
             yield Quad(node, T.started, when(check.started_at))
         if check.finished_at:

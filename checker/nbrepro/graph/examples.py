@@ -25,14 +25,9 @@ class Example:
         return sparql_prefixes() + self.body.strip() + "\n"
 
 
-# Shared pattern: the runs of a repository. Patterns are written selective first and
-# without type tests that the predicates already imply: the store evaluates them
-# in about that order, which keeps each example well under a second on a
-# study-sized audit.
-_RUNS_OF_REPO = """
-  ?commit prov:specializationOf ?repo .
-  ?check prov:used ?commit .
-  ?run dcterms:isPartOf ?check"""
+# Patterns are written selective first, without type tests that the predicates
+# already imply, and through the runs' and notebooks' direct links to their
+# notebook and repository: joins over tens of thousands of runs are what costs.
 _RAN = '"reproduced", "reproduced-equivalent", "differs"'
 
 _LIST = [
@@ -43,28 +38,28 @@ SELECT ?exception (COUNT(?run) AS ?runs) WHERE {
 GROUP BY ?exception ORDER BY DESC(?runs) ?exception
 """),
     Example("exceptions-by-journal",
-            "Which exceptions stop the notebooks of the articles of each journal?", f"""
-SELECT ?journal ?exception (COUNT(DISTINCT ?run) AS ?runs) WHERE {{
-  ?article prism:publicationName ?journal ; dcterms:references ?repo .{_RUNS_OF_REPO} ;
-       nbr:exception ?exception .
-}}
+            "Which exceptions stop the notebooks of the articles of each journal?", """
+SELECT ?journal ?exception (COUNT(DISTINCT ?run) AS ?runs) WHERE {
+  ?run nbr:exception ?exception ; nbr:repository ?repo .
+  ?article dcterms:references ?repo ; prism:publicationName ?journal .
+}
 GROUP BY ?journal ?exception ORDER BY ?journal DESC(?runs) ?exception
 """),
     Example("verdicts-by-year",
-            "How do verdicts change with the year a repository was created?", f"""
-SELECT ?year ?verdict (COUNT(?run) AS ?runs) WHERE {{
-  ?repo dcterms:created ?created .{_RUNS_OF_REPO} ; nbr:verdict ?verdict .
+            "How do verdicts change with the year a repository was created?", """
+SELECT ?year ?verdict (COUNT(?run) AS ?runs) WHERE {
+  ?run nbr:verdict ?verdict ; nbr:repository ?repo .
+  ?repo dcterms:created ?created .
   BIND(YEAR(?created) AS ?year)
-}}
+}
 GROUP BY ?year ?verdict ORDER BY ?year ?verdict
 """),
     Example("python-versions-by-year",
             "Which Python versions did notebooks declare, by the year their article "
             "was published? (distinct notebooks)", """
 SELECT ?year ?python (COUNT(DISTINCT ?notebook) AS ?notebooks) WHERE {
-  ?article fabio:hasPublicationYear ?published ; dcterms:references ?repo .
-  ?commit prov:specializationOf ?repo .
-  ?notebook dcterms:isPartOf ?commit ; nbr:pythonVersion ?version .
+  ?notebook nbr:pythonVersion ?version ; nbr:repository ?repo .
+  ?article dcterms:references ?repo ; fabio:hasPublicationYear ?published .
   BIND(STR(?published) AS ?year)
   BIND(REPLACE(?version, "^([0-9]+)([.][0-9]+)?.*$", "$1$2") AS ?python)
 }
@@ -74,8 +69,7 @@ GROUP BY ?year ?python ORDER BY ?year ?python
             "How many notebooks does each repository hold (over the commits checked)?", """
 SELECT ?repository (SAMPLE(?given) AS ?source) (COUNT(DISTINCT ?notebook) AS ?notebooks)
 WHERE {
-  ?commit prov:specializationOf ?repository .
-  ?notebook dcterms:isPartOf ?commit .
+  ?notebook nbr:path ?path ; nbr:repository ?repository .
   ?repository nbr:source ?given .
 }
 GROUP BY ?repository ORDER BY DESC(?notebooks) ?repository

@@ -107,7 +107,7 @@ class _Mapper:
             env = NamedNode(node.value + "/environment")
             yield from self.environment(env, check.environment)
         for nb in check.notebooks:
-            yield from self.notebook(nb, commit_iri, node, env, agent)
+            yield from self.notebook(nb, commit_iri, node, env, agent, repo)
 
     def repository(self, repo: NamedNode, check: Check) -> Iterator[Quad]:
         yield Quad(repo, T.type, T.GitRepository)
@@ -198,12 +198,13 @@ class _Mapper:
 
     def notebook(
         self, nb: Notebook, commit_iri: str, check: NamedNode, env: NamedNode | None,
-        agent: NamedNode,
+        agent: NamedNode, repo: NamedNode,
     ) -> Iterator[Quad]:
         nb_iri = ids.notebook(commit_iri, nb.path)
         plan = NamedNode(nb_iri)
         if self.first(nb_iri):
             yield from self.notebook_plan(plan, nb, commit_iri)
+            yield Quad(plan, T.repository, repo)
         if nb.run is None:
             return
         r = nb.run
@@ -212,9 +213,11 @@ class _Mapper:
         yield Quad(run, T.type, T.Activity)
         yield Quad(run, T.is_part_of, check)
         yield Quad(run, T.used, plan)
-        # The plan the run followed, in one step (PROV says it through the association
-        # below): counting runs by notebook facts is the common question.
+        # Shortcuts: the plan the run followed (PROV says it through the association
+        # below) and its repository, one step away, because counting runs by notebook
+        # and repository facts is what the questions about an audit do.
         yield Quad(run, T.notebook, plan)
+        yield Quad(run, T.repository, repo)
         if env is not None:
             yield Quad(run, T.used, env)
         yield Quad(run, T.was_associated_with, agent)

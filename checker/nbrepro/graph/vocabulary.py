@@ -112,6 +112,7 @@ class Terms:
             t("hasStoredOutputs"), t("topDown"), t("imports"))
         self.notebook = t("notebook")
         self.repository_verdict = t("repositoryVerdict")
+        self.repository = t("repository")
         self.declares_dependencies = t("declaresDependencies")
         self.backend, self.built, self.resolver = t("backend"), t("built"), t("resolver")
         self.sandbox, self.network, self.cached = t("sandbox"), t("network"), t("cached")

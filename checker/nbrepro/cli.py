@@ -245,6 +245,65 @@ def badge(results: str, check_id: int | None, fmt: str, output: str, link: str |
     _write(target, badges.svg(result, link=link) if fmt == "svg" else badges.endpoint_json(result))
 
 
+@cli.command()
+@click.argument("db", metavar="DB")
+@click.option("--audit", metavar="NAME_OR_ID", help="Export only this audit's checks.")
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="Export only this check (an RO-Crate describes one check).")
+@click.option("--format", "fmt", type=click.Choice(["turtle", "nt", "jsonld", "rocrate"]),
+              default="turtle", show_default=True, help="RDF syntax, or an RO-Crate 1.1.")
+@click.option("-o", "--output", metavar="FILE_OR_DIR",
+              help="Where to write: a file ('-': stdout, the default), a folder for rocrate "
+                   "(default: the current folder).")
+def export(db: str, audit: str | None, check_id: int | None, fmt: str,
+           output: str | None) -> None:
+    """Export the results in database DB (a SQLAlchemy URL or a SQLite file) as a
+    knowledge graph."""
+    from nbrepro.graph.export import export as export_graph
+
+    if fmt != "rocrate" and output not in (None, "-"):
+        _writable_file(output)
+    written = export_graph(db, fmt, output, audit=audit, check_id=check_id)
+    if written is not None:
+        shown = written / "ro-crate-metadata.json" if fmt == "rocrate" else written
+        _say(f"nbrepro: wrote {shown}")
+
+
+@cli.command()
+@click.argument("db", metavar="DB")
+@click.argument("sparql", required=False, metavar="[SPARQL]")
+@click.option("--example", metavar="NAME", help="Run a named example query.")
+@click.option("--list-examples", is_flag=True, help="List the example queries and exit.")
+@click.option("--show", is_flag=True, help="With --example: print its SPARQL and exit.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="How to print the answer.")
+def query(db: str, sparql: str | None, example: str | None, list_examples: bool, show: bool,
+          fmt: str) -> None:
+    """Answer a SPARQL 1.1 query (or a named example) over the results in DB.
+    Prefixes rdf, rdfs, xsd, prov, p-plan, repr, doap, fabio, prism, dcterms and nbr
+    are predeclared; SPARQL '-' reads the query from stdin."""
+    from nbrepro.graph.examples import EXAMPLES
+    from nbrepro.graph.examples import example as find_example
+
+    if list_examples:
+        for item in EXAMPLES.values():
+            sys.stdout.write(f"{item.name:30} {item.question}\n")
+        return
+    if (sparql is None) == (example is None):
+        raise InputError("give either a SPARQL query or --example NAME (--list-examples "
+                         "lists them)")
+    if example is not None:
+        text = find_example(example).sparql
+        if show:
+            sys.stdout.write(text)
+            return
+    else:
+        text = sys.stdin.read() if sparql == "-" else str(sparql)
+    from nbrepro.graph.query import render, run
+
+    sys.stdout.write(render(run(db, text), fmt))
+
+
 def _validate_date(text: str) -> None:
     from datetime import date
 

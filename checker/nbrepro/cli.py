@@ -142,29 +142,22 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           output_dir: Path | None, quiet: bool, check_id: int | None, no_sandbox: bool,
           network: bool, base_image: str | None, memory: str, cpus: float) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
-    from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
-    from nbrepro.execute import ExecutionOptions
     from nbrepro.report import RENDERERS
     from nbrepro.report.terminal import print_report
-    from nbrepro.sandbox import ResourceLimits
     from nbrepro.store import Store
 
     # Every output file is checked before any work: an unwritable path fails fast.
     outputs = {fmt: _writable_file(path)
                for fmt, path in (("json", json_path), ("html", html_path)) if path}
-    if exclude_newer:
-        _validate_date(exclude_newer)
-    limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
+    options = _check_options(
+        cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, resolver=resolver,
+        backend=backend, no_sandbox=no_sandbox, network=network, base_image=base_image,
+        memory=memory, cpus=cpus, exclude_newer=exclude_newer, python_version=python_version,
+        keep_going=keep_going, twice=twice, no_cache=no_cache)
+    options.output_dir = output_dir
     store = Store(db_url)
     store.mark_stale()  # checks killed outright (SIGKILL, power loss) read as interrupted
-    options = CheckOptions(
-        resolver=resolver, backend=backend, exclude_newer=exclude_newer,
-        python=python_version, use_cache=not no_cache, output_dir=output_dir, twice=twice,
-        sandbox=not no_sandbox, network=network, base_image=base_image, limits=limits,
-        execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                                   keep_going=keep_going),
-    )
     # Logs and CI are not terminals: do not wrap the table at 80 columns there.
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     with ConsoleProgress(err, quiet=quiet) as progress:
@@ -174,6 +167,195 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     if json_path != "-":
         print_report(result, out)
     sys.exit(EXIT_OK if result.ok else EXIT_NOT_REPRODUCED)
+
+
+# `nbrepro check` options that apply to each repository of an audit (shared, so the
+# two commands cannot drift apart).
+PER_REPOSITORY_OPTIONS = (
+    "cell_timeout", "notebook_timeout", "resolver", "backend", "no_sandbox", "network",
+    "base_image", "memory", "cpus", "exclude_newer", "python_version", "keep_going", "twice",
+    "no_cache",
+)
+
+
+def _check_options(**kw: Any) -> Any:  # -> nbrepro.check.CheckOptions
+    from nbrepro.check import CheckOptions
+    from nbrepro.execute import ExecutionOptions
+    from nbrepro.sandbox import ResourceLimits
+
+    if kw["exclude_newer"]:
+        _validate_date(kw["exclude_newer"])
+    return CheckOptions(
+        resolver=kw["resolver"], backend=kw["backend"], exclude_newer=kw["exclude_newer"],
+        python=kw["python_version"], use_cache=not kw["no_cache"], twice=kw["twice"],
+        sandbox=not kw["no_sandbox"], network=kw["network"], base_image=kw["base_image"],
+        limits=ResourceLimits(memory=ResourceLimits.parse_size(kw["memory"]), cpus=kw["cpus"]),
+        execution=ExecutionOptions(cell_timeout=kw["cell_timeout"],
+                                   notebook_timeout=kw["notebook_timeout"],
+                                   keep_going=kw["keep_going"]),
+    )
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, metavar="SOURCE...")
+@click.option("--db", "db_url", metavar="URL",
+              help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "
+                   "file in the user data folder].")
+@click.option("--name", metavar="NAME",
+              help="Name of the audit (re-running the same name resumes it) "
+                   "[default: the first source's file name].")
+@click.option("--github-search", "github_queries", multiple=True, metavar="QUERY",
+              help="Add the repositories GitHub's search finds ($GITHUB_TOKEN when set).")
+@click.option("--pmc-search", "pmc_queries", multiple=True, metavar="QUERY",
+              help="Add the GitHub repositories linked by the PubMed Central articles this "
+                   "full-text search finds ($NCBI_API_KEY when set).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Repositories checked at once by the local process pool "
+                   "[default: from the cores and memory].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on an existing Dask scheduler.")
+@click.option("--dask-local", type=click.IntRange(min=1), metavar="N",
+              help="Run on a local Dask cluster of N workers.")
+@click.option("--repo-timeout", type=click.FloatRange(min=1), metavar="S",
+              help="Seconds one repository may take in all.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Audit only the first N repositories.")
+@click.option("--retry-failed", is_flag=True,
+              help="Check again repositories that ended in an nbrepro error or a timeout.")
+@click.option("--force", is_flag=True, help="Check every repository again.")
+@click.option("--keep-clones", is_flag=True, help="Keep the clones in the cache.")
+@click.option("--no-github-metadata", is_flag=True,
+              help="Do not ask GitHub's API for stars, licence and dates.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
+def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
+          github_queries: tuple[str, ...], pmc_queries: tuple[str, ...], jobs: int | None,
+          scheduler: str | None, dask_local: int | None, repo_timeout: float | None,
+          limit: int | None, retry_failed: bool, force: bool, keep_clones: bool,
+          no_github_metadata: bool, quiet: bool, **per_repository: Any) -> None:
+    """Check many repositories (lists of URLs or owner/name lines, CSV files with
+    publication metadata, GitHub or PubMed Central searches) into one database.
+
+    Re-running the same audit resumes it: repositories already checked at the same
+    commit with the same options are skipped."""
+    from nbrepro.audit.render import rich_tables
+    from nbrepro.audit.runner import AuditConfig, run_audit
+
+    if not sources and not github_queries and not pmc_queries:
+        raise InputError("no sources: give a list file, --github-search or --pmc-search")
+    if scheduler and dask_local:
+        raise InputError("--scheduler and --dask-local exclude each other")
+    if jobs and (scheduler or dask_local):
+        raise InputError("--jobs is for the local process pool, not Dask")
+    config = AuditConfig(
+        sources=list(sources), options=_check_options(**per_repository),
+        github_queries=list(github_queries), pmc_queries=list(pmc_queries), db_url=db_url,
+        name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
+        repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
+        keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
+    )
+    run = run_audit(config, err)
+    from nbrepro.audit.render import load_report
+
+    report = load_report(run.db_url, str(run.audit_id))
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    for table in rich_tables(report)[:3]:  # funnel, split, repositories
+        out.print(table)
+    out.print(f"{run.repositories} repositories: {run.checked_now} checked now, "
+              f"{run.already_done} already done, {run.failed} nbrepro error(s) or timeout(s). "
+              f"Full report: nbrepro report {_db_argument(run.db_url)} --audit {run.name}")
+    sys.exit(EXIT_OK if run.failed == 0 else EXIT_NOT_REPRODUCED)
+
+
+for _param in cli.commands["check"].params:
+    if _param.name in PER_REPOSITORY_OPTIONS:
+        audit.params.append(_param)
+
+
+def _db_argument(url: str) -> str:
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+
+
+def _database_url(db: str) -> str:
+    """A SQLAlchemy URL, or the path of a SQLite file."""
+    if "://" in db:
+        return db
+    path = Path(db).expanduser()
+    if not path.is_file():
+        raise InputError(f"no such database file: {db}")
+    return f"sqlite:///{path.resolve()}"
+
+
+@cli.command()
+@click.argument("db", metavar="DB")
+@click.option("--audit", "audit_name", metavar="NAME_OR_ID",
+              help="Which audit [default: the newest].")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "html", "json"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write here (CSV: a folder, or NAME.csv for NAME-<table>.csv files) "
+                   "[default: stdout].")
+def report(db: str, audit_name: str | None, fmt: str, output: str | None) -> None:
+    """Report on the results database DB (a SQLAlchemy URL or a SQLite file): for an
+    audit, the published study's funnel and tables."""
+    from nbrepro.audit.render import is_audit_database, render_audit_report
+
+    url = _database_url(db)
+    if is_audit_database(url):
+        render_audit_report(url, audit_name, fmt, output)
+        return
+    raise InputError(f"no audit in {db}")
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["list", "prune", "clear"]), default="list")
+@click.option("--max-size", metavar="SIZE", default="50g", show_default=True,
+              help="prune: remove the least recently used entries until the cache is this "
+                   "size (like 500m or 50g).")
+def cache(action: str, max_size: str) -> None:
+    """Show, prune (least recently used first) or clear nbrepro's cache of
+    environments, locks, clones and docker images."""
+    from rich.table import Table
+
+    from nbrepro import cache as nbcache
+
+    out = Console(highlight=False)
+    if action == "list":
+        found = nbcache.entries()
+        table = Table(title=f"nbrepro cache: {nbcache.cache_root()}", title_justify="left")
+        for column in ("kind", "entries", "size"):
+            table.add_column(column, justify="left" if column == "kind" else "right")
+        for kind in sorted({e.kind for e in found}):
+            mine = [e for e in found if e.kind == kind]
+            table.add_row(kind, str(len(mine)), _size(sum(e.size for e in mine)))
+        table.add_row("total", str(len(found)), _size(sum(e.size for e in found)))
+        out.print(table)
+        return
+    if action == "prune":
+        removed, left = nbcache.prune(_parse_size(max_size))
+        out.print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
+                  f"({_size(sum(e.size for e in removed))}); {_size(left)} left")
+        return
+    removed = nbcache.clear()
+    out.print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
+              f"({_size(sum(e.size for e in removed))})")
+
+
+def _parse_size(text: str) -> int:
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not m:
+        raise InputError(f"--max-size: not a size (like 500m or 50g): {text!r}")
+    return int(float(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30,
+                                     "t": 2**40}[m.group(2)])
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.1f} TiB"
 
 
 def _validate_date(text: str) -> None:

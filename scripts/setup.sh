@@ -5,7 +5,8 @@
 #                           .venv with nbrepro installed (editable)
 #   scripts/setup.sh test   also the test packages (scripts/system-packages-test.txt),
 #                           the test dependencies, the JupyterLab front end build,
-#                           a running Docker engine and the offline test base image
+#                           a running Docker engine, the offline test base image and a
+#                           PostgreSQL server on 127.0.0.1 (scripts/postgres.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-demo}"
@@ -43,5 +44,6 @@ if [[ "$mode" == test ]]; then
   fi
   scripts/docker-engine.sh
   scripts/base-image.sh
+  scripts/postgres.sh >/dev/null
 fi
 echo "setup: ready (.venv, $mode)"

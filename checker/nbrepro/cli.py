@@ -237,15 +237,15 @@ def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
 
     Re-running the same audit resumes it: repositories already checked at the same
     commit with the same options are skipped."""
-    from nbrepro.audit.render import rich_tables
-    from nbrepro.audit.runner import AuditConfig, run_audit
-
     if not sources and not github_queries and not pmc_queries:
         raise InputError("no sources: give a list file, --github-search or --pmc-search")
     if scheduler and dask_local:
         raise InputError("--scheduler and --dask-local exclude each other")
     if jobs and (scheduler or dask_local):
         raise InputError("--jobs is for the local process pool, not Dask")
+    from nbrepro.audit.render import load_report, rich_tables
+    from nbrepro.audit.runner import AuditConfig, run_audit
+
     config = AuditConfig(
         sources=list(sources), options=_check_options(**per_repository),
         github_queries=list(github_queries), pmc_queries=list(pmc_queries), db_url=db_url,
@@ -254,8 +254,6 @@ def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
         keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
     )
     run = run_audit(config, err)
-    from nbrepro.audit.render import load_report
-
     report = load_report(run.db_url, str(run.audit_id))
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     for table in rich_tables(report)[:3]:  # funnel, split, repositories

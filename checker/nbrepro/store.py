@@ -30,7 +30,7 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -343,7 +343,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self._create_tables()
-        except (OperationalError, ProgrammingError) as exc:
+        except DBAPIError as exc:  # not a database, no such server, refused login...
             raise InputError(f"cannot open database {self.url!r}: {exc.orig}") from exc
 
     def _create_tables(self) -> None:

@@ -35,7 +35,7 @@ PYTHON="${PYTHON:-python3}"
 # The demo needs only the command line: skip the JupyterLab front-end build there.
 skip_frontend=""; [[ "$mode" == demo ]] && skip_frontend=1
 SKIP_JUPYTER_BUILDER="$skip_frontend" \
-  .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".${extras}"
+  .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".${extras}"
 
 if [[ "$mode" == test ]]; then
   # The front end is built once; a wheel build then ships it without node.

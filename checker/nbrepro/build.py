@@ -37,7 +37,9 @@ from nbrepro.scan import SKIP_DIRS
 
 BUILD_TIMEOUT = 1800
 # Bump when the layout of a built environment changes, so old entries are not reused.
-ENV_FORMAT = 1
+# 2: environments carry compiled bytecode (kernels run with PYTHONDONTWRITEBYTECODE and
+# a read-only environment, so without it every kernel start compiled ipykernel anew).
+ENV_FORMAT = 2
 
 
 @dataclass
@@ -257,7 +259,8 @@ class VenvBackend(Backend):
             lockfile.write_text(request.lock.text)
             steps = [
                 [uv, "venv", "--quiet", "--python", request.python.executable, str(location)],
-                [uv, "pip", "sync", "--python", str(location / "bin" / "python"), str(lockfile)],
+                [uv, "pip", "sync", "--compile-bytecode", "--python",
+                 str(location / "bin" / "python"), str(lockfile)],
             ]
             if request.project_dir is not None:
                 steps.append([uv, "pip", "install", "--no-deps", "--python",

@@ -48,8 +48,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from nbrepro.lazyimport import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image, ImageChops, ImageFilter
+else:  # a notebook without images never needs them: import on first use
+    np = lazy_module("numpy")
+    Image = lazy_module("PIL.Image")
+    ImageChops = lazy_module("PIL.ImageChops")
+    ImageFilter = lazy_module("PIL.ImageFilter")
 
 from . import figures
 from .canonical import IMAGE_MIMES, SVG_MIME

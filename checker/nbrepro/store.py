@@ -240,9 +240,11 @@ class PublicationRow(Base):
     """An article that links an audited repository (from a CSV list or PubMed Central)."""
 
     __tablename__ = "audit_publications"
+    __table_args__ = (UniqueConstraint("audit_repository_id", "key", name="uq_publication"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     audit_repository_id: Mapped[int] = mapped_column(
         ForeignKey("audit_repositories.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))  # hash of (doi, pmcid, pmid, title)
     doi: Mapped[str | None] = mapped_column(String(255))
     pmcid: Mapped[str | None] = mapped_column(String(32))
     pmid: Mapped[str | None] = mapped_column(String(32))

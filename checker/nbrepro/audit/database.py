@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from nbrepro.audit.sources import Publication, Repository
 from nbrepro.audit.tasks import REUSED, Outcome
+from nbrepro.cache import content_key
 from nbrepro.errors import InputError
 from nbrepro.model import CheckResult
 from nbrepro.processes import alive
@@ -83,32 +85,22 @@ class AuditDatabase:
         raise InputError(f"cannot create audit {name!r}")
 
     def add_repositories(self, audit_id: int, repos: list[Repository]) -> None:
-        """Insert the repositories not yet in the audit (concurrent clients may insert
-        the same ones: the unique (audit, url) decides), then their publications and
-        what a search said of them."""
+        """Insert the repositories and publications not yet in the audit (clients
+        running the same audit at once insert the same ones: unique keys decide), and
+        what a search said of each repository."""
         with self.store.session() as s, s.begin():
-            known = {r.url for r in s.scalars(
-                select(AuditRepositoryRow).where(AuditRepositoryRow.audit_id == audit_id))}
-            new = [r for r in repos if r.url not in known]
-        for repo in new:
-            try:
-                with self.store.session() as s, s.begin():
-                    s.add(AuditRepositoryRow(audit_id=audit_id, url=repo.url,
-                                             full_name=repo.full_name, status=PENDING,
-                                             attempts=0))
-            except IntegrityError:
-                pass
+            _insert_new(s, AuditRepositoryRow, ["audit_id", "url"], [
+                {"audit_id": audit_id, "url": r.url, "full_name": r.full_name,
+                 "status": PENDING, "attempts": 0} for r in repos])
         with self.store.session() as s, s.begin():
             rows = {r.url: r for r in s.scalars(
                 select(AuditRepositoryRow).where(AuditRepositoryRow.audit_id == audit_id))}
+            publications = []
             for repo in repos:
                 row = rows[repo.url]
-                have = {(p.doi, p.pmcid, p.pmid, p.title) for p in row.publications}
-                for pub in repo.publications:
-                    if pub.identity() not in have:
-                        have.add(pub.identity())
-                        row.publications.append(_publication_row(pub))
                 _apply_metadata(row, repo.metadata)
+                publications += [_publication(row.id, pub) for pub in repo.publications]
+            _insert_new(s, PublicationRow, ["audit_repository_id", "key"], publications)
 
     # --- planning and claiming ---------------------------------------------------
 
@@ -247,9 +239,41 @@ class AuditDatabase:
             return s.scalar(select(AuditRow.id).limit(1)) is not None
 
 
-def _publication_row(pub: Publication) -> PublicationRow:
-    return PublicationRow(doi=pub.doi, pmcid=pub.pmcid, pmid=pub.pmid, title=pub.title,
-                          journal=pub.journal, year=pub.year, extra=dict(pub.extra))
+def _publication(repository_id: int, pub: Publication) -> dict[str, Any]:
+    return {"audit_repository_id": repository_id, "key": content_key(*pub.identity()),
+            "doi": pub.doi, "pmcid": pub.pmcid, "pmid": pub.pmid, "title": pub.title,
+            "journal": pub.journal, "year": pub.year, "extra": dict(pub.extra)}
+
+
+def _insert_new(s: Session, model: type[Any], unique: list[str],
+                rows: list[dict[str, Any]]) -> None:
+    """Insert `rows`, skipping those whose `unique` columns are already taken (also by
+    another client at this very moment)."""
+    if not rows:
+        return
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # any other database: one at a time, a taken key is skipped
+        for row in rows:
+            try:
+                with s.begin_nested():
+                    s.add(model(**row))
+            except IntegrityError:
+                pass
+        return
+    seen: set[tuple[Any, ...]] = set()
+    unique_rows = []
+    for row in rows:  # one statement may not name the same key twice (PostgreSQL)
+        marker = tuple(row[c] for c in unique)
+        if marker not in seen:
+            seen.add(marker)
+            unique_rows.append(row)
+    for first in range(0, len(unique_rows), 500):
+        s.execute(insert(model).on_conflict_do_nothing(index_elements=unique),
+                  unique_rows[first:first + 500])
 
 
 def _apply_metadata(row: AuditRepositoryRow, meta: dict[str, Any]) -> None:

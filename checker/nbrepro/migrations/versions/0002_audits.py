@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("audit_repository_id", sa.Integer(),
                   sa.ForeignKey("audit_repositories.id"), nullable=False),
+        sa.Column("key", sa.String(64), nullable=False),
         sa.Column("doi", sa.String(255), nullable=True),
         sa.Column("pmcid", sa.String(32), nullable=True),
         sa.Column("pmid", sa.String(32), nullable=True),
@@ -67,6 +68,7 @@ def upgrade() -> None:
         sa.Column("journal", sa.String(512), nullable=True),
         sa.Column("year", sa.Integer(), nullable=True),
         sa.Column("extra", sa.JSON(), nullable=False),
+        sa.UniqueConstraint("audit_repository_id", "key", name="uq_publication"),
     )
     op.create_index("ix_audit_publications_audit_repository_id", "audit_publications",
                     ["audit_repository_id"])

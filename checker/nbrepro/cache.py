@@ -123,14 +123,12 @@ def _docker_images(bookkeeping: Path) -> list[CacheEntry]:
     found = []
     for image in images:
         key = image.labels.get(LABEL_KEY, "")
-        created = image.attrs.get("Created", "")
-        used = _last_used(bookkeeping / key) if key else 0.0
-        if not used and created:
-            from datetime import datetime
-
-            used = datetime.fromisoformat(created[:19]).timestamp()
-        found.append(CacheEntry("docker", key, int(image.attrs.get("Size") or 0), used,
-                                image_id=image.id))
+        # Only the images this cache built or used: another cache folder (another user,
+        # a test run) keeps its own.
+        if not key or not Path(str(bookkeeping / key) + ".lock").exists():
+            continue
+        found.append(CacheEntry("docker", key, int(image.attrs.get("Size") or 0),
+                                _last_used(bookkeeping / key), image_id=image.id))
     return found
 
 

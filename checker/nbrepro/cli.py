@@ -298,9 +298,10 @@ def report(db: str, audit_name: str | None, fmt: str, output: str | None) -> Non
     from nbrepro.audit.render import is_audit_database, render_audit_report
 
     url = _database_url(db)
-    if is_audit_database(url):
+    if audit_name is not None or is_audit_database(url):
         render_audit_report(url, audit_name, fmt, output)
         return
+    # A database of single checks: reported by the check report (a separate renderer).
     raise InputError(f"no audit in {db}")
 
 

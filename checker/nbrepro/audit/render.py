@@ -155,9 +155,13 @@ def terminal_text(report: AuditReport) -> str:
 def to_html(report: AuditReport) -> str:
     from nbrepro.audit import figures
 
-    images = [("Funnel", figures.funnel_figure(report)),
-              ("Top exceptions", figures.exceptions_figure(report)),
-              ("Verdicts by repository year", figures.by_year_figure(report))]
+    try:
+        images = [("Funnel", figures.funnel_figure(report)),
+                  ("Top exceptions", figures.exceptions_figure(report)),
+                  ("Verdicts by repository year", figures.by_year_figure(report))]
+        missing = ""
+    except ImportError:  # matplotlib is in the `audit` extra
+        images, missing = [], "figures need matplotlib: pip install 'nbrepro[audit]'"
     esc = html.escape
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -170,6 +174,8 @@ def to_html(report: AuditReport) -> str:
         f"<h1>Audit {esc(report.audit['name'])}</h1>",
         f"<p class='note'>sources: {esc(', '.join(report.audit.get('sources') or []))}</p>",
     ]
+    if missing:
+        parts.append(f"<p class='note'>{esc(missing)}</p>")
     for title, png in images:
         if png:
             data = base64.b64encode(png).decode()

@@ -62,6 +62,14 @@ def bare_repository(root: Path, name: str, content: Path | dict[str, str] | None
     return bare
 
 
+# "billion laughs": nested entities that expand to gigabytes if a parser lets them
+BOMB = ("<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
+        + "".join(f"<!ENTITY lol{i} '{('&lol' + str(i - 1) + ';') * 10 if i else '&lol;' * 10}'>"
+                  for i in range(10))
+        + "]><pmc-articleset><article><body><p>&lol9;</p></body></article></pmc-articleset>"
+        ).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
@@ -146,9 +154,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.eutils_times.append(time.monotonic())
         if tool == "esearch.fcgi":
             term = form.get("term", [""])[0]
+            if term == "laughs":  # finds one "article", whose XML is an entity bomb
+                self._send(200, b"<eSearchResult><Count>1</Count><IdList><Id>666</Id>"
+                                b"</IdList></eSearchResult>", "text/xml")
+                return
             name = "esearch.xml" if term == "ipynb AND github" else "esearch-empty.xml"
             self._send(200, (RECORDED / "eutils" / name).read_bytes(), "text/xml")
         elif tool == "efetch.fcgi":
+            if form.get("id") == ["666"]:
+                self._send(200, BOMB, "text/xml")
+                return
             self._send(200, (RECORDED / "eutils/efetch.xml").read_bytes(), "text/xml")
         else:
             self._send(400, b"<eInfoResult><ERROR>unknown tool</ERROR></eInfoResult>",

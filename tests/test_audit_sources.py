@@ -247,3 +247,34 @@ def test_no_sources_and_conflicting_executors_are_usage_errors(tmp_path: Path) -
     listing.write_text("owner/a\n")
     _one_line_exit_2(_audit(str(listing), "--dask-local", "2", "--scheduler", "tcp://x:1"),
                      "exclude each other")
+
+
+def test_hostile_lines_in_a_list_run_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"ext::sh -c touch% {marker}\n"
+                       f"--upload-pack=touch {marker}\n"
+                       f"-u touch {marker}\n"
+                       "https://github.com/-oProxyCommand=x/y\n"
+                       "owner/ok\n")
+    found = read_sources([str(listing)])
+    assert [r.full_name for r in found.repositories] == ["owner/ok"]
+    assert len(found.problems) == 4
+
+
+def test_a_hostile_url_reaching_git_runs_no_command(tmp_path: Path) -> None:
+    from nbrepro.audit.tasks import run_repository
+
+    marker = tmp_path / "pwned"
+    for url in (f"ssh://-oProxyCommand=touch%20{marker}/x/y", f"ext::sh -c touch% {marker}",
+                f"--upload-pack=touch {marker}"):
+        outcome = run_repository({"id": 1, "url": url, "github_metadata": False})
+        assert outcome["status"] == "unreachable", outcome
+    assert not marker.exists()
+
+
+def test_an_entity_bomb_from_the_search_service_is_refused(stand_in: Services) -> None:
+    started = time.monotonic()
+    with pytest.raises(InputError, match="unreadable XML"):
+        read_sources([], pmc_queries=["laughs"])
+    assert time.monotonic() - started < 30

@@ -212,9 +212,10 @@ def _github_metadata(full_name: str) -> dict[str, Any]:
 
 
 def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    # Never prompt for credentials: a private or deleted repository is unreachable.
+    # Never prompt for credentials: a private or deleted repository is unreachable. Only
+    # plain transports: a listed `ext::` URL (or a redirect to one) runs no command.
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true",
-               GIT_CONFIG_NOSYSTEM="1")
+               GIT_CONFIG_NOSYSTEM="1", GIT_ALLOW_PROTOCOL="http:https:git:ssh:file")
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=GIT_TIMEOUT, env=env, stdin=subprocess.DEVNULL)
 
@@ -228,7 +229,7 @@ def ls_remote(url: str) -> tuple[str | None, str | None] | str:
     """(commit of HEAD, default branch), (None, None) for an empty repository, or why
     the repository cannot be reached."""
     try:
-        proc = _git(["ls-remote", "--symref", url, "HEAD"])
+        proc = _git(["ls-remote", "--symref", "--", url, "HEAD"])
     except subprocess.TimeoutExpired:
         return f"no answer within {GIT_TIMEOUT} s"
     if proc.returncode != 0:
@@ -252,7 +253,7 @@ def clone_commit(url: str, commit: str) -> tuple[Path, tuple[str, str | None] | 
             shutil.rmtree(target, ignore_errors=True)
             tmp = Path(tempfile.mkdtemp(prefix="clone-", dir=target.parent))
             try:
-                proc = _git(["clone", "--quiet", "--depth", "1", "--no-tags", url,
+                proc = _git(["clone", "--quiet", "--depth", "1", "--no-tags", "--", url,
                              str(tmp / "repo")])
             except subprocess.TimeoutExpired:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -244,17 +244,23 @@ class DaskExecutor(Executor):
         self.cluster: Any = None
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.futures: dict[str, Any] = {}
+        self._slots, self._slots_at = 1, -1e9
         self.description = (f"Dask scheduler {scheduler}" if scheduler
                             else f"Dask local cluster, {local_workers} workers")
 
     @property
     def slots(self) -> int:
+        """Worker threads of the cluster (asked again every few seconds: workers of an
+        existing scheduler come and go)."""
         if self.client is None:
             return 0
-        try:
-            return max(1, sum(self.client.nthreads().values()))
-        except Exception:  # the scheduler went away: the next poll says so
-            return 1
+        if time.monotonic() - self._slots_at > 5:
+            try:
+                self._slots = max(1, sum(self.client.nthreads().values()))
+            except Exception:  # the scheduler went away: the next poll says so
+                self._slots = 1
+            self._slots_at = time.monotonic()
+        return self._slots
 
     def start(self) -> None:
         try:

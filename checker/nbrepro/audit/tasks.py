@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -137,24 +138,26 @@ def run_repository(task_data: dict[str, Any], emit: Emit | None = None) -> dict[
     clone_dir: Path | None = None
     try:
         emit({"type": "progress", "id": task.id, "stage": "clone"})
-        head = ls_remote(task.url)
-        if isinstance(head, str):
-            outcome.status, outcome.reason = UNREACHABLE, head
-            return _done(outcome, started)
-        outcome.commit, outcome.default_branch = head
         if task.github_metadata and task.full_name:
             outcome.metadata = _github_metadata(task.full_name)
-        if outcome.commit is None:
-            outcome.status, outcome.reason = EMPTY, "the repository has no commits"
-            return _done(outcome, started)
-        if outcome.commit in task.known_commits:
-            outcome.status = REUSED
-            return _done(outcome, started)
-        clone_dir, cloned = clone_commit(task.url, outcome.commit)
+        if task.known_commits:  # a check of this commit may exist: ask before cloning
+            head = ls_remote(task.url)
+            if isinstance(head, str):
+                outcome.status, outcome.reason = UNREACHABLE, head
+                return _done(outcome, started)
+            outcome.commit, outcome.default_branch = head
+            if outcome.commit in task.known_commits:
+                outcome.status = REUSED
+                return _done(outcome, started)
+        clone_dir, cloned = clone(task.url, outcome.commit)
         if isinstance(cloned, str):
             outcome.status, outcome.reason = UNREACHABLE, cloned
             return _done(outcome, started)
-        outcome.commit, outcome.commit_date = cloned
+        if cloned.commit is None:
+            outcome.status, outcome.reason = EMPTY, "the repository has no commits"
+            return _done(outcome, started)
+        outcome.commit, outcome.commit_date = cloned.commit, cloned.date
+        outcome.default_branch = cloned.branch or outcome.default_branch
         _check(task, outcome, clone_dir, emit, deadline)
     except RepositoryTimeout as exc:
         outcome.status = TIMEOUT
@@ -221,7 +224,11 @@ def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
 
 
 def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """git's own reason: its first fatal or error line (the lines after it are advice)."""
     lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
     return lines[-1] if lines else f"git exited with {proc.returncode}"
 
 
@@ -243,11 +250,28 @@ def ls_remote(url: str) -> tuple[str | None, str | None] | str:
     return commit, branch
 
 
-def clone_commit(url: str, commit: str) -> tuple[Path, tuple[str, str | None] | str]:
-    """A shallow clone of `url`'s default branch in the cache, keyed by commit; a kept
-    clone of the same commit is reused. Returns (folder, (commit, commit date)) or
-    (folder, why not)."""
-    target = cache.entry("clones", cache.content_key("audit-clone", url, commit))
+@dataclass
+class Clone:
+    commit: str | None  # None: the repository has no commits
+    date: str | None = None
+    branch: str | None = None
+
+
+def clone(url: str, commit: str | None = None) -> tuple[Path, Clone | str]:
+    """A shallow clone of `url`'s default branch in the cache, keyed by the commit when
+    it is known (a kept clone of it is reused), else cloned afresh. Returns (folder,
+    what was cloned) or (folder, why the repository cannot be reached)."""
+    key = cache.content_key("audit-clone", url, commit) if commit else \
+        f"tmp-{uuid.uuid4().hex}"
+    target = cache.entry("clones", key)
+    try:
+        return _clone_locked(url, commit, target)
+    finally:
+        if not commit:  # nobody else waits for a clone of an unknown commit
+            Path(str(target) + ".lock").unlink(missing_ok=True)
+
+
+def _clone_locked(url: str, commit: str | None, target: Path) -> tuple[Path, Clone | str]:
     with cache.locked(target):
         if not (target / ".git").is_dir():
             shutil.rmtree(target, ignore_errors=True)
@@ -264,5 +288,17 @@ def clone_commit(url: str, commit: str) -> tuple[Path, tuple[str, str | None] | 
             (tmp / "repo").rename(target)
             shutil.rmtree(tmp, ignore_errors=True)
         log = _git(["log", "-1", "--format=%H %cI"], cwd=target)
-    head, _, date = log.stdout.strip().partition(" ")
-    return target, (head or commit, date or None)
+    head, _, date = log.stdout.strip().partition(" ") if log.returncode == 0 else ("", "", "")
+    if not commit and head:  # file a fresh clone under its commit, for later checks
+        final = cache.entry("clones", cache.content_key("audit-clone", url, head))
+        if final.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.rename(final)
+        target = final
+    branch = None
+    head_file = target / ".git" / "HEAD"
+    if head_file.is_file():  # "ref: refs/heads/main": the default branch, as cloned
+        ref = head_file.read_text(errors="replace").strip()
+        branch = ref.removeprefix("ref: refs/heads/") if ref.startswith("ref: ") else None
+    return target, Clone(head or None, date or None, branch)

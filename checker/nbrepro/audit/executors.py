@@ -223,6 +223,15 @@ def _tail(worker: _Worker) -> str:
 # --- Dask distributed --------------------------------------------------------------------
 
 
+def _warm_up() -> None:
+    """Run on every Dask worker before the first task: import the pipeline once, as the
+    local pool's workers do, instead of inside the first repository's time."""
+    from nbrepro.cli import skip_unused_imports
+
+    skip_unused_imports()
+    import nbrepro.check  # noqa: F401
+
+
 def dask_task(task: dict[str, Any]) -> dict[str, Any]:
     """The task as Dask runs it: progress goes to the client as worker events."""
     from distributed import get_worker
@@ -235,6 +244,18 @@ def dask_task(task: dict[str, Any]) -> dict[str, Any]:
         worker.log_event(TOPIC, event)
 
     return run_repository(task, emit)
+
+
+def _warm_up_plugin() -> Any:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class WarmUp(WorkerPlugin):
+        name = "nbrepro-warm-up"
+
+        def setup(self, worker: Any) -> None:
+            _warm_up()
+
+    return WarmUp()
 
 
 class DaskExecutor(Executor):
@@ -284,6 +305,7 @@ class DaskExecutor(Executor):
             )
             self.client = Client(self.cluster)
         self.client.subscribe_topic(TOPIC, self._on_event)
+        self.client.register_plugin(_warm_up_plugin())  # also workers that join later
         if self.scheduler:
             count = len(self.client.nthreads())
             self.description += f" ({count} worker{'s' * (count != 1)})"

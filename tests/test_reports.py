@@ -19,8 +19,8 @@ from nbrepro.model import CellResult, CellStatus, CheckResult, NotebookResult, R
 from nbrepro.model import Verdict as V
 from nbrepro.report import RENDERERS, badge, html, junit, markdown
 from nbrepro.store import Store
-from tests.helpers.cli import REPOS, nbrepro
 from tests.fixtures.make_repos import build
+from tests.helpers.cli import REPOS, nbrepro
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = xmlschema.XMLSchema(str(ROOT / "tests/fixtures/junit/junit.xsd"))

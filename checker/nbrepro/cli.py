@@ -155,37 +155,24 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           network: bool, base_image: str | None, memory: str, cpus: float,
           ignore_repo_config: bool, within: Path | None) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
-    from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
-    from nbrepro.isolation.confine import ResourceLimits
     from nbrepro.report import RENDERERS
     from nbrepro.report.terminal import print_report
-    from nbrepro.stages.execute import ExecutionOptions
     from nbrepro.store import Store
 
     # Every output file is checked before any work: an unwritable path fails fast.
     outputs = {fmt: _writable_file(path)
                for fmt, path in (("json", json_path), ("html", html_path)) if path}
-    if exclude_newer:
-        _validate_date(exclude_newer)
-    if python_version is not None:
-        from nbrepro.isolation.tools import python_version as version_number
-
-        if version_number(python_version) is None:
-            raise InputError(f"--python: not a Python version (X, X.Y or X.Y.Z): "
-                             f"{python_version!r}")
-    limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
+    options = _check_options(
+        cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, resolver=resolver,
+        backend=backend, no_sandbox=no_sandbox, network=network, base_image=base_image,
+        memory=memory, cpus=cpus, exclude_newer=exclude_newer, python_version=python_version,
+        keep_going=keep_going, twice=twice, no_cache=no_cache)
+    options.output_dir = output_dir
+    options.ignore_repo_config = ignore_repo_config
+    options.within = within.expanduser().resolve() if within is not None else None
     store = Store(db_url)
     store.mark_stale()  # checks killed outright (SIGKILL, power loss) read as interrupted
-    options = CheckOptions(
-        resolver=resolver, backend=backend, exclude_newer=exclude_newer,
-        python=python_version, use_cache=not no_cache, output_dir=output_dir, twice=twice,
-        sandbox=not no_sandbox, network=network, base_image=base_image, limits=limits,
-        execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                                   keep_going=keep_going),
-        ignore_repo_config=ignore_repo_config,
-        within=within.expanduser().resolve() if within is not None else None,
-    )
     # Logs and CI are not terminals: do not wrap the table at 80 columns there.
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     with ConsoleProgress(err, quiet=quiet) as progress:
@@ -197,19 +184,40 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     sys.exit(EXIT_OK if result.ok else EXIT_NOT_REPRODUCED)
 
 
-REPORT_FORMATS = ("table", "markdown", "html", "junit", "json")
+REPORT_FORMATS = ("table", "markdown", "csv", "html", "junit", "json")
 
 
 @cli.command()
 @click.argument("results", metavar="RESULTS.json|DB")
 @click.option("--check", "check_id", type=int, metavar="ID",
               help="The check to report, in a database [default: the newest finished one].")
+@click.option("--audit", "audit_name", metavar="NAME_OR_ID",
+              help="The audit to report, in an audit database [default: the newest].")
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table",
-              show_default=True, help="What to write.")
+              show_default=True, help="What to write (csv: audits; junit: checks).")
 @click.option("-o", "--output", metavar="FILE", default="-", show_default=True,
-              help="Where to write it ('-': stdout).")
-def report(results: str, check_id: int | None, fmt: str, output: str) -> None:
-    """Render a check's results (a `check --json` file or a results database)."""
+              help="Where to write it ('-': stdout; csv: a folder, or NAME.csv for "
+                   "NAME-<table>.csv files).")
+def report(results: str, check_id: int | None, audit_name: str | None, fmt: str,
+           output: str) -> None:
+    """Render results: a check's (a `check --json` file or a results database) or, for a
+    database that holds audits, the published study's funnel and tables."""
+    from nbrepro.report.inputs import classify
+
+    source = classify(results)
+    if source.kind == "db" and check_id is None:
+        from nbrepro.audit.render import is_audit_database, render_audit_report
+
+        if audit_name is not None or is_audit_database(source.location):
+            if fmt == "junit":
+                raise InputError("--format junit reports a check, not an audit")
+            render_audit_report(source.location, audit_name, fmt,
+                                None if output == "-" else output)
+            return
+    if audit_name is not None:
+        raise InputError("--audit picks an audit in a database")
+    if fmt == "csv":
+        raise InputError("--format csv reports an audit; a check's results: json or junit")
     from nbrepro.report import RENDERERS
     from nbrepro.report.inputs import load_check
     from nbrepro.report.terminal import print_report
@@ -243,6 +251,126 @@ def badge(results: str, check_id: int | None, fmt: str, output: str, link: str |
         badges.check_link(link)
     result = load_check(results, check_id)
     _write(target, badges.svg(result, link=link) if fmt == "svg" else badges.endpoint_json(result))
+
+
+# `nbrepro check` options that apply to each repository of an audit (shared, so the
+# two commands cannot drift apart).
+PER_REPOSITORY_OPTIONS = (
+    "cell_timeout", "notebook_timeout", "resolver", "backend", "no_sandbox", "network",
+    "base_image", "memory", "cpus", "exclude_newer", "python_version", "keep_going", "twice",
+    "no_cache",
+)
+
+
+def _check_options(**kw: Any) -> Any:  # -> nbrepro.check.CheckOptions
+    from nbrepro.check import CheckOptions
+    from nbrepro.isolation.confine import ResourceLimits
+    from nbrepro.stages.execute import ExecutionOptions
+
+    if kw["exclude_newer"]:
+        _validate_date(kw["exclude_newer"])
+    if kw["python_version"] is not None:
+        from nbrepro.isolation.tools import python_version as version_number
+
+        if version_number(kw["python_version"]) is None:
+            raise InputError(f"--python: not a Python version (X, X.Y or X.Y.Z): "
+                             f"{kw['python_version']!r}")
+    return CheckOptions(
+        resolver=kw["resolver"], backend=kw["backend"], exclude_newer=kw["exclude_newer"],
+        python=kw["python_version"], use_cache=not kw["no_cache"], twice=kw["twice"],
+        sandbox=not kw["no_sandbox"], network=kw["network"], base_image=kw["base_image"],
+        limits=ResourceLimits(memory=ResourceLimits.parse_size(kw["memory"]), cpus=kw["cpus"]),
+        execution=ExecutionOptions(cell_timeout=kw["cell_timeout"],
+                                   notebook_timeout=kw["notebook_timeout"],
+                                   keep_going=kw["keep_going"]),
+    )
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, metavar="SOURCE...")
+@click.option("--db", "db_url", metavar="URL",
+              help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "
+                   "file in the user data folder].")
+@click.option("--name", metavar="NAME",
+              help="Name of the audit (re-running the same name resumes it) "
+                   "[default: the first source's file name].")
+@click.option("--github-search", "github_queries", multiple=True, metavar="QUERY",
+              help="Add the repositories GitHub's search finds ($GITHUB_TOKEN when set).")
+@click.option("--pmc-search", "pmc_queries", multiple=True, metavar="QUERY",
+              help="Add the GitHub repositories linked by the PubMed Central articles this "
+                   "full-text search finds ($NCBI_API_KEY when set).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Repositories checked at once by the local process pool "
+                   "[default: from the cores and memory].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on an existing Dask scheduler.")
+@click.option("--dask-local", type=click.IntRange(min=1), metavar="N",
+              help="Run on a local Dask cluster of N workers.")
+@click.option("--repo-timeout", type=click.FloatRange(min=1), metavar="S",
+              help="Seconds one repository may take in all.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Audit only the first N repositories.")
+@click.option("--retry-failed", is_flag=True,
+              help="Check again repositories that ended in an nbrepro error or a timeout.")
+@click.option("--force", is_flag=True, help="Check every repository again.")
+@click.option("--keep-clones", is_flag=True, help="Keep the clones in the cache.")
+@click.option("--no-github-metadata", is_flag=True,
+              help="Do not ask GitHub's API for stars, licence and dates.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
+def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
+          github_queries: tuple[str, ...], pmc_queries: tuple[str, ...], jobs: int | None,
+          scheduler: str | None, dask_local: int | None, repo_timeout: float | None,
+          limit: int | None, retry_failed: bool, force: bool, keep_clones: bool,
+          no_github_metadata: bool, quiet: bool, **per_repository: Any) -> None:
+    """Check many repositories (lists of URLs or owner/name lines, CSV files with
+    publication metadata, GitHub or PubMed Central searches) into one database.
+
+    Re-running the same audit resumes it: repositories already checked at the same
+    commit with the same options are skipped."""
+    if not sources and not github_queries and not pmc_queries:
+        raise InputError("no sources: give a list file, --github-search or --pmc-search")
+    if scheduler and dask_local:
+        raise InputError("--scheduler and --dask-local exclude each other")
+    if jobs and (scheduler or dask_local):
+        raise InputError("--jobs is for the local process pool, not Dask")
+    from nbrepro.audit.render import load_report, rich_tables
+    from nbrepro.audit.runner import AuditConfig, run_audit
+
+    config = AuditConfig(
+        sources=list(sources), options=_check_options(**per_repository),
+        github_queries=list(github_queries), pmc_queries=list(pmc_queries), db_url=db_url,
+        name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
+        repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
+        keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
+    )
+    run = run_audit(config, err)
+    report = load_report(run.db_url, str(run.audit_id))
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    for table in rich_tables(report)[:3]:  # funnel, split, repositories
+        out.print(table)
+    out.print(f"{run.repositories} repositories: {run.checked_now} checked now, "
+              f"{run.already_done} already done, {run.failed} nbrepro error(s) or timeout(s). "
+              f"Full report: nbrepro report {_db_argument(run.db_url)} --audit {run.name}")
+    sys.exit(EXIT_OK if run.failed == 0 else EXIT_NOT_REPRODUCED)
+
+
+for _param in cli.commands["check"].params:
+    if _param.name in PER_REPOSITORY_OPTIONS:
+        audit.params.append(_param)
+
+
+def _db_argument(url: str) -> str:
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+
+
+def _database_url(db: str) -> str:
+    """A SQLAlchemy URL, or the path of a SQLite file."""
+    if "://" in db:
+        return db
+    path = Path(db).expanduser()
+    if not path.is_file():
+        raise InputError(f"no such database file: {db}")
+    return f"sqlite:///{path.resolve()}"
 
 
 @cli.command()
@@ -326,7 +454,15 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(EXIT_INTERRUPTED)
 
 
+def skip_unused_imports() -> None:
+    # jsonschema (imported by nbformat) compiles an IRI grammar at import when
+    # rfc3987_syntax is installed; notebook schemas have no IRI formats, so the command
+    # line does without it (a noticeable part of a quick check's start-up).
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> None:
+    skip_unused_imports()
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="nbrepro", standalone_mode=False)

@@ -25,11 +25,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     select,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -196,6 +197,134 @@ def _fit_strings(mapper: Any, connection: Any, target: Any) -> None:
                 setattr(target, prop.key, fitted)
 
 
+# --- audits (`nbrepro audit`): a batch of repositories, each linked to its check ----
+
+# Per-repository states of an audit. `checked` has a check; `unreachable` and `empty`
+# are results about the repository; `error` and `timeout` are nbrepro's side and are
+# redone by `--retry-failed`.
+PENDING, CLAIMED, CHECKED, UNREACHABLE, EMPTY, REPO_ERROR, REPO_TIMEOUT = (
+    "pending", "running", "checked", "unreachable", "empty", "error", "timeout",
+)
+DONE_STATES = (CHECKED, UNREACHABLE, EMPTY, REPO_ERROR, REPO_TIMEOUT)
+
+
+class AuditRow(Base):
+    __tablename__ = "audits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # input lines that named no repository, or one already listed: {line, text, reason}
+    input_problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    entries: Mapped[int] = mapped_column(Integer, default=0)  # lines/results read
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    repositories: Mapped[list[AuditRepositoryRow]] = relationship(
+        back_populates="audit", cascade="all, delete-orphan", order_by="AuditRepositoryRow.id"
+    )
+
+
+class AuditRepositoryRow(Base):
+    __tablename__ = "audit_repositories"
+    __table_args__ = (UniqueConstraint("audit_id", "url", name="uq_audit_repository_url"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    full_name: Mapped[str | None] = mapped_column(String(255))  # owner/name on GitHub
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    options_key: Mapped[str | None] = mapped_column(String(64))
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id"), index=True)
+    owner: Mapped[str | None] = mapped_column(String(255))  # host:pid of the claiming client
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    # what git and the GitHub API say of the repository
+    commit: Mapped[str | None] = mapped_column(String(64))
+    commit_date: Mapped[str | None] = mapped_column(String(40))
+    default_branch: Mapped[str | None] = mapped_column(String(255))
+    stars: Mapped[int | None] = mapped_column(Integer)
+    license: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[str | None] = mapped_column(String(40))
+    pushed_at: Mapped[str | None] = mapped_column(String(40))
+    audit: Mapped[AuditRow] = relationship(back_populates="repositories")
+    check: Mapped[CheckRow | None] = relationship()
+    publications: Mapped[list[PublicationRow]] = relationship(
+        back_populates="repository", cascade="all, delete-orphan", order_by="PublicationRow.id"
+    )
+
+
+class PublicationRow(Base):
+    """An article that links an audited repository (from a CSV list or PubMed Central)."""
+
+    __tablename__ = "audit_publications"
+    __table_args__ = (UniqueConstraint("audit_repository_id", "key", name="uq_publication"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_repository_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_repositories.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))  # hash of (doi, pmcid, pmid, title)
+    doi: Mapped[str | None] = mapped_column(String(255))
+    pmcid: Mapped[str | None] = mapped_column(String(32))
+    pmid: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(Text)
+    journal: Mapped[str | None] = mapped_column(String(512))
+    year: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    repository: Mapped[AuditRepositoryRow] = relationship(back_populates="publications")
+
+
+def _fill_environment(
+    e: EnvironmentRow, spec: Spec | None, lock: Lock | None, env: EnvironmentResult | None
+) -> None:
+    if spec is not None:
+        e.declared_files = spec.files
+        e.requirements = [r.to_dict() for r in spec.requirements]
+        e.requested_python = spec.python_version
+    if lock is not None:
+        e.resolver = lock.resolver
+        e.lock = lock.text
+        e.resolve_seconds = lock.seconds
+        e.failed_requirement = lock.failed_requirement
+        e.message = lock.message
+        e.python_version = lock.python_version
+    if env is not None:
+        e.key = env.key
+        e.backend = env.backend
+        e.ok = env.ok
+        e.python_version = env.python_version or e.python_version
+        e.requested_python = env.requested_python or e.requested_python
+        e.build_log = env.log
+        e.build_seconds = env.seconds
+        e.cached = env.cached
+        e.sandbox = env.sandbox
+        e.network = env.network
+        e.failed_requirement = env.failed_requirement or e.failed_requirement
+        e.message = env.message or e.message
+
+
+def _notebook_row(check_id: int, result: NotebookResult) -> NotebookRow:
+    info = result.info or NotebookInfo(path=result.path)
+    nb = NotebookRow(
+        check_id=check_id, path=result.path, valid=info.valid, error=info.error,
+        nbformat=info.nbformat, language=info.language, kernel_name=info.kernel_name,
+        python_version=info.python_version, cells=info.cells,
+        code_cells=info.code_cells, has_outputs=info.has_outputs,
+        top_down=info.top_down, imports=info.imports,
+    )
+    nb.run = RunRow(
+        verdict=result.verdict.value, reason=result.reason, exception=result.exception,
+        message=result.message, failing_cell=result.failing_cell, seconds=result.seconds,
+        cells=[
+            CellRow(index=c.index, status=c.status.value, reason=c.reason,
+                    detail=c.detail, seconds=c.execution_seconds)
+            for c in result.cells
+        ],
+    )
+    return nb
+
+
 def default_url() -> str:
     """`$NBREPRO_DB`, else a SQLite file in the user data dir, shared by the command
     line and the JupyterLab extension."""
@@ -236,19 +365,15 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self._create_tables()
-        except OperationalError as exc:
+        except DBAPIError as exc:  # not a database, no such server, refused login...
             raise InputError(f"cannot open database {self.url!r}: {exc.orig}") from exc
 
     def _create_tables(self) -> None:
-        # Two checks starting at once on a new database both try to create the tables;
-        # the loser sees "already exists", and a second look finds them in place.
-        for attempt in range(3):
-            try:
-                Base.metadata.create_all(self.engine)
-                return
-            except OperationalError as exc:
-                if "already exists" not in str(exc.orig) or attempt == 2:
-                    raise
+        # New, old (written before migrations) and current databases alike: see
+        # nbrepro.migrations. One migrator at a time, so concurrent openers do not race.
+        from nbrepro.migrations import ensure_schema
+
+        ensure_schema(self.engine)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -296,53 +421,13 @@ class Store:
             if row is None:
                 return
             e = row.environment or EnvironmentRow(check_id=check_id)
-            if spec is not None:
-                e.declared_files = spec.files
-                e.requirements = [r.to_dict() for r in spec.requirements]
-                e.requested_python = spec.python_version
-            if lock is not None:
-                e.resolver = lock.resolver
-                e.lock = lock.text
-                e.resolve_seconds = lock.seconds
-                e.failed_requirement = lock.failed_requirement
-                e.message = lock.message
-                e.python_version = lock.python_version
-            if env is not None:
-                e.key = env.key
-                e.backend = env.backend
-                e.ok = env.ok
-                e.python_version = env.python_version or e.python_version
-                e.requested_python = env.requested_python or e.requested_python
-                e.build_log = env.log
-                e.build_seconds = env.seconds
-                e.cached = env.cached
-                e.sandbox = env.sandbox
-                e.network = env.network
-                e.failed_requirement = env.failed_requirement or e.failed_requirement
-                e.message = env.message or e.message
+            _fill_environment(e, spec, lock, env)
             row.environment = e
 
     def record_notebook(self, check_id: int, result: NotebookResult) -> None:
         """Write one notebook's result, atomically."""
-        info = result.info or NotebookInfo(path=result.path)
         with self.session() as s, s.begin():
-            nb = NotebookRow(
-                check_id=check_id, path=result.path, valid=info.valid, error=info.error,
-                nbformat=info.nbformat, language=info.language, kernel_name=info.kernel_name,
-                python_version=info.python_version, cells=info.cells,
-                code_cells=info.code_cells, has_outputs=info.has_outputs,
-                top_down=info.top_down, imports=info.imports,
-            )
-            nb.run = RunRow(
-                verdict=result.verdict.value, reason=result.reason, exception=result.exception,
-                message=result.message, failing_cell=result.failing_cell, seconds=result.seconds,
-                cells=[
-                    CellRow(index=c.index, status=c.status.value, reason=c.reason,
-                            detail=c.detail, seconds=c.execution_seconds)
-                    for c in result.cells
-                ],
-            )
-            s.add(nb)
+            s.add(_notebook_row(check_id, result))
 
     def finish_check(
         self, check_id: int, state: str, result: CheckResult | None = None,
@@ -420,12 +505,52 @@ class Store:
                 return CheckResult.from_dict(row.result)
             return _partial_result(row)
 
+    def record_check(
+        self, result: CheckResult, options: dict[str, Any] | None = None,
+        state: str = FINISHED, error: str | None = None,
+    ) -> int:
+        """Write a whole check that ran elsewhere (an audit's worker) in one transaction."""
+        with self.session() as s, s.begin():
+            return write_check(s, result, options, state, error).id
+
     def set_pid(self, check_id: int, pid: int) -> None:
         with self.session() as s, s.begin():
             row = s.get(CheckRow, check_id)
             if row is not None:
                 row.pid = pid
                 row.host = socket.gethostname()
+
+
+def write_check(
+    s: Session, result: CheckResult, options: dict[str, Any] | None, state: str,
+    error: str | None,
+) -> CheckRow:
+    """Add a finished check with its repository, environment, notebooks, runs and cells
+    to the session `s` (the caller's transaction decides when it is committed)."""
+    repo = result.repository
+    repo_row = s.scalar(select(RepositoryRow).where(
+        RepositoryRow.source == repo.source, RepositoryRow.commit == repo.commit))
+    if repo_row is None:
+        repo_row = RepositoryRow(source=repo.source, commit=repo.commit, path=repo.path)
+        s.add(repo_row)
+    started = (datetime.fromisoformat(result.started_at).astimezone(timezone.utc)
+               .replace(tzinfo=None) if result.started_at else None)
+    verdict = result.verdict
+    row = CheckRow(
+        source=repo.source, repository=repo_row, state=state, progress={},
+        options=options or {}, verdict=verdict.value if verdict else None, error=error,
+        host=None, created_at=started or utcnow(), started_at=started,
+        finished_at=utcnow(), result=result.to_dict(),
+    )
+    s.add(row)
+    s.flush()
+    if result.spec is not None or result.lock is not None or result.environment is not None:
+        env = EnvironmentRow(check_id=row.id, declared_files=[], requirements=[])
+        _fill_environment(env, result.spec, result.lock, result.environment)
+        row.environment = env
+    for nb in result.notebooks:
+        s.add(_notebook_row(row.id, nb))
+    return row
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -29,9 +29,9 @@ import pytest
 
 from nbrepro.isolation.sandbox import Bubblewrap
 from nbrepro.isolation.tools import uv_binary, uv_cache_dir
+from tests.helpers.docker import engine_client, ensure_engine
 from tests.security import hostile_build
 from tests.security.helpers import FakeHome, Listener, Run, check, host_address
-from tests.helpers.docker import engine_client, ensure_engine
 
 pytestmark = pytest.mark.slow
 

@@ -49,7 +49,9 @@ from nbrepro.model import EnvironmentResult
 from nbrepro.stages.resolve import blame
 
 # Bump when the layout of a built environment changes, so old entries are not reused.
-ENV_FORMAT = 2
+# 3: environments carry compiled bytecode (kernels run with PYTHONDONTWRITEBYTECODE and
+# a read-only environment, so without it every kernel start compiled ipykernel anew).
+ENV_FORMAT = 3
 # A lock line the host may install from: `name==version`, extras, markers, hashes.
 _PIN_LINE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[A-Za-z0-9._,\s-]*\])?==[A-Za-z0-9.+!_-]+"
@@ -134,13 +136,14 @@ class VenvBackend(Backend):
             if not self._host_step(venv, log, result, request):
                 return False
             synced = pins_only(request.lock.text) and self._sync_wheels(
-                [uv, "pip", "sync", "--no-config", "--python", python, str(lockfile)],
+                [uv, "pip", "sync", "--no-config", "--compile-bytecode", "--python", python,
+                 str(lockfile)],
                 log, copy=builds)
             # Phase 2, sandboxed: whatever runs build code.
             steps = []
             if not synced:
                 steps.append([uv, "pip", "sync", "--no-config", "--link-mode", "copy",
-                              "--python", python, str(lockfile)])
+                              "--compile-bytecode", "--python", python, str(lockfile)])
             if request.project_dir is not None:
                 steps.append([uv, "pip", "install", "--no-config", "--no-deps",
                               "--link-mode", "copy", "--python", python,

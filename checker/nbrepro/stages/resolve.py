@@ -154,6 +154,17 @@ def resolve(
     )
     lock = Lock(ok=False, resolver=resolver, python_version=python_version, key=key)
     cached = cache.entry("locks", key + ".txt")
+    # Parallel checks (an audit's workers) needing the same lock resolve it once.
+    with cache.locked(cached):
+        return _resolve_locked(lock, cached, spec, lines, python_version, resolver,
+                               exclude_newer, project_dir, use_cache, runner)
+
+
+def _resolve_locked(
+    lock: Lock, cached: Path, spec: Spec, lines: list[str], python_version: str,
+    resolver: str, exclude_newer: str | None, project_dir: Path | None, use_cache: bool,
+    runner: ToolRunner | None,
+) -> Lock:
     if use_cache and cached.is_file():
         lock.ok, lock.cached, lock.text = True, True, cached.read_text()
         lock.pins = parse_pins(lock.text)
@@ -172,7 +183,9 @@ def resolve(
     lock.ok = True
     lock.text = _without_project(run.text, project_dir)
     lock.pins = parse_pins(lock.text)
-    cached.write_text(lock.text)
+    partial = cached.with_name(cached.name + ".part")  # readers never see half a lock
+    partial.write_text(lock.text)
+    partial.replace(cached)
     return lock
 
 

@@ -56,10 +56,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-from PIL import Image
+from nbrepro.lazyimport import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+else:  # a notebook without images never needs them: import on first use
+    np = lazy_module("numpy")
+    Image = lazy_module("PIL.Image")
 
 _LINE_INK = 96  # ink (0-255, darkest channel) of a spine pixel
 _LINE_SPAN = 0.5  # a spine is a straight run over at least this fraction of the image

@@ -40,9 +40,18 @@ import base64
 import io
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from nbrepro.lazyimport import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image, ImageChops, ImageFilter
+else:  # a notebook without images never needs them: import on first use
+    np = lazy_module("numpy")
+    Image = lazy_module("PIL.Image")
+    ImageChops = lazy_module("PIL.ImageChops")
+    ImageFilter = lazy_module("PIL.ImageFilter")
 
 from nbrepro.compare.images import figures
 from nbrepro.compare.result import ImageSettings, ValueMatch

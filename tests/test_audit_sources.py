@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from nbrepro.audit.collect import read_sources
 from nbrepro.audit.pmc import PubMedCentral
-from nbrepro.audit.sources import normalise, read_sources
+from nbrepro.audit.sources import normalise
 from nbrepro.errors import InputError
 from tests.stand_ins import Services, bare_repository, services
 

@@ -90,6 +90,10 @@ def _last_used(path: Path) -> float:
     return max(times) if times else 0.0
 
 
+# The label every image of the docker backend carries: its cache key.
+IMAGE_LABEL_KEY = "org.nbrepro.key"
+
+
 def entries(docker_images: bool = True) -> list[CacheEntry]:
     """Every entry of the cache (and nbrepro's docker images when an engine answers),
     least recently used first."""
@@ -114,15 +118,13 @@ def _docker_images(bookkeeping: Path) -> list[CacheEntry]:
     try:
         import docker
 
-        from nbrepro.isolation.docker import LABEL_KEY
-
         client = docker.from_env(timeout=5)
-        images = client.images.list(filters={"label": LABEL_KEY})
+        images = client.images.list(filters={"label": IMAGE_LABEL_KEY})
     except Exception:  # no engine here: nothing of docker's to show or prune
         return []
     found = []
     for image in images:
-        key = image.labels.get(LABEL_KEY, "")
+        key = image.labels.get(IMAGE_LABEL_KEY, "")
         # Only the images this cache built or used: another cache folder (another user,
         # a test run) keeps its own.
         if not key or not Path(str(bookkeeping / key) + ".lock").exists():

@@ -454,14 +454,9 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(EXIT_INTERRUPTED)
 
 
-def skip_unused_imports() -> None:
-    # jsonschema (imported by nbformat) compiles an IRI grammar at import when
-    # rfc3987_syntax is installed; notebook schemas have no IRI formats, so the command
-    # line does without it (a noticeable part of a quick check's start-up).
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-
 def main(argv: list[str] | None = None) -> None:
+    from nbrepro.lazyimport import skip_unused_imports
+
     skip_unused_imports()
     signal.signal(signal.SIGTERM, _terminate)
     try:

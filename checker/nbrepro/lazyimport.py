@@ -21,3 +21,11 @@ def lazy_module(name: str) -> ModuleType:
     sys.modules[name] = module
     loader.exec_module(module)
     return module
+
+
+def skip_unused_imports() -> None:
+    """Keep out what nbrepro's processes never use but would pay for at import."""
+    # jsonschema (imported by nbformat) compiles an IRI grammar at import when
+    # rfc3987_syntax is installed; notebook schemas have no IRI formats, so nbrepro
+    # does without it (a noticeable part of a quick check's start-up).
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]

@@ -373,7 +373,7 @@ class Store:
         # nbrepro.migrations. One migrator at a time, so concurrent openers do not race.
         from nbrepro.migrations import ensure_schema
 
-        ensure_schema(self.engine)
+        ensure_schema(self.engine, Base.metadata)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

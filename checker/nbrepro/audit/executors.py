@@ -226,7 +226,7 @@ def _tail(worker: _Worker) -> str:
 def _warm_up() -> None:
     """Run on every Dask worker before the first task: import the pipeline once, as the
     local pool's workers do, instead of inside the first repository's time."""
-    from nbrepro.cli import skip_unused_imports
+    from nbrepro.lazyimport import skip_unused_imports
 
     skip_unused_imports()
     import nbrepro.check  # noqa: F401

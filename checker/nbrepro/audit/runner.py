@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from nbrepro.audit.collect import read_sources
 from nbrepro.audit.database import AuditDatabase, Planned
 from nbrepro.audit.executors import DaskExecutor, Executor, LocalPool, default_jobs
 from nbrepro.audit.live import AuditView
 from nbrepro.audit.options import options_key, options_to_dict
-from nbrepro.audit.sources import read_sources
 from nbrepro.audit.tasks import ERROR, TIMEOUT, Outcome, RepoTask
 from nbrepro.store import Store
 

@@ -14,7 +14,6 @@ import csv
 import io
 import os
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ _RESERVED_OWNERS = frozenset({
 })
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.I)
+SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.I)
 # Characters that end a link in running text but are never part of a repository name.
 _TRAILING = ".,;:!?)]}>'\"\u201d\u2019*"
 
@@ -131,7 +130,7 @@ def normalise(text: str, base: str | None = None) -> tuple[str, str | None]:
         if host in ("github.com", github_host):
             return _github(path, base, text)
         return link, None
-    if not _SCHEME.match(link):
+    if not SCHEME.match(link):
         if re.match(r"^(www\.)?github\.com/", link, re.I) or re.match(
                 r"^[\w-]+\.github\.io(/|$)", link, re.I):
             link = "https://" + link
@@ -247,44 +246,3 @@ def _read(path: Path) -> str:
         raise InputError(f"a source is a folder, not a list: {path}") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def read_sources(
-    files: Iterable[str],
-    github_queries: Iterable[str] = (),
-    pmc_queries: Iterable[str] = (),
-    limit: int | None = None,
-    say: Callable[[str], None] = lambda _m: None,
-) -> SourceList:
-    """All repositories of the given lists and searches, de-duplicated, in order.
-
-    A file argument that is itself a repository URL is one entry. Raises
-    `InputError` when a source cannot be read or nothing at all was found."""
-    found = SourceList()
-    for item in files:
-        path = Path(item).expanduser()
-        if _SCHEME.match(item) and not path.exists():
-            try:
-                url, full_name = normalise(item)
-            except InputError as exc:
-                raise InputError(f"{item}: {exc}") from None
-            found.add(Repository(url, full_name), "arguments", None, item)
-        elif path.suffix.lower() in (".csv", ".tsv"):
-            read_csv_list(path, found)
-        else:
-            read_text_list(path, found)
-    for query in github_queries:
-        from nbrepro.audit.github import GitHub
-
-        GitHub(say=say).search(query, found, limit=limit)
-    for query in pmc_queries:
-        from nbrepro.audit.pmc import PubMedCentral
-
-        PubMedCentral(say=say).search(query, found, limit=limit)
-    if not found.repositories:
-        what = ", ".join([*files, *(f"search {q!r}" for q in [*github_queries, *pmc_queries])])
-        detail = f" ({len(found.problems)} line(s) unusable)" if found.problems else ""
-        raise InputError(f"no repositories found in {what}{detail}")
-    if limit is not None:
-        found.repositories = found.repositories[:limit]
-    return found

@@ -37,7 +37,7 @@ def main() -> None:
         channel.flush()
 
     import nbrepro.check  # noqa: F401  (import the pipeline once, before the first task)
-    from nbrepro.cli import skip_unused_imports
+    from nbrepro.lazyimport import skip_unused_imports
 
     skip_unused_imports()
     from nbrepro.audit.tasks import run_repository

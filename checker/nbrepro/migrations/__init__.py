@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 HERE = Path(__file__).parent
@@ -72,7 +72,7 @@ def alembic_config(conn: Connection | None = None):  # -> alembic.config.Config
     return config
 
 
-def ensure_schema(engine: Engine) -> None:
+def ensure_schema(engine: Engine, metadata: MetaData) -> None:
     if _at_head(engine):
         return
     with _exclusive(engine):
@@ -81,7 +81,7 @@ def ensure_schema(engine: Engine) -> None:
         with engine.begin() as conn:
             current = revision(conn)
             if current is None and not inspect(conn).has_table("checks"):
-                _create_new(conn)
+                _create_new(conn, metadata)
                 return
         from alembic import command
 
@@ -92,12 +92,10 @@ def ensure_schema(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
-def _create_new(conn: Connection) -> None:
-    """A new database: the tables as the models define them, stamped at HEAD (the
-    migrations produce the same schema; a test compares the two)."""
-    from nbrepro.store import Base
-
-    Base.metadata.create_all(conn)
+def _create_new(conn: Connection, metadata: MetaData) -> None:
+    """A new database: the tables as the models define them (`metadata`), stamped at
+    HEAD (the migrations produce the same schema; a test compares the two)."""
+    metadata.create_all(conn)
     conn.execute(text(
         "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
         "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))

@@ -95,7 +95,8 @@ _ENTRIES: list[Normaliser] = [
         tolerance.float_rule,
     ),
     LayoutNormaliser(
-        "whitespace", "text that differs only in whitespace (terminal width, trailing spaces)",
+        "whitespace",
+        "whitespace and layout: trailing spaces, columns laid out for another terminal width",
         tolerance.same_but_whitespace,
     ),
     ValueNormaliser(

@@ -53,13 +53,13 @@ class ParsedTable:
         if where is None:
             return str(row), str(column)
         i, g = where
-        cells = sorted(grid.items())
+        placed = sorted(grid.items())
         header_rows = set(range(len(self.rows)))  # rows of header cells only
-        for (r, _), (_, h) in cells:
+        for (r, _), (_, h) in placed:
             if not h:
                 header_rows.discard(r)
-        row_label = [t for (r, c), (t, h) in cells if r == i and c < g and h and t]
-        above = [t for (r, c), (t, _) in cells if c == g and r in header_rows and t]
+        row_label = [t for (r, c), (t, h) in placed if r == i and c < g and h and t]
+        above = [t for (r, c), (t, _) in placed if c == g and r in header_rows and t]
         return ", ".join(row_label) or str(row), ", ".join(dict.fromkeys(above)) or str(column)
 
 

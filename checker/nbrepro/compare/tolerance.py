@@ -176,8 +176,9 @@ def _parse_datetime(text: str) -> float | None:
     try:
         if text.startswith("datetime.datetime("):
             inner = text[len("datetime.datetime(") : -1].split(", tzinfo=")[0]
-            parts = [int(p) for p in inner.split(", ")]
-            value = dt.datetime(*parts, tzinfo=dt.timezone.utc)  # type: ignore[misc]
+            year, month, day, *rest = [int(p) for p in inner.split(", ")]
+            hour, minute, second, micro = (*rest, 0, 0, 0, 0)[:4]
+            value = dt.datetime(year, month, day, hour, minute, second, micro, dt.timezone.utc)
         elif text[:3].isalpha():
             value = dt.datetime.strptime(text, "%a %b %d %H:%M:%S %Y").replace(
                 tzinfo=dt.timezone.utc

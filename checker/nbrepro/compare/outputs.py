@@ -45,7 +45,7 @@ from nbrepro.compare.normalisers import (
     TextNormaliser,
     ValueNormaliser,
 )
-from nbrepro.compare.normalisers.base import ValueFunction
+from nbrepro.compare.normalisers.kinds import ValueFunction
 from nbrepro.compare.normalisers.outputs import find_warnings, join_stream_chunks
 from nbrepro.compare.options import CompareOptions
 from nbrepro.compare.result import CellComparison, OutputOutcome, ValueContext, ValueMatch

@@ -196,3 +196,37 @@ def test_replacement_that_fails_when_applied_is_left_out(tmp_path):
     )
     assert comparison.status is CellStatus.DIFFERENT
     assert "left out the repository's pattern" in comparison.detail
+
+
+@pytest.mark.parametrize(
+    ("size", "why"),
+    [
+        ((14_000, 14_000), "decompression bomb"),  # PIL refuses it on opening
+        ((10_000, 5_000), "10000x5000 pixels is more than nbrepro decodes"),  # nbrepro's cap
+    ],
+)
+def test_decompression_bomb_is_a_result_not_a_crash(size, why):
+    """A small PNG that claims tens or hundreds of millions of pixels is refused
+    before it is decoded, and that is the cell's result."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", size).save(buffer, "PNG")
+    bomb = base64.b64encode(buffer.getvalue()).decode()
+    assert len(bomb) < 200_000
+    small = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(small, "PNG")
+    plot = base64.b64encode(small.getvalue()).decode()
+
+    def figure(value: str) -> dict[str, Any]:
+        data = {"text/plain": "<Figure>", "image/png": value}
+        return cell({"output_type": "display_data", "metadata": {}, "data": data})
+
+    started = time.process_time()
+    comparison = OutputComparer(CompareOptions()).compare_cell(figure(plot), figure(bomb))
+    assert time.process_time() - started < BUDGET
+    assert comparison.status is CellStatus.DIFFERENT
+    assert "could not be decoded" in comparison.detail and why in comparison.detail

@@ -10,6 +10,7 @@ must not match either.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -432,3 +433,24 @@ def test_exceptions():
     assert message.status is CellStatus.DIFFERENT and "message changed" in message.detail
     new_error = compare(cell(result("2.0")), cell(error("AttributeError", "no fit")))
     assert new_error.status is CellStatus.ERROR and "AttributeError: no fit" in new_error.detail
+
+
+def test_listing_in_columns_for_another_terminal_width_is_whitespace():
+    narrow = "alpha.csv  envlib.py\r\nbeta.csv   gamma_measurements.csv\r\ndelta.txt  zeta.py\r\n"
+    wide = "alpha.csv  beta.csv  delta.txt\tenvlib.py  gamma_measurements.csv  zeta.py\r\n"
+    assert compare(cell(stream(narrow)), cell(stream(wide))).reason == "whitespace"
+    renamed = wide.replace("zeta.py", "zeta2.py")
+    assert compare(cell(stream(narrow)), cell(stream(renamed))).status is CellStatus.DIFFERENT
+    # a grid of numbers read down its columns would be a transposed table: not layout
+    grid = compare(cell(stream("1  2\n3  4\n")), cell(stream("1  3\n2  4\n")))
+    assert grid.status is CellStatus.DIFFERENT
+
+
+def test_readme_lists_every_reason():
+    """Users read reasons off the README's table; a normaliser added without a row
+    there is a reason nobody can look up."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("The `reason` of a cell is one of these words:")[1].split("\n\n")[1]
+    fixed = ["ignored-by-marker", "skipped-by-marker", "too-large", "volatile", "exception"]
+    for name in [*NORMALISERS, *fixed]:
+        assert f"`{name}`" in table, name

@@ -79,7 +79,7 @@ def _joined(value: Any) -> Any:
 _MAX_MATCHED_PAIRS = 250_000
 
 
-def _opcodes(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[str, int, int, int, int]]:
+def _opcodes(a: Sequence[Any], b: Sequence[Any]) -> Sequence[tuple[str, int, int, int, int]]:
     if len(a) * len(b) <= _MAX_MATCHED_PAIRS:
         return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
     start = 0
@@ -88,7 +88,7 @@ def _opcodes(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[str, int, int, in
     end = 0
     while end < min(len(a), len(b)) - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
         end += 1
-    ops = [("equal", 0, start, 0, start)] if start else []
+    ops: list[tuple[str, int, int, int, int]] = [("equal", 0, start, 0, start)] if start else []
     i2, j2 = len(a) - end, len(b) - end
     if i2 > start and j2 > start:
         ops.append(("replace", start, i2, start, j2))

@@ -45,7 +45,7 @@ from nbrepro.compare.normalisers import (
     TextNormaliser,
     ValueNormaliser,
 )
-from nbrepro.compare.normalisers.base import ValueFunction
+from nbrepro.compare.normalisers.kinds import ValueFunction
 from nbrepro.compare.normalisers.outputs import find_warnings, join_stream_chunks
 from nbrepro.compare.options import CompareOptions
 from nbrepro.compare.result import CellComparison, OutputOutcome, ValueContext, ValueMatch
@@ -117,10 +117,13 @@ class OutputComparer:
             except PatternFailed as failed:
                 notes.append(f"left out the repository's {failed}")
                 self.failed_patterns.append(str(failed))
+                before = self._text_context.sanitizers
                 kept = tuple(
                     p for p in self._text_context.sanitizers
                     if (p.pattern.pattern, p.source) != (failed.pattern, failed.source)
                 )  # fmt: skip
+                if len(kept) == len(before):
+                    raise  # not one of this comparer's patterns: nothing to leave out
                 self._text_context = dataclasses.replace(self._text_context, sanitizers=kept)
         if notes:
             result.detail = "; ".join(filter(None, [result.detail, *notes]))

@@ -11,6 +11,8 @@ Styler's colours) are compared too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -18,6 +20,47 @@ from nbrepro.compare.result import ValueContext, ValueMatch
 from nbrepro.compare.tolerance import compare_text
 
 Table = list[list[str]]
+
+
+@dataclass
+class ParsedTable:
+    """One table: its cell texts row by row, and for each cell whether it is a
+    header (`th`) and how many rows and columns it spans - for naming a cell."""
+
+    rows: Table
+    header: list[list[bool]] = field(default_factory=list)
+    spans: list[list[tuple[int, int]]] = field(default_factory=list)
+
+    def labels(self, row: int, column: int) -> tuple[str, str]:
+        """(row label, column label) of the cell at `rows[row][column]`: the header
+        cells of its row left of it, and the header rows' cells above it, spans
+        spread out (a multi-index row is `north, 2021`)."""
+        grid: dict[tuple[int, int], tuple[str, bool]] = {}
+        where: tuple[int, int] | None = None
+        for i, cells in enumerate(self.rows):
+            g = 0
+            for j, text in enumerate(cells):
+                while (i, g) in grid:
+                    g += 1
+                rowspan, colspan = self.spans[i][j]
+                text = text.split(" [", 1)[0] if rowspan > 1 or colspan > 1 else text
+                for r in range(i, min(i + rowspan, len(self.rows))):
+                    for c in range(g, g + colspan):
+                        grid[(r, c)] = (text, self.header[i][j])
+                if (i, j) == (row, column):
+                    where = (i, g)
+                g += colspan
+        if where is None:
+            return str(row), str(column)
+        i, g = where
+        placed = sorted(grid.items())
+        header_rows = set(range(len(self.rows)))  # rows of header cells only
+        for (r, _), (_, h) in placed:
+            if not h:
+                header_rows.discard(r)
+        row_label = [t for (r, c), (t, h) in placed if r == i and c < g and h and t]
+        above = [t for (r, c), (t, _) in placed if c == g and r in header_rows and t]
+        return ", ".join(row_label) or str(row), ", ".join(dict.fromkeys(above)) or str(column)
 
 
 def parse_tables(html: str) -> tuple[list[Table], str, str] | None:
@@ -31,6 +74,14 @@ def parse_tables(html: str) -> tuple[list[Table], str, str] | None:
     where cells span, as multi-index headers and rows do). Tables nested in tables
     are read as text of their cell.
     """
+    parsed = _parse(html)
+    if parsed is None:
+        return None
+    tables, outside, style = parsed
+    return [t.rows for t in tables], outside, style
+
+
+def _parse(html: str) -> tuple[list[ParsedTable], str, str] | None:
     try:
         root = lxml_html.document_fromstring(html)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
@@ -40,7 +91,7 @@ def parse_tables(html: str) -> tuple[list[Table], str, str] | None:
         if element.tag == "style":
             styles.append(element.text_content())
         element.drop_tree()  # keeps the text after it
-    tables = [_rows(table) for table in _outer_tables(root)]
+    tables = [_table(table) for table in _outer_tables(root)]
     for table in _outer_tables(root):
         table.drop_tree()
     outside = _text(root.text_content())
@@ -60,17 +111,28 @@ def _outer_tables(root: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
     return found
 
 
-def _rows(table: lxml_html.HtmlElement) -> Table:
+def _table(table: lxml_html.HtmlElement) -> ParsedTable:
     """The rows of one table, not descending into tables inside its cells."""
-    rows: Table = []
+    parsed = ParsedTable([])
     stack = [c for c in reversed(table) if isinstance(c.tag, str)]
     while stack:
         element = stack.pop()
         if element.tag == "tr":
-            rows.append([_cell(c) for c in element if c.tag in ("td", "th")])
+            cells = [c for c in element if c.tag in ("td", "th")]
+            parsed.rows.append([_cell(c) for c in cells])
+            parsed.header.append([c.tag == "th" for c in cells])
+            parsed.spans.append([(_span(c, "rowspan"), _span(c, "colspan")) for c in cells])
         elif element.tag != "table":  # thead, tbody, tfoot
             stack.extend(c for c in reversed(element) if isinstance(c.tag, str))
-    return rows
+    return parsed
+
+
+_MAX_SPAN = 1000  # a crafted span must not make the label grid huge
+
+
+def _span(cell: lxml_html.HtmlElement, name: str) -> int:
+    value = (cell.get(name) or "1").strip()
+    return min(int(value), _MAX_SPAN) if value.isdigit() and int(value) > 0 else 1
 
 
 def _cell(cell: lxml_html.HtmlElement) -> str:
@@ -102,7 +164,7 @@ def compare_html_tables(
     """Compare two HTML values that contain tables; None when not applicable."""
     if mime != "text/html" or "<table" not in stored or "<table" not in new:
         return None
-    a_parsed, b_parsed = parse_tables(stored), parse_tables(new)
+    a_parsed, b_parsed = _parse(stored), _parse(new)
     if a_parsed is None or b_parsed is None:
         return None
     (a_tables, a_outside, a_style), (b_tables, b_outside, b_style) = a_parsed, b_parsed
@@ -110,7 +172,7 @@ def compare_html_tables(
     if len(a_tables) != len(b_tables):
         return ValueMatch(False, detail=f"{len(a_tables)} tables -> {len(b_tables)}", kind="table")
     for number, (a, b) in enumerate(zip(a_tables, b_tables, strict=True), start=1):
-        match = _compare_table(a, b, context, number if len(a_tables) > 1 else 0)
+        match = _compare_table(a, b.rows, context, number if len(a_tables) > 1 else 0)
         if not match.equal:
             return match
         rules |= match.rules
@@ -122,7 +184,8 @@ def compare_html_tables(
     return ValueMatch(True, rules)
 
 
-def _compare_table(a: Table, b: Table, context: ValueContext, number: int) -> ValueMatch:
+def _compare_table(parsed: ParsedTable, b: Table, context: ValueContext, number: int) -> ValueMatch:
+    a = parsed.rows
     name = f"table {number}" if number else "table"
     if [len(r) for r in a] != [len(r) for r in b]:
         return ValueMatch(
@@ -133,13 +196,11 @@ def _compare_table(a: Table, b: Table, context: ValueContext, number: int) -> Va
     )
     if joined.equal:
         return ValueMatch(True, joined.rules)
-    header = a[0] if a else []
     for i, (row_a, row_b) in enumerate(zip(a, b, strict=True)):
         for j, (x, y) in enumerate(zip(row_a, row_b, strict=True)):
             text = compare_text(x, y, context.text) if x != y else None
             if text is not None and not text.equal:
-                column = header[j] if j < len(header) and i > 0 else str(j)
-                row = row_a[0] if row_a and j > 0 else str(i)
+                row, column = parsed.labels(i, j)
                 detail = f"{name} row {row!r}, column {column!r}: {text.detail}".replace(
                     "line 1: ", ""
                 )

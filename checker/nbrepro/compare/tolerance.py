@@ -176,8 +176,9 @@ def _parse_datetime(text: str) -> float | None:
     try:
         if text.startswith("datetime.datetime("):
             inner = text[len("datetime.datetime(") : -1].split(", tzinfo=")[0]
-            parts = [int(p) for p in inner.split(", ")]
-            value = dt.datetime(*parts, tzinfo=dt.timezone.utc)  # type: ignore[misc]
+            year, month, day, *rest = [int(p) for p in inner.split(", ")]
+            hour, minute, second, micro = (*rest, 0, 0, 0, 0)[:4]
+            value = dt.datetime(year, month, day, hour, minute, second, micro, dt.timezone.utc)
         elif text[:3].isalpha():
             value = dt.datetime.strptime(text, "%a %b %d %H:%M:%S %Y").replace(
                 tzinfo=dt.timezone.utc
@@ -220,11 +221,51 @@ def _followed_by_unit(line: list[Token], index: int) -> bool:
 
 
 def same_but_whitespace(stored: str, new: str) -> bool:
-    """Whether two texts differ only in whitespace: trailing spaces, blank lines,
-    or words laid out in columns for another terminal width (`ls`, `pip list`).
+    """Whether two texts differ only in whitespace and layout: trailing spaces,
+    blank lines, or names laid out in columns for another terminal width (`ls`).
+
     Runs of whitespace (line breaks included) count as one space; whitespace is
-    never added between two characters or removed from between them."""
-    return stored.split() == new.split()
+    never added between two characters or removed from between them. A listing in
+    columns is read down its columns, as `ls` fills them, when it is one: cells
+    two or more spaces apart, each column starting at the same place in every
+    row, every cell a name with a letter in it (so a grid of numbers, which could
+    be a transposed table, is never read that way)."""
+    a, b = stored.split(), new.split()
+    if a == b:
+        return True
+    if len(a) != len(b) or sorted(a) != sorted(b):
+        return False
+    down_a, down_b = _down_columns(stored), _down_columns(new)
+    return any(x == y for x in (a, down_a) for y in (b, down_b) if x is not None and y is not None)
+
+
+_CELL = re.compile(r"\S+(?: \S+)*")  # cells are two or more spaces apart
+_LETTER = re.compile(r"[^\W\d]")
+
+
+def _down_columns(text: str) -> list[str] | None:
+    """The words of a text laid out in left-aligned columns, read column by column;
+    None when it is not such a layout."""
+    rows = []
+    for line in text.splitlines():
+        line = line.expandtabs(8)
+        if line.strip():
+            rows.append([(m.start(), m[0]) for m in _CELL.finditer(line)])
+    if len(rows) < 2:
+        return None
+    starts = [start for start, _ in rows[0]]
+    for row in rows:
+        if [start for start, _ in row] != starts[: len(row)]:
+            return None
+        if not all(_LETTER.search(cell) for _, cell in row):
+            return None
+    return [
+        word
+        for column in range(len(starts))
+        for row in rows
+        if column < len(row)
+        for word in row[column][1].split()
+    ]
 
 
 # ---------------------------------------------------------------------------

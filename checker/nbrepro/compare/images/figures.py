@@ -269,10 +269,10 @@ def sides(ink: np.ndarray, frame: Box, scale: float) -> dict[str, Side]:
         )
         ticks = _take_ticks(region, scale, span)
         layers: list[Layer] = []
-        for start, end in _spans(region.any(axis=1), _LAYER_GAP_PT * scale):
+        for start, end in _spans(np.asarray(region.any(axis=1)), _LAYER_GAP_PT * scale):
             band = region[start:end]
             items = []
-            for a, b in _spans(band.any(axis=0), _ITEM_GAP_PT * scale):
+            for a, b in _spans(np.asarray(band.any(axis=0)), _ITEM_GAP_PT * scale):
                 inked = np.nonzero(band[:, a:b].any(axis=1))[0]
                 lo, hi = start + int(inked[0]), start + int(inked[-1]) + 1
                 items.append(_to_image(box, along_x, far, a, b, lo, hi))

@@ -183,7 +183,8 @@ def decode(value: str) -> Decoded:
         dpi = _dpi(image.info.get("dpi"))
         if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
             rgba = image.convert("RGBA")
-            if rgba.getchannel("A").getextrema()[0] < 255:
+            lowest_alpha = rgba.getchannel("A").getextrema()[0]
+            if isinstance(lowest_alpha, (int, float)) and lowest_alpha < 255:
                 white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 rgba = Image.alpha_composite(white, rgba)
             rgb = rgba.convert("RGB")

@@ -2,7 +2,7 @@
 
 The registry `NORMALISERS` is ordered; the comparer applies the entries in that
 order and names, for an `equivalent` cell, the entry after which stored and new
-outputs matched. Each entry is a typed normaliser of its stage (`base`):
+outputs matched. Each entry is a typed normaliser of its stage (`kinds`):
 outputs-level (`outputs`), text (`text`), token rules and the layout rule
 (`nbrepro.compare.tolerance`), the MIME-bundle rule (`bundle`) and value
 comparers (`nbrepro.compare.tables`, `nbrepro.compare.images`).
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from nbrepro.compare import images, tables, tolerance
 from nbrepro.compare.normalisers import outputs, text
-from nbrepro.compare.normalisers.base import (
+from nbrepro.compare.normalisers.bundle import shared_mimes
+from nbrepro.compare.normalisers.kinds import (
     BundleNormaliser,
     LayoutNormaliser,
     Normaliser,
@@ -27,7 +28,6 @@ from nbrepro.compare.normalisers.base import (
     TokenNormaliser,
     ValueNormaliser,
 )
-from nbrepro.compare.normalisers.bundle import shared_mimes
 
 _ENTRIES: list[Normaliser] = [
     OutputsNormaliser(
@@ -95,7 +95,8 @@ _ENTRIES: list[Normaliser] = [
         tolerance.float_rule,
     ),
     LayoutNormaliser(
-        "whitespace", "text that differs only in whitespace (terminal width, trailing spaces)",
+        "whitespace",
+        "whitespace and layout: trailing spaces, columns laid out for another terminal width",
         tolerance.same_but_whitespace,
     ),
     ValueNormaliser(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from nbrepro.compare.normalisers.base import TextContext
+from nbrepro.compare.normalisers.kinds import TextContext
 
 _HEX = r"0x[0-9a-fA-F]"
 _ADDRESS_AFTER_WORD = re.compile(rf"(?<=\bat ){_HEX}{{4,16}}\b|(?<=\bid[=:])\s?{_HEX}{{4,16}}\b")

@@ -22,7 +22,7 @@ from PIL import Image
 from nbrepro.compare import CompareOptions, OutputComparer
 from nbrepro.compare.images.figures import Box, find_frame, legends
 from nbrepro.model import CellStatus
-from tests.test_compare_images import plot_cell
+from tests.helpers.plots import plot_cell
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt

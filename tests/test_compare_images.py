@@ -18,6 +18,7 @@ import pytest
 from nbrepro.compare import NORMALISERS, CompareOptions, OutputComparer
 from nbrepro.compare.images import canonical_svg
 from nbrepro.model import CellStatus
+from tests.helpers.plots import plot_cell
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
@@ -67,23 +68,6 @@ def _render(kind: str, change: bool, fmt: str, metadata: tuple, rc: tuple) -> st
     if fmt == "svg":
         return buffer.getvalue().decode()
     return base64.b64encode(buffer.getvalue()).decode()
-
-
-def plot_cell(value: str, mime: str = "image/png", size: str = "288x216",
-              axes: int = 1) -> dict:
-    return {
-        "cell_type": "code",
-        "source": "plot()",
-        "metadata": {},
-        "execution_count": 1,
-        "outputs": [
-            {
-                "output_type": "display_data",
-                "metadata": {},
-                "data": {"text/plain": f"<Figure size {size} with {axes} Axes>", mime: value},
-            }
-        ],
-    }
 
 
 def compare(a: str, b: str, mime: str = "image/png", **options):

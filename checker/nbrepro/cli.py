@@ -441,6 +441,58 @@ def _validate_date(text: str) -> None:
         raise InputError(f"--exclude-newer: not a date (YYYY-MM-DD): {text}") from None
 
 
+@cli.command()
+@click.argument("action", type=click.Choice(["list", "prune", "clear"]), default="list")
+@click.option("--max-size", metavar="SIZE", default="50g", show_default=True,
+              help="prune: remove the least recently used entries until the cache is this "
+                   "size (like 500m or 50g).")
+def cache(action: str, max_size: str) -> None:
+    """Show, prune (least recently used first) or clear nbrepro's cache of
+    environments, locks, clones and docker images."""
+    from rich.table import Table
+
+    from nbrepro import cache as nbcache
+
+    out = Console(highlight=False)
+    if action == "list":
+        found = nbcache.entries()
+        table = Table(title=f"nbrepro cache: {nbcache.cache_root()}", title_justify="left")
+        for column in ("kind", "entries", "size"):
+            table.add_column(column, justify="left" if column == "kind" else "right")
+        for kind in sorted({e.kind for e in found}):
+            mine = [e for e in found if e.kind == kind]
+            table.add_row(kind, str(len(mine)), _size(sum(e.size for e in mine)))
+        table.add_row("total", str(len(found)), _size(sum(e.size for e in found)))
+        out.print(table)
+        return
+    if action == "prune":
+        removed, left = nbcache.prune(_parse_size(max_size))
+        out.print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
+                  f"({_size(sum(e.size for e in removed))}); {_size(left)} left")
+        return
+    removed = nbcache.clear()
+    out.print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
+              f"({_size(sum(e.size for e in removed))})")
+
+
+def _parse_size(text: str) -> int:
+    from nbrepro.errors import ConfigError
+    from nbrepro.isolation.confine import parse_size
+
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise InputError(f"--max-size: {exc}") from None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
 def _say(message: str) -> None:
     """One unwrapped line on stderr (rich would wrap long paths), without control
     characters (messages may quote the audited repository's file names)."""

@@ -507,3 +507,51 @@ def test_sigterm_while_the_kernel_starts_is_an_orderly_stop(repo, tmp_path: Path
     assert check.returncode == 130, err
     assert "Traceback" not in err
     assert _left_behind(str(temp), frozenset({check.pid})) == []
+
+
+# --- the session guard ------------------------------------------------------------------
+
+_GUARDED_CONFTEST = """
+from tests import leak_guard
+
+def pytest_configure(config):
+    leak_guard.register(config)
+"""
+
+_LEAKY_TEST = """
+import os, subprocess, sys
+from nbrepro.isolation.confine import Lifeline
+
+def test_starts_a_kernel_and_forgets_it(tmp_path):
+    lifeline = Lifeline()
+    proc = subprocess.Popen(Lifeline.command(["sleep", "300"]), stdin=lifeline.stdin,
+                            env={**os.environ, **lifeline.environment()})
+    lifeline.launched()
+    (os.environ["LEAK_PIDS"] and open(os.environ["LEAK_PIDS"], "w").write(str(proc.pid)))
+    sys.modules[__name__].kept = lifeline  # never cut
+"""
+
+
+@pytest.mark.parametrize("leaks", [True, False])
+def test_the_test_session_fails_when_a_kernel_outlives_it(tmp_path: Path, leaks: bool) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "conftest.py").write_text(_GUARDED_CONFTEST)
+    (suite / "test_it.py").write_text(_LEAKY_TEST if leaks else "def test_nothing():\n    pass\n")
+    pid_file = tmp_path / "pid"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), CHECKER]),
+           "NBREPRO_LEAK_GUARD_GRACE": "2", "LEAK_PIDS": str(pid_file),
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only the guard: fast
+    env.pop("NBREPRO_TEST_SESSION", None)  # a session of its own
+    inner = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "--rootdir", str(suite), str(suite)], env=env, cwd=suite,
+                           capture_output=True, text=True, timeout=300)
+    if not leaks:
+        assert inner.returncode == 0, inner.stdout + inner.stderr
+        assert "outlived the tests" not in inner.stdout
+        return
+    assert inner.returncode == 1, inner.stdout + inner.stderr
+    assert "1 passed" in inner.stdout
+    assert "outlived the tests" in inner.stdout and "sleep 300" in inner.stdout
+    assert _gone([int(pid_file.read_text())])

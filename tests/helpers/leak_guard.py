@@ -26,7 +26,8 @@ import pytest
 from nbrepro.isolation.confine import Marked, kill_marked, marked_processes, owner_alive
 
 SESSION_VARIABLE = "NBREPRO_TEST_SESSION"
-GRACE_SECONDS = 20.0
+# Seconds left to supervisors to end what they are ending when the tests finish.
+GRACE_SECONDS = float(os.environ.get("NBREPRO_LEAK_GUARD_GRACE", "20"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -39,8 +39,6 @@ from nbrepro.errors import ConfigError
 log = logging.getLogger("nbrepro")
 
 GiB = 1024**3
-
-
 OWNER_VARIABLE = "NBREPRO_OWNER"  # "<host>:<pid>:<start>" of the check process
 KERNEL_VARIABLE = "NBREPRO_KERNEL"  # one kernel of that check
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
@@ -104,7 +102,11 @@ def marked_processes() -> Iterator[Marked]:
     """This user's processes that carry nbrepro's kernel marker."""
     owner_key, kernel_key = f"{OWNER_VARIABLE}=".encode(), f"{KERNEL_VARIABLE}=".encode()
     uid = os.getuid()
-    for entry in Path("/proc").iterdir():
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:  # no procfs here: nothing can be found this way
+        return
+    for entry in entries:
         if not entry.name.isdigit():
             continue
         try:
@@ -268,10 +270,6 @@ class ResourceLimits:
         if size < 64 * 1024**2:
             raise ConfigError(f"memory limit too small for a kernel (at least 64m): {text!r}")
         return size
-
-
-
-
 
 
 class Confinement:

@@ -31,16 +31,18 @@ Exit status: the kernel's, when it ended by itself; 1 when the supervisor ended 
 
 from __future__ import annotations
 
+# Only modules that load fast: this program runs in front of every kernel.
 import contextlib
 import ctypes
-import errno
-import json
 import os
 import select
 import signal
 import sys
 import time
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -68,7 +70,11 @@ def lifeline_cut(fd: int = 0) -> bool:
 def descendants(root: int) -> list[int]:
     """Every process below `root`, from the parent links in /proc."""
     children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # no procfs: the process group and the cgroups must do
+        return []
+    for name in names:
         if not name.isdigit():
             continue
         try:
@@ -90,9 +96,17 @@ def descendants(root: int) -> list[int]:
 def _cgroup_members(procs_files: list[str]) -> set[int]:
     members: set[int] = set()
     for path in procs_files:
-        with contextlib.suppress(OSError, ValueError), open(path) as f:
-            members.update(int(p) for p in f.read().split())
+        try:
+            with open(path) as f:
+                members.update(int(p) for p in f.read().split())
+        except (OSError, ValueError):
+            continue
     return members
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
 
 
 class Supervisor:
@@ -129,10 +143,11 @@ class Supervisor:
         poller.register(wake_r, select.POLLIN)
         ended_by_itself = False
         while True:
-            with contextlib.suppress(InterruptedError):
+            try:
                 poller.poll()
-            with contextlib.suppress(BlockingIOError, InterruptedError):
                 os.read(wake_r, 512)
+            except (BlockingIOError, InterruptedError):
+                pass
             self._reap()
             if self.status is not None:
                 ended_by_itself = True
@@ -143,8 +158,7 @@ class Supervisor:
                 break
             if signal.SIGINT in self.signals:  # an interrupt is for the kernel
                 self.signals = [s for s in self.signals if s != signal.SIGINT]
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.child, signal.SIGINT)
+                _signal_group(self.child, signal.SIGINT)
         self._kill_all()
         self._run_cleanup(killed=not ended_by_itself)
         if ended_by_itself and self.status is not None:
@@ -178,15 +192,16 @@ class Supervisor:
                 os.dup2(null, 0)  # the lifeline stays with the supervisor
                 os.execvpe(self.argv[0], self.argv, env)
             except BaseException as exc:
-                with contextlib.suppress(BaseException):
+                try:
                     os.write(err_w, f"{type(exc).__name__}: {exc}".encode()[:500])
-                os._exit(127)
+                finally:
+                    os._exit(127)
         os.close(err_w)
         with os.fdopen(err_r, "rb") as f:
             error = f.read()  # empty: the exec succeeded (the pipe closed on exec)
         if error:
             self._reap(block=True)
-            raise OSError(errno.ECHILD, error.decode(errors="replace"))
+            raise OSError(error.decode(errors="replace"))
         return pid
 
     def _reap(self, block: bool = False) -> None:
@@ -208,9 +223,8 @@ class Supervisor:
     def _kill_all(self) -> None:
         """SIGKILL the kernel's process group, every descendant and every member of its
         cgroups, until none is left."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if self.child:
-                os.killpg(self.child, signal.SIGKILL)
+        if self.child:
+            _signal_group(self.child, signal.SIGKILL)
         deadline = time.monotonic() + KILL_SECONDS
         while True:
             left = set(descendants(self.pid)) | _cgroup_members(self.cgroups)
@@ -252,6 +266,8 @@ def _parse(args: list[str]) -> tuple[list[str], list[str], list[str] | None]:
         if option == "--cgroup":
             cgroups.append(value)
         elif option == "--cleanup":
+            import json
+
             cleanup = [str(a) for a in json.loads(value)]
         else:
             raise SystemExit(f"nbrepro supervisor: unknown option {option}")

@@ -353,3 +353,18 @@ def test_a_killed_worker_is_retried_once_then_recorded_as_error(world: World) ->
             "SELECT status, reason, attempts FROM audit_repositories").fetchone()
     assert (status, attempts) == ("error", 2)
     assert "killed by signal 9" in reason and "(twice)" in reason
+
+
+def test_another_audit_reuses_checks_of_the_same_commit_and_options(world: World,
+                                                                     pool_db: str) -> None:
+    run = audit(world, *world.fixture.sources, "--db", pool_db, "--jobs", "2",
+                "--name", "second")
+    assert run.code == 0, run.stderr
+    path = pool_db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM checks").fetchone() == (11,)  # none new
+        pairs = conn.execute(
+            "SELECT a.check_id, b.check_id FROM audit_repositories a JOIN audit_repositories b "
+            "ON a.url = b.url WHERE a.audit_id = 1 AND b.audit_id = 2").fetchall()
+    assert len(pairs) == 13 and all(a == b for a, b in pairs)
+    assert load_report(pool_db, "second").funnel == load_report(pool_db, "fixture").funnel

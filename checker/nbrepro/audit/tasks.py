@@ -3,10 +3,11 @@
 `run_repository(task, emit)` takes a plain dict (a `RepoTask`) and returns a plain
 dict (an `Outcome`) whose `result` is the results model (`CheckResult`) as JSON, so
 it can run in a local worker process or on a Dask worker that has no access to the
-audit's database; the audit's one writer stores it. It finds the commit with `git
-ls-remote`, reuses a check already made of that commit with the same options, clones
-shallow into the cache (keyed by commit, removed afterwards unless kept), fetches the
-repository's GitHub metadata, and runs `nbrepro.check.check()` on the clone.
+audit's database; the audit's one writer stores it. When the repository was checked
+before with the same options it asks `git ls-remote` for the commit and reuses that
+check if nothing changed; otherwise it clones shallow into the cache (filed by commit,
+removed afterwards unless kept), fetches the repository's GitHub metadata, and runs
+`nbrepro.check.check()` on the clone.
 Problems of the repository are results (`unreachable`, `empty`, verdicts); only
 nbrepro's own failures are `error`, and a repository that runs out of time is
 `timeout`.

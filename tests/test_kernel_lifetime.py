@@ -512,7 +512,7 @@ def test_sigterm_while_the_kernel_starts_is_an_orderly_stop(repo, tmp_path: Path
 # --- the session guard ------------------------------------------------------------------
 
 _GUARDED_CONFTEST = """
-from tests import leak_guard
+from tests.helpers import leak_guard
 
 def pytest_configure(config):
     leak_guard.register(config)

@@ -60,8 +60,7 @@ JOURNALS = [f"Journal {n}" for n in range(60)]
 
 
 def synthesize(url: str, seed: int = 0) -> None:
-    from sqlalchemy import MetaData, insert
-    from tests.test_graph import audit_tables
+    from sqlalchemy import insert
 
     from nbrepro.model import (
         CheckResult,
@@ -74,16 +73,14 @@ def synthesize(url: str, seed: int = 0) -> None:
         Spec,
         Verdict,
     )
-    from nbrepro.store import Store
+    from nbrepro.store import AuditRepositoryRow, AuditRow, PublicationRow, Store
 
     rng = random.Random(seed)
     store = Store(url)
-    metadata = MetaData()
-    metadata.reflect(store.engine, only=["checks"])
-    audits, repos, pubs = audit_tables(metadata)
-    metadata.create_all(store.engine)
+    audits, repos, pubs = (AuditRow.__table__, AuditRepositoryRow.__table__,
+                           PublicationRow.__table__)
     with store.engine.begin() as conn:
-        conn.execute(insert(audits).values(id=1, name="study"))
+        conn.execute(insert(audits).values(id=1, name="study", options={}, sources=[]))
     # Notebooks per repository: skewed (many small repositories, a few large ones).
     weights = [rng.paretovariate(1.5) for _ in range(REPOSITORIES)]
     sizes = [1] * REPOSITORIES
@@ -137,11 +134,12 @@ def synthesize(url: str, seed: int = 0) -> None:
             stars=int(rng.paretovariate(0.8)) - 1, license=rng.choice(
                 ["MIT", "BSD-3-Clause", "GPL-3.0-only", "Apache-2.0", "NOASSERTION", None]),
             created_at=f"{rng.randint(2012, 2023)}-0{rng.randint(1, 9)}-15T00:00:00Z",
-            default_branch="main", commit_date="2023-01-01T00:00:00Z",
+            default_branch="main", commit_date="2023-01-01T00:00:00Z", status="checked",
         )).inserted_primary_key[0]
         for a in range(1 + (rng.random() < 0.3)):
             session.execute(insert(pubs).values(
-                audit_repository_id=rid, doi=f"10.1000/study.{r}.{a}", pmcid=f"PMC{r}{a}",
+                audit_repository_id=rid, key=f"study.{r}.{a}", doi=f"10.1000/study.{r}.{a}",
+                pmcid=f"PMC{r}{a}",
                 journal=rng.choice(JOURNALS), year=rng.randint(2013, 2023),
                 title=f"Article {r}.{a}"))
         if r % 250 == 249:

@@ -18,15 +18,6 @@ from typing import Any
 import pytest
 import rdflib
 from sqlalchemy import (
-    Column,
-    DateTime,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    insert,
     select,
 )
 
@@ -34,7 +25,7 @@ from nbrepro.graph import identifiers
 from nbrepro.graph.examples import EXAMPLES
 from nbrepro.graph.query import run as run_query
 from nbrepro.stages.spec import requirement_name
-from nbrepro.store import CheckRow, Store
+from nbrepro.store import AuditRepositoryRow, AuditRow, CheckRow, PublicationRow, Store
 from tests.helpers.cli import REPOS, nbrepro
 
 # The module's database comes from real checks, which take minutes on a busy machine.
@@ -83,26 +74,6 @@ def _make(name: str, folder: Path) -> None:
         shutil.copytree(REPOS / name, folder)
 
 
-def audit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
-    """The audit's tables as `nbrepro audit` writes them (the columns the graph reads)."""
-    audits = Table("audits", metadata, Column("id", Integer, primary_key=True),
-                   Column("name", String(255), unique=True), Column("created_at", DateTime),
-                   Column("updated_at", DateTime))
-    repos = Table("audit_repositories", metadata, Column("id", Integer, primary_key=True),
-                  Column("audit_id", ForeignKey("audits.id")), Column("url", String(2048)),
-                  Column("check_id", ForeignKey("checks.id")), Column("commit", String(64)),
-                  Column("commit_date", String(40)), Column("default_branch", String(255)),
-                  Column("stars", Integer), Column("license", String(255)),
-                  Column("created_at", String(40)), Column("pushed_at", String(40)),
-                  Column("finished_at", DateTime))
-    pubs = Table("audit_publications", metadata, Column("id", Integer, primary_key=True),
-                 Column("audit_repository_id", ForeignKey("audit_repositories.id")),
-                 Column("doi", String(255)), Column("pmcid", String(32)),
-                 Column("pmid", String(32)), Column("title", Text),
-                 Column("journal", String(512)), Column("year", Integer))
-    return audits, repos, pubs
-
-
 # Per repository: stars, licence, created, and the articles (doi, pmcid, journal, year).
 META: dict[str, tuple[int, str, str, list[tuple[str, str, str, int]]]] = {
     "mixed": (250, "Apache-2.0", "2017-03-01T10:00:00Z",
@@ -128,13 +99,10 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         result = nbrepro("check", str(folder), "--db", url, "-q", *args)
         assert result.code in (0, 1), result.stderr
     store = Store(url)
-    metadata = MetaData()
-    metadata.reflect(store.engine, only=["checks"])
-    audits, repos, pubs = audit_tables(metadata)
-    metadata.create_all(store.engine)
     with store.session() as s, s.begin():
         checks = {row.source: row for row in s.scalars(select(CheckRow))}
-        s.execute(insert(audits).values(id=1, name="fixture-audit"))
+        audit = AuditRow(id=1, name="fixture-audit", options={}, sources=[])
+        s.add(audit)
         for name, folder in folders.items():
             check = checks[str(folder)]
             if name == "mixed":
@@ -146,13 +114,17 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             if name not in META:
                 continue
             stars, licence, created, articles = META[name]
-            rid = s.execute(insert(repos).values(
-                audit_id=1, url=str(folder), check_id=check.id, stars=stars, license=licence,
+            repo = AuditRepositoryRow(
+                audit=audit, url=str(folder), check_id=check.id, stars=stars, license=licence,
                 created_at=created, default_branch="main", commit_date="2021-01-01T00:00:00Z",
-            )).inserted_primary_key[0]
-            for doi, pmcid, journal, year in articles:
-                s.execute(insert(pubs).values(audit_repository_id=rid, doi=doi, pmcid=pmcid,
-                                              journal=journal, year=year, title=f"On {doi}"))
+                status="checked",
+            )
+            repo.publications = [
+                PublicationRow(key=doi, doi=doi, pmcid=pmcid, journal=journal, year=year,
+                               title=f"On {doi}")
+                for doi, pmcid, journal, year in articles
+            ]
+            s.add(repo)
     yield {"url": url, "path": root / "results.sqlite", "folders": folders, "root": root}
 
 

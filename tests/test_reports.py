@@ -309,7 +309,7 @@ def test_report_and_badge_commands_read_json_and_databases(tmp_path):
     (["report", "garbage.json", "--check", "3"], "--check picks a check in a database"),
     (["report", "ok.json", "--check", "3"], "--check picks a check in a database"),
     (["report", "db.sqlite", "--check", "99"], "no check with id 99"),
-    (["report", "sqlite:///nowhere/x.sqlite"], "no such database"),
+    (["report", "sqlite:///nowhere/x.sqlite"], "does not exist"),
     (["badge", "ok.json", "--link", "javascript:alert(1)"], "--link: not an http(s)"),
     (["report", "ok.json", "-o", "no/such/dir/out.md"], "folder does not exist"),
     (["report", "ok.json", "--format", "pdf"], "Invalid value for '--format'"),

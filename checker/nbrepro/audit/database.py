@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,7 +114,7 @@ class AuditDatabase:
         with self.store.session() as s:
             rows = s.scalars(select(AuditRepositoryRow).where(
                 AuditRepositoryRow.audit_id == audit_id,
-                AuditRepositoryRow.url.in_(urls) if len(urls) < 900 else True,
+                AuditRepositoryRow.url.in_(urls) if len(urls) < 900 else true(),
             )).all()
             for row in sorted((r for r in rows if r.url in order), key=lambda r: order[r.url]):
                 if self._needs_check(row, options_key, retry_failed, force):
@@ -252,6 +252,7 @@ def _insert_new(s: Session, model: type[Any], unique: list[str],
     if not rows:
         return
     dialect = s.get_bind().dialect.name
+    insert: Any
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -327,7 +327,7 @@ def _exceptions(notebooks: list[_Notebook], top: int = 15) -> Table:
                                                   "examples"], rows)
 
 
-def _install_failures(repos: list[AuditRepositoryRow], envs: dict[int, EnvironmentRow],
+def _install_failures(repos: Sequence[AuditRepositoryRow], envs: dict[int, EnvironmentRow],
                       notebooks: list[_Notebook], by_check: dict[int, AuditRepositoryRow]
                       ) -> Table:
     per_repo: dict[int, str] = {}

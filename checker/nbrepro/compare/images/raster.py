@@ -285,7 +285,7 @@ def _rank(a: np.ndarray, r: int, op: np.ufunc) -> np.ndarray:
     h, w = a.shape
     padded = np.pad(a, r, mode="edge")
     rows = op.reduce([padded[:, i : i + w] for i in range(2 * r + 1)])
-    return op.reduce([rows[i : i + h, :] for i in range(2 * r + 1)])  # type: ignore[no-any-return]
+    return op.reduce([rows[i : i + h, :] for i in range(2 * r + 1)])
 
 
 @lru_cache(maxsize=4)
@@ -303,7 +303,7 @@ def _gaussian(stack: np.ndarray, sigma: float) -> np.ndarray:
     _, h, w = stack.shape
     padded = np.pad(stack, ((0, 0), (r, r), (r, r)), mode="reflect" if min(h, w) > r else "edge")
     rows = sum(weights[i] * padded[:, :, i : i + w] for i in range(len(weights)))
-    return sum(weights[i] * rows[:, i : i + h, :] for i in range(len(weights)))  # type: ignore[return-value]
+    return sum(weights[i] * rows[:, i : i + h, :] for i in range(len(weights)))
 
 
 def difference_png(a: Decoded, b: Decoded) -> bytes:

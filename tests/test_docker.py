@@ -194,7 +194,7 @@ def test_containers_left_by_a_killed_nbrepro_are_removed_by_the_next(
 
 
 def test_network_option_gives_the_container_a_network(tmp_path: Path, docker_engine: str) -> None:
-    from tests.test_security import Listener, host_address
+    from tests.security.helpers import Listener, host_address
 
     listener = Listener()
     try:

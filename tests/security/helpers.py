@@ -20,6 +20,10 @@ import nbformat
 from nbrepro.isolation.tools import uv_binary, uv_cache_dir
 from tests.fixtures.security.make_notebooks import notebook
 
+# The user's real uv cache, read before any test changes $HOME: checks under a test
+# home use it, so that installs stay warm.
+REAL_UV_CACHE = uv_cache_dir(uv_binary())
+
 
 class Listener:
     """A TCP server on the host that records whoever reaches it."""
@@ -142,10 +146,8 @@ def check(repo: Path, work: Path, *args: str, home: Path | None = None,
     variables = dict(os.environ)
     if home is not None:
         variables["HOME"] = str(home)
-        # the real package cache: a test home must not make installs cold
-        uv_cache = uv_cache_dir(uv_binary())
-        if uv_cache is not None:
-            variables.setdefault("UV_CACHE_DIR", str(uv_cache))
+    if REAL_UV_CACHE is not None:  # a test home must not make installs cold
+        variables.setdefault("UV_CACHE_DIR", str(REAL_UV_CACHE))
     variables.update(env or {})
     argv = [sys.executable, "-m", "nbrepro", "check", str(repo), "--json", str(out),
             "--db", f"sqlite:///{work / 'results.sqlite'}", "--output-dir", str(outputs),

@@ -1,9 +1,9 @@
 """A repository whose build attacks the machine that checks it (written per test).
 
 Its `setup.py` runs while nbrepro resolves and installs it, and on every run it:
-- records where it runs (the host name: a container's is its id) and what it can reach: a TCP listener on
-  the host's loopback and on the host's own address (directly and through the proxy
-  the environment offers), the cloud metadata address;
+- records where it runs (the host name: a container's is its id) and what it can
+  reach: a TCP listener on the host's loopback and on the host's own address
+  (directly and through the proxy the environment offers), the cloud metadata address;
 - records which secrets it sees: credentials in its environment, the user's pip/uv
   configuration files, netrc;
 - tries to poison the user's uv cache (writing into it) and the wheels installed

@@ -33,9 +33,11 @@ from typing import ClassVar
 
 from nbrepro.isolation.confine import KERNEL_VARIABLE, OWNER_VARIABLE
 
-# Readable by uid 0 even without capabilities (owned by root); masked in the sandbox.
+# Readable by uid 0 even without capabilities (owned by root), or system-wide package
+# tool settings that may hold index credentials; masked in the sandbox.
 SECRET_SYSTEM_PATHS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
-                       "/etc/ssh", "/etc/sudoers.d", "/var/lib/docker", "/root")
+                       "/etc/ssh", "/etc/sudoers.d", "/var/lib/docker", "/root",
+                       "/etc/pip.conf", "/etc/xdg/pip", "/etc/uv", "/etc/netrc")
 
 
 # --- what the sandbox hides ----------------------------------------------------------

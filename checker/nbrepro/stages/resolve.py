@@ -77,7 +77,7 @@ class UvResolver(Resolver):
     ) -> ResolverRun:
         cmd = [
             uv_binary(), "pip", "compile", str(requirements_in), "--quiet", "--no-header",
-            "--no-annotate", "--python-version", python_version,
+            "--no-annotate", "--no-config", "--python-version", python_version,
         ]
         if exclude_newer:
             cmd += ["--exclude-newer", exclude_newer]
@@ -99,7 +99,8 @@ class PipToolsResolver(Resolver):
         out = requirements_in.with_suffix(".txt")
         cmd = [
             sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header",
-            "--no-annotate", "--strip-extras", "--no-emit-index-url", "--no-emit-find-links",
+            "--no-annotate", "--no-config", "--strip-extras", "--no-emit-index-url",
+            "--no-emit-find-links",
             "--output-file", str(out), str(requirements_in),
         ]
         if exclude_newer:

@@ -94,9 +94,13 @@ def _user_homes() -> list[Path]:
     return user_homes()
 
 
+# A repository's own .git/config must not make git run a program here.
+_GIT_SAFE = ["-c", "core.fsmonitor=false", "-c", f"core.hooksPath={os.devnull}"]
+
+
 def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT) -> str:
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true")
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+    proc = subprocess.run(["git", *_GIT_SAFE, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]

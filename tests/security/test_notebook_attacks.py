@@ -16,12 +16,10 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,57 +31,13 @@ from nbrepro.isolation.confine import CgroupV1, CgroupV2
 from nbrepro.isolation.sandbox import Bubblewrap
 from nbrepro.isolation.tools import uv_binary, uv_cache_dir
 from tests.helpers.docker import containers_of, engine_client, ensure_engine
+from tests.security.helpers import Listener, host_address
 
 pytestmark = pytest.mark.slow
 
-FIXTURE = Path(__file__).parent / "fixtures" / "security" / "repo"
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "security" / "repo"
 NOTEBOOKS = sorted(p.name for p in FIXTURE.glob("*.ipynb"))
 STOPPED = {"failed", "kernel-died", "timeout"}
-
-
-class Listener:
-    """A TCP server on the host that records whoever reaches it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.5)
-        self.port = self.sock.getsockname()[1]
-        self.received: list[bytes] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    self.received.append(conn.recv(1024) or b"<connected>")
-                except OSError:
-                    self.received.append(b"<connected>")
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        self.sock.close()
-
-
-def host_address() -> str:
-    """This machine's address on its default route (reachable from a container's
-    bridge network, unlike 127.0.0.1)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("10.255.255.255", 1))
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
 
 
 def leftover_processes(marker: str) -> list[str]:

@@ -114,9 +114,10 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             if name not in META:
                 continue
             stars, licence, created, articles = META[name]
+            committed = created.replace(created[:4], str(int(created[:4]) + 2), 1)
             repo = AuditRepositoryRow(
                 audit=audit, url=str(folder), check_id=check.id, stars=stars, license=licence,
-                created_at=created, default_branch="main", commit_date="2021-01-01T00:00:00Z",
+                created_at=created, default_branch="main", commit_date=committed,
                 status="checked",
             )
             repo.publications = [
@@ -163,8 +164,8 @@ def sql_exceptions_by_journal(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
 
 
 def sql_verdicts_by_year(con: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    return _rows(con, f"""SELECT CAST(substr(ar.created_at, 1, 4) AS INTEGER), r.verdict,
-        COUNT(*) {NOTEBOOK_RUNS} {BY_AUDIT} WHERE ar.created_at IS NOT NULL
+    return _rows(con, f"""SELECT CAST(substr(ar.commit_date, 1, 4) AS INTEGER), r.verdict,
+        COUNT(*) {NOTEBOOK_RUNS} {BY_AUDIT} WHERE ar.commit_date IS NOT NULL
         GROUP BY 1, 2""")
 
 

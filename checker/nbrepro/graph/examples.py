@@ -46,11 +46,15 @@ SELECT ?journal ?exception (COUNT(DISTINCT ?run) AS ?runs) WHERE {
 GROUP BY ?journal ?exception ORDER BY ?journal DESC(?runs) ?exception
 """),
     Example("verdicts-by-year",
-            "How do verdicts change with the year a repository was created?", """
-SELECT ?year ?verdict (COUNT(?run) AS ?runs) WHERE {
-  ?run nbr:verdict ?verdict ; nbr:repository ?repo .
-  ?repo dcterms:created ?created .
-  BIND(YEAR(?created) AS ?year)
+            "How do verdicts change with the year of the commit checked (the audit "
+            "report's repository year)?", """
+SELECT ?year ?verdict (SUM(?n) AS ?runs) WHERE {
+  { SELECT ?check ?verdict (COUNT(?run) AS ?n) WHERE {
+      ?run nbr:verdict ?verdict ; dcterms:isPartOf ?check .
+    } GROUP BY ?check ?verdict }
+  ?check prov:used ?commit .
+  ?commit dcterms:date ?date .
+  BIND(YEAR(?date) AS ?year)
 }
 GROUP BY ?year ?verdict ORDER BY ?year ?verdict
 """),
@@ -141,14 +145,14 @@ SELECT ?step ?stage (SUM(IF(
          ?step = 4 || (?verdict IN ({_RAN}) && (?step = 5 || ?verdict = ?stage)))))))),
          ?n, 0)) AS ?runs)
 WHERE {{
-  {{ SELECT ?verdict ?python ?declared ?built (COUNT(?run) AS ?n) WHERE {{
-      ?run nbr:verdict ?verdict ; nbr:notebook ?notebook .
+  {{ SELECT ?check ?verdict ?python (COUNT(?run) AS ?n) WHERE {{
+      ?run nbr:verdict ?verdict ; nbr:notebook ?notebook ; dcterms:isPartOf ?check .
       ?notebook nbr:python3 ?python .
-      OPTIONAL {{ ?run prov:used ?env . ?env nbr:built ?isBuilt ;
-                                          nbr:declaresDependencies ?hasDeclared }}
-      BIND(COALESCE(?hasDeclared, false) AS ?declared)
-      BIND(COALESCE(?isBuilt, false) AS ?built)
-    }} GROUP BY ?verdict ?python ?declared ?built }}
+    }} GROUP BY ?check ?verdict ?python }}
+  OPTIONAL {{ ?check nbr:environment ?env .
+             ?env nbr:built ?isBuilt ; nbr:declaresDependencies ?hasDeclared }}
+  BIND(COALESCE(?hasDeclared, false) AS ?declared)
+  BIND(COALESCE(?isBuilt, false) AS ?built)
   VALUES (?step ?stage) {{
     (1 "notebooks") (2 "python") (3 "dependencies declared") (4 "environment built")
     (5 "ran without error") (6 "reproduced") (7 "reproduced-equivalent") (8 "differs") }}

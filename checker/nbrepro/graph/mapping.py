@@ -105,6 +105,7 @@ class _Mapper:
         env = None
         if check.environment is not None:
             env = NamedNode(node.value + "/environment")
+            yield Quad(node, T.environment, env)
             yield from self.environment(env, check.environment)
         for nb in check.notebooks:
             yield from self.notebook(nb, commit_iri, node, env, agent, repo)

@@ -39,7 +39,7 @@ from nbrepro.graph.vocabulary import PREFIXES, XSD
 from nbrepro.store import Store as ResultsStore
 
 # Bump when the mapping changes what a database turns into: cached stores rebuild.
-MAPPING_VERSION = 4
+MAPPING_VERSION = 5
 _COMPLETE = "complete"
 
 _open: dict[str, tuple[str, Store]] = {}

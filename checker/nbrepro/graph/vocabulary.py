@@ -113,6 +113,7 @@ class Terms:
         self.notebook = t("notebook")
         self.repository_verdict = t("repositoryVerdict")
         self.repository = t("repository")
+        self.environment = t("environment")
         self.declares_dependencies = t("declaresDependencies")
         self.backend, self.built, self.resolver = t("backend"), t("built"), t("resolver")
         self.sandbox, self.network, self.cached = t("sandbox"), t("network"), t("cached")

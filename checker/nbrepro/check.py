@@ -27,6 +27,7 @@ from nbrepro.execute import ExecutionOptions, run_notebook
 from nbrepro.markers import apply_execution_tags
 from nbrepro.model import (
     CheckResult,
+    CheckState,
     EnvironmentResult,
     Lock,
     NotebookInfo,
@@ -39,7 +40,7 @@ from nbrepro.sandbox import ResourceLimits
 from nbrepro.scan import find_notebooks, scan_notebook
 from nbrepro.source import Source, open_source, scratch_copy
 from nbrepro.spec import read_spec
-from nbrepro.store import ERROR, FINISHED, INTERRUPTED, Store
+from nbrepro.store import Store
 from nbrepro.verdict import install_failed, judge, not_checked, why_not_runnable
 
 
@@ -153,13 +154,13 @@ def check(
     try:
         _run_stages(src, options, backend, result, progress, scratch, store, check_id)
     except (KeyboardInterrupt, SystemExit):
-        _finish(store, check_id, INTERRUPTED, result, started, "interrupted")
+        _finish(store, check_id, CheckState.INTERRUPTED, result, started, "interrupted")
         raise
     except BaseException as exc:
-        _finish(store, check_id, ERROR, result, started, f"{type(exc).__name__}: {exc}")
+        _finish(store, check_id, CheckState.ERROR, result, started, f"{type(exc).__name__}: {exc}")
         raise
     else:
-        _finish(store, check_id, FINISHED, result, started)
+        _finish(store, check_id, CheckState.FINISHED, result, started)
     finally:
         for folder in scratch:
             shutil.rmtree(folder.parent, ignore_errors=True)
@@ -276,7 +277,7 @@ def _hidden_paths(src: Source, store: Store | None) -> list[Path]:
 
 
 def _finish(
-    store: Store | None, check_id: int | None, state: str, result: CheckResult,
+    store: Store | None, check_id: int | None, state: CheckState, result: CheckResult,
     started: float, error: str | None = None,
 ) -> None:
     result.seconds = time.monotonic() - started

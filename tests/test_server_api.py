@@ -113,7 +113,7 @@ async def test_a_real_check_through_the_api(jp_fetch, project):
     assert listed["checks"][0]["id"] == summary["id"]
     # Every path the API answers is relative to the server root.
     assert listed["checks"][0]["notebooks"] == [
-        {"path": "differs/model.ipynb", "verdict": "differs"}]
+        {"path": "differs/model.ipynb", "repository_path": "model.ipynb", "verdict": "differs"}]
     assert (listed["checks"][0]["path"], listed["checks"][0]["root"]) == (
         "differs/model.ipynb", "differs")
 
@@ -489,7 +489,8 @@ async def test_a_command_line_check_is_named_like_the_servers_and_its_diff_is_se
     assert proc.returncode == 1, proc.stderr
     (check,) = (await api(jp_fetch, "checks"))["checks"]
     assert (check["path"], check["root"]) == ("differs/model.ipynb", "differs")
-    assert check["notebooks"] == [{"path": "differs/model.ipynb", "verdict": "differs"}]
+    assert check["notebooks"] == [{"path": "differs/model.ipynb", "repository_path": "model.ipynb",
+                                   "verdict": "differs"}]
     # The diff is the one the check stored, also without stored/re-run copies.
     diff = await api(jp_fetch, "checks", str(check["id"]), "diff",
                      params={"path": "differs/model.ipynb"})

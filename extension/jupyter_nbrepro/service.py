@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -100,9 +99,9 @@ class CheckService:
         if self.runner.waiting() >= self.max_queued:
             raise Busy(f"{self.max_queued} checks are already waiting; try again when one "
                        "has started (NbreproApp.max_queued)")
-        check_id, argv = await asyncio.to_thread(self._create, body)
+        check_id, args = await asyncio.to_thread(self._create, body)
         summary = await asyncio.to_thread(self.summary, check_id)  # as queued
-        self.runner.submit(check_id, argv, self.artifacts_dir / str(check_id) / "check.log")
+        self.runner.submit(check_id, args, self.artifacts_dir / str(check_id) / "check.log")
         self._recent.clear()
         return summary
 
@@ -123,12 +122,11 @@ class CheckService:
                 raise BadRequest(f"not a notebook or a folder: {body['path']}")
             target, source = str(real), relative_to_root(self.root_dir, real) or "."
         check_id = self.store.create_check(source, record)
-        argv = [
-            sys.executable, "-m", "nbrepro", "check", "--quiet",
-            "--db", self.store.url, "--check-id", str(check_id),
+        args = [
+            "check", "--quiet", "--db", self.store.url, "--check-id", str(check_id),
             "--output-dir", str(self.artifacts_dir / str(check_id)), *options, "--", target,
         ]
-        return check_id, argv
+        return check_id, args
 
     def _options(self, body: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         """The command-line options and the recorded options of a request."""
@@ -233,7 +231,8 @@ class CheckService:
             row["path"] = None if remote or Path(source).is_absolute() else source
             return row
         in_repo = [nb["path"] for nb in row["notebooks"]]
-        for nb in row["notebooks"]:
+        for nb in row["notebooks"]:  # the result names them relative to their repository
+            nb["repository_path"] = nb["path"]
             nb["path"] = self._api_path(real_root, nb["path"])
         if source.endswith(".ipynb") and len(in_repo) == 1:  # a check of one notebook
             row["path"] = relative_to_root(self.root_dir, Path(real_root, in_repo[0]))

@@ -320,6 +320,7 @@ class CheckEntry {
     li.dataset.state = check.state;
     li.dataset.verdict = check.verdict ?? '';
     li.dataset.source = check.source;
+    li.dataset.path = check.path ?? '';
 
     // Source: a notebook or a folder.
     const isNotebook = check.source.endsWith('.ipynb');

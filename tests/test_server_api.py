@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from jupyter_server.auth.authorizer import AllowAllAuthorizer
 from tornado.httpclient import HTTPClientError
 
-from nbrepro.store import Store
+from nbrepro.store import CheckRow, Store
 from tests.conftest import REPOS
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -220,7 +221,7 @@ async def test_badge_before_any_check_is_unknown(jp_fetch, project):
     assert b'data-verdict="unknown"' in svg.body
 
 
-async def test_cancel_kills_the_check_and_its_kernel(jp_fetch, project):
+async def test_cancel_kills_the_check_and_its_kernel(jp_fetch, project, nbrepro_db):
     summary = await api(jp_fetch, "checks", method="POST",
                         body={"path": "infinite-loop", "cell_timeout": 600})
     deadline = time.monotonic() + 300
@@ -231,11 +232,14 @@ async def test_cancel_kills_the_check_and_its_kernel(jp_fetch, project):
         assert time.monotonic() < deadline and check["state"] in ("queued", "running"), check
         await asyncio.sleep(0.3)
     await asyncio.sleep(1)
+    with Store(nbrepro_db).session() as session:  # the check's process, as recorded
+        pid = session.get(CheckRow, summary["id"]).pid
+    assert pid is not None and psutil.pid_exists(pid)
     cancelled = await api(jp_fetch, "checks", str(summary["id"]), method="DELETE")
     assert cancelled["state"] == "cancelled"
     again = await api(jp_fetch, "checks", str(summary["id"]))
     assert again["state"] == "cancelled"
-    assert not _processes_with(f"--check-id {summary['id']}")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not _processes_with("ipykernel_launcher", "nbr-")
     status, _ = await api_error(jp_fetch, "checks", str(summary["id"]), method="DELETE")
     assert status == 409

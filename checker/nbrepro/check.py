@@ -32,6 +32,7 @@ from nbrepro.isolation.base import Backend, BackendOptions, BuildRequest
 from nbrepro.isolation.confine import ResourceLimits
 from nbrepro.model import (
     CheckResult,
+    CheckState,
     EnvironmentResult,
     Lock,
     NotebookInfo,
@@ -45,7 +46,7 @@ from nbrepro.stages.scan import find_notebooks, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
 from nbrepro.stages.verdict import install_failed, judge, not_checked, why_not_runnable
-from nbrepro.store import ERROR, FINISHED, INTERRUPTED, Store
+from nbrepro.store import Store
 
 
 @dataclass
@@ -143,13 +144,13 @@ def check(
     try:
         _run_stages(src, options, backend, result, progress, scratch, store, check_id)
     except (KeyboardInterrupt, SystemExit):
-        _finish(store, check_id, INTERRUPTED, result, started, "interrupted")
+        _finish(store, check_id, CheckState.INTERRUPTED, result, started, "interrupted")
         raise
     except BaseException as exc:
-        _finish(store, check_id, ERROR, result, started, f"{type(exc).__name__}: {exc}")
+        _finish(store, check_id, CheckState.ERROR, result, started, f"{type(exc).__name__}: {exc}")
         raise
     else:
-        _finish(store, check_id, FINISHED, result, started)
+        _finish(store, check_id, CheckState.FINISHED, result, started)
     finally:
         for folder in scratch:
             shutil.rmtree(folder.parent, ignore_errors=True)
@@ -420,7 +421,7 @@ def _hidden_paths(src: Source, store: Store | None) -> list[Path]:
 
 
 def _finish(
-    store: Store | None, check_id: int | None, state: str, result: CheckResult,
+    store: Store | None, check_id: int | None, state: CheckState, result: CheckResult,
     started: float, error: str | None = None,
 ) -> None:
     result.seconds = time.monotonic() - started

@@ -68,6 +68,26 @@ _SEVERITY = {
 }
 
 
+class CheckState(str, enum.Enum):
+    """Where a check is in its life: the database, the server and the panel use these
+    words (stored as these strings)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # its process ended before it finished
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def active(self) -> bool:
+        """Still queued or running: it may change."""
+        return self in (CheckState.QUEUED, CheckState.RUNNING)
+
+
 def worst(verdicts: list[Verdict]) -> Verdict | None:
     return max(verdicts, key=lambda v: v.severity) if verdicts else None
 

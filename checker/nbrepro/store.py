@@ -20,6 +20,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Integer,
@@ -44,19 +45,19 @@ from nbrepro.errors import InputError
 from nbrepro.isolation.confine import alive
 from nbrepro.model import (
     CheckResult,
+    CheckState,
     EnvironmentResult,
     Lock,
     NotebookInfo,
     NotebookResult,
     RepositoryInfo,
     Spec,
+    Verdict,
+    worst,
 )
 
-# Check states. `running` rows whose process is gone are turned into `interrupted`.
-QUEUED, RUNNING, FINISHED, CANCELLED, INTERRUPTED, ERROR = (
-    "queued", "running", "finished", "cancelled", "interrupted", "error",
-)
-ACTIVE_STATES = (QUEUED, RUNNING)
+# `running` rows whose process is gone are turned into `interrupted`.
+ACTIVE_STATES = tuple(s for s in CheckState if s.active)
 
 
 def utcnow() -> datetime:
@@ -80,7 +81,11 @@ class CheckRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     repository_id: Mapped[int | None] = mapped_column(ForeignKey("repositories.id"))
     source: Mapped[str] = mapped_column(String(2048))
-    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    # Stored as the enum's strings (VARCHAR(16), as before the enum existed).
+    state: Mapped[CheckState] = mapped_column(
+        Enum(CheckState, native_enum=False, length=16,
+             values_callable=lambda states: [s.value for s in states]),
+        default=CheckState.QUEUED, index=True)
     stage: Mapped[str | None] = mapped_column(String(16))
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -382,7 +387,8 @@ class Store:
 
     def create_check(self, source: str, options: dict[str, Any] | None = None) -> int:
         with self.session() as s, s.begin():
-            row = CheckRow(source=source, options=options or {}, state=QUEUED, progress={})
+            row = CheckRow(source=source, options=options or {}, state=CheckState.QUEUED,
+                           progress={})
             s.add(row)
             s.flush()
             return row.id
@@ -392,19 +398,34 @@ class Store:
             row = s.get(CheckRow, check_id)
             if row is None:
                 raise InputError(f"no check with id {check_id} in {self.url}")
-            repo_row = s.scalar(
-                select(RepositoryRow).where(
-                    RepositoryRow.source == repo.source, RepositoryRow.commit == repo.commit
-                )
-            )
+            # A repository is the real folder that was checked (a clone's, for a URL),
+            # never the name it was typed as: two folders typed `repo2` are two.
+            where = (RepositoryRow.path == repo.path if repo.path
+                     else RepositoryRow.source == repo.source)
+            repo_row = s.scalar(select(RepositoryRow).where(
+                where, RepositoryRow.commit == repo.commit).limit(1))
             if repo_row is None:
                 repo_row = RepositoryRow(source=repo.source, commit=repo.commit, path=repo.path)
                 s.add(repo_row)
             row.repository = repo_row
-            row.state = RUNNING
+            row.state = CheckState.RUNNING
             row.pid = os.getpid()
             row.host = socket.gethostname()
+            row.started_at = row.started_at or utcnow()  # the server may have set it at spawn
+
+    def mark_running(self, check_id: int, pid: int) -> bool:
+        """A runner started the check's process: it is running from now on (its
+        pipeline records the repository when it gets there). False when the check
+        was no longer queued."""
+        with self.session() as s, s.begin():
+            row = s.get(CheckRow, check_id)
+            if row is None or row.state is not CheckState.QUEUED:
+                return False
+            row.state = CheckState.RUNNING
+            row.pid = pid
+            row.host = socket.gethostname()
             row.started_at = utcnow()
+            return True
 
     def set_progress(self, check_id: int, stage: str, progress: dict[str, Any]) -> None:
         with self.session() as s, s.begin():
@@ -430,7 +451,7 @@ class Store:
             s.add(_notebook_row(check_id, result))
 
     def finish_check(
-        self, check_id: int, state: str, result: CheckResult | None = None,
+        self, check_id: int, state: CheckState, result: CheckResult | None = None,
         error: str | None = None,
     ) -> None:
         with self.session() as s, s.begin():
@@ -438,7 +459,7 @@ class Store:
             if row is None:
                 return
             row.state = state
-            row.stage = None if state == FINISHED else row.stage
+            row.stage = None if state is CheckState.FINISHED else row.stage
             row.finished_at = utcnow()
             row.error = error
             if result is not None:
@@ -459,9 +480,9 @@ class Store:
                     continue
                 if row.pid is not None and alive(row.pid):
                     continue
-                if row.pid is None and row.state == QUEUED and not include_queued:
+                if row.pid is None and row.state is CheckState.QUEUED and not include_queued:
                     continue  # not started yet: its runner owns it
-                row.state = INTERRUPTED
+                row.state = CheckState.INTERRUPTED
                 row.finished_at = utcnow()
                 row.error = row.error or "the process running this check ended before it finished"
                 stale.append(row.id)
@@ -486,28 +507,54 @@ class Store:
             rows = s.scalars(query).all()
             return [_check_dict(r, full=False) for r in rows]
 
-    def latest_check(self, source: str, finished: bool = True) -> dict[str, Any] | None:
-        """The newest check of `source` (only finished ones unless told otherwise)."""
+    def latest_verdicts(self, path: str | Path) -> dict[str, Verdict]:
+        """The verdict of each notebook at or below the absolute `path` (a notebook or
+        a folder), from the newest finished check that judged it, keyed by the
+        notebook's absolute path. Checks are matched by the real folder they checked,
+        never by the name it was typed as."""
+        target = Path(path)
         with self.session() as s:
-            query = select(CheckRow).where(CheckRow.source == source)
-            if finished:
-                query = query.where(CheckRow.state == FINISHED)
-            row = s.scalars(query.order_by(CheckRow.id.desc()).limit(1)).first()
-            return _check_dict(row, full=False) if row else None
+            repos = {r.id: Path(r.path) for r in s.scalars(select(RepositoryRow)) if r.path}
+            # Repositories that hold the target, or that the target folder holds.
+            wanted = [rid for rid, root in repos.items()
+                      if root == target or root in target.parents or target in root.parents]
+            if not wanted:
+                return {}
+            rows = s.execute(
+                select(CheckRow.repository_id, NotebookRow.path, RunRow.verdict)
+                .join(NotebookRow, NotebookRow.check_id == CheckRow.id)
+                .join(RunRow, RunRow.notebook_id == NotebookRow.id)
+                .where(CheckRow.repository_id.in_(wanted),
+                       CheckRow.state == CheckState.FINISHED)
+                .order_by(CheckRow.id.desc())
+            ).all()
+        newest: dict[str, Verdict] = {}
+        for repository_id, rel, verdict in rows:
+            notebook = repos[repository_id] / rel
+            if notebook == target or target in notebook.parents:
+                newest.setdefault(str(notebook), Verdict(verdict))
+        return newest
 
-    def get_result(self, check_id: int) -> CheckResult | None:
-        """The full result of a check; for an unfinished check, what is known so far."""
+    def latest_verdict(self, path: str | Path) -> Verdict | None:
+        """What a badge of `path` shows: the worst of `latest_verdicts`; None when
+        nothing at or below it was ever checked."""
+        return worst(list(self.latest_verdicts(path).values()))
+
+    def get_result(self, check_id: int, stored_only: bool = False) -> CheckResult | None:
+        """The full result of a check; for an unfinished check, what is known so far
+        (with `stored_only`, None until the check's own result is stored: the rows
+        known so far carry no cell diffs or images)."""
         with self.session() as s:
             row = s.get(CheckRow, check_id)
             if row is None:
                 return None
             if row.result:
                 return CheckResult.from_dict(row.result)
-            return _partial_result(row)
+            return None if stored_only else _partial_result(row)
 
     def record_check(
         self, result: CheckResult, options: dict[str, Any] | None = None,
-        state: str = FINISHED, error: str | None = None,
+        state: CheckState = CheckState.FINISHED, error: str | None = None,
     ) -> int:
         """Write a whole check that ran elsewhere (an audit's worker) in one transaction."""
         with self.session() as s, s.begin():
@@ -522,7 +569,7 @@ class Store:
 
 
 def write_check(
-    s: Session, result: CheckResult, options: dict[str, Any] | None, state: str,
+    s: Session, result: CheckResult, options: dict[str, Any] | None, state: CheckState,
     error: str | None,
 ) -> CheckRow:
     """Add a finished check with its repository, environment, notebooks, runs and cells
@@ -576,13 +623,14 @@ def _check_dict(row: CheckRow, full: bool) -> dict[str, Any]:
             for nb in row.notebooks
         ],
     }
+    data["root"] = row.repository.path if row.repository else None  # absolute
     if full:  # a finished check's result is stored as this very dict
         data["result"] = row.result or _partial_result(row).to_dict()
     return data
 
 
 def _partial_result(row: CheckRow) -> CheckResult:
-    from nbrepro.model import CellResult, CellStatus, Verdict
+    from nbrepro.model import CellResult, CellStatus
 
     repo = row.repository
     result = CheckResult(

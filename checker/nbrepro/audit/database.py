@@ -24,13 +24,11 @@ from nbrepro.audit.tasks import REUSED, Outcome
 from nbrepro.cache import content_key
 from nbrepro.errors import InputError
 from nbrepro.isolation.confine import alive
-from nbrepro.model import CheckResult
+from nbrepro.model import CheckResult, CheckState
 from nbrepro.store import (
     CHECKED,
     CLAIMED,
     DONE_STATES,
-    FINISHED,
-    INTERRUPTED,
     PENDING,
     REPO_ERROR,
     REPO_TIMEOUT,
@@ -192,9 +190,9 @@ class AuditDatabase:
                 status = CHECKED
             elif outcome.result is not None:
                 result = CheckResult.from_dict(outcome.result)
-                state = INTERRUPTED if status == REPO_TIMEOUT else FINISHED
-                check_id = write_check(s, result, options, state,
-                                       outcome.reason if state != FINISHED else None).id
+                state = CheckState.INTERRUPTED if status == REPO_TIMEOUT else CheckState.FINISHED
+                error = outcome.reason if state is not CheckState.FINISHED else None
+                check_id = write_check(s, result, options, state, error).id
             row.status = status
             row.check_id = check_id
             row.reason = outcome.reason

@@ -71,7 +71,8 @@ def _from_json(location: str) -> CheckResult:
 
 
 def _from_db(url: str, check_id: int | None) -> CheckResult:
-    from nbrepro.store import FINISHED, Store
+    from nbrepro.model import CheckState
+    from nbrepro.store import Store
 
     sqlite_file = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
     if sqlite_file not in (None, ":memory:") and not Path(str(sqlite_file)).is_file():
@@ -81,7 +82,7 @@ def _from_db(url: str, check_id: int | None) -> CheckResult:
         checks = store.list_checks(limit=1000)
         if not checks:
             raise InputError(f"no checks in {url}")
-        finished = [c for c in checks if c["state"] == FINISHED]
+        finished = [c for c in checks if c["state"] == CheckState.FINISHED]
         check_id = (finished or checks)[0]["id"]
     result = store.get_result(check_id)
     if result is None:

@@ -30,7 +30,23 @@ export async function createNotebookDiff(
   const widget = new NotebookDiffWidget({ model, rendermime, editorFactory });
   widget.addClass('jp-nbrepro-nbdime');
   await widget.init();
+  disableTrustButtons(widget.node);
   return widget;
+}
+
+/**
+ * nbdime offers a "Trust" button on every output it renders; trusting an audited
+ * output would run its scripts in JupyterLab. The report never trusts outputs:
+ * the buttons are disabled and hidden (the stylesheet hides any nbdime adds later).
+ */
+export function disableTrustButtons(node: HTMLElement): void {
+  for (const button of node.querySelectorAll<HTMLButtonElement>(
+    'button.jp-Diff-trustOutputButton'
+  )) {
+    button.disabled = true;
+    button.hidden = true;
+    button.setAttribute('aria-hidden', 'true');
+  }
 }
 
 /**

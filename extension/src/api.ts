@@ -22,10 +22,10 @@ export type CheckState =
   | 'interrupted'
   | 'error';
 
-/** Pipeline stage a running check is in (DESIGN.md, *The pipeline*). */
+/** Pipeline stage a running check is in (docs/architecture.md, *The pipeline*). */
 export type Stage = 'scan' | 'spec' | 'resolve' | 'build' | 'execute' | 'compare';
 
-/** Per-notebook (and per-repository) verdict (DESIGN.md, *Verdicts*). */
+/** Per-notebook (and per-repository) verdict (README, *Verdicts*). */
 export type Verdict =
   | 'reproduced'
   | 'reproduced-equivalent'
@@ -36,7 +36,7 @@ export type Verdict =
   | 'install-failed'
   | 'not-checked';
 
-/** Per-cell comparison status (DESIGN.md, *Verdicts*). */
+/** Per-cell comparison status (README, *Verdicts*). */
 export type CellStatus =
   | 'identical'
   | 'equivalent'

@@ -23,6 +23,7 @@ test-fast: setup
 
 lint: setup
 	$(VENV)/bin/ruff check checker extension tests benchmarks
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) benchmarks/overhead.py

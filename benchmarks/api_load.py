@@ -1,9 +1,13 @@
-"""API load: N concurrent clients polling the server extension while two checks run.
+"""API load: N concurrent clients polling the server extension while checks run.
 
 Starts a real Jupyter server with the nbrepro extension on a temporary root holding
-two fixture repositories, starts a check of each through the API, and has N clients
-poll `GET checks` and `GET checks/{id}` (as the JupyterLab panel does) until both
-checks have finished. Reports errors and latency percentiles.
+two fixture repositories, starts a check of each through the API as soon as the
+server answers, then (both finished) a third on the warmed-up server, while N
+clients poll `GET checks` and `GET checks/{id}` (as the JupyterLab panel does).
+Reports errors and latency percentiles, and for each check how long it waited
+between the request and its process running (the server's own `created_at` and
+`started_at`; a slot was free for each) and until its pipeline was at work (the
+first stage it reported, as the watching client saw it, to 0.5 s).
 
 Run:  python benchmarks/api_load.py [--clients 50] [--interval 0.2]
 Writes benchmarks/results/api_load.json.
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -40,6 +45,8 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     verdicts: list[str | None] = field(default_factory=list)
     seconds: float = 0.0
+    start_delays: list[float] = field(default_factory=list)  # request -> running, s
+    work_delays: list[float] = field(default_factory=list)  # request -> first stage, s
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -55,6 +62,8 @@ class LoadResult:
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 1)
             if self.latencies else 0.0,
             "verdicts": self.verdicts,
+            "request_to_running_ms": [round(d * 1000, 1) for d in self.start_delays],
+            "request_to_first_stage_s": [round(d, 1) for d in self.work_delays],
         }
 
 
@@ -118,6 +127,13 @@ class Server:
         self.log.close()
 
 
+def start_delay(check: dict[str, object]) -> float:
+    """Seconds between the request (`created_at`) and the process running."""
+    created, started = check["created_at"], check["started_at"]
+    assert isinstance(created, str) and isinstance(started, str), check
+    return (datetime.fromisoformat(started) - datetime.fromisoformat(created)).total_seconds()
+
+
 async def run_load(clients: int = 50, interval: float = 0.2,
                    timeout: float = 600) -> LoadResult:
     tmp = Path(tempfile.mkdtemp(prefix="nbrepro-load-"))
@@ -127,10 +143,19 @@ async def run_load(clients: int = 50, interval: float = 0.2,
     result = LoadResult(clients=clients)
     try:
         await server.wait_ready(http)
-        ids = []
-        for path in ("reproduces", "chain"):
+        ids: list[int] = []
+        requested: dict[int, float] = {}
+        working: dict[int, float] = {}
+
+        async def post(path: str) -> None:
+            sent = time.perf_counter()
             response = await http.fetch(server.request("checks", "POST", {"path": path}))
-            ids.append(json.loads(response.body)["id"])
+            check_id = json.loads(response.body)["id"]
+            ids.append(check_id)
+            requested[check_id] = sent
+
+        for path in ("reproduces", "chain"):
+            await post(path)
         done = asyncio.Event()
 
         async def poller(n: int) -> None:
@@ -147,18 +172,32 @@ async def run_load(clients: int = 50, interval: float = 0.2,
                 result.requests += 1
                 await asyncio.sleep(interval)
 
-        async def watcher() -> None:
-            deadline = time.monotonic() + timeout
+        async def watch(watched: list[int], deadline: float) -> list[dict[str, object]]:
             while time.monotonic() < deadline:
-                states = []
-                for check_id in ids:
+                bodies = []
+                for check_id in watched:
                     body = json.loads((await http.fetch(server.request(f"checks/{check_id}"))).body)
-                    states.append((body["state"], body["verdict"]))
-                if all(s not in ("queued", "running") for s, _ in states):
-                    result.verdicts = [v for _, v in states]
-                    break
+                    bodies.append(body)
+                    if body["stage"] or body["state"] not in ("queued", "running"):
+                        working.setdefault(check_id, time.perf_counter())
+                if all(b["state"] not in ("queued", "running") for b in bodies):
+                    return bodies
                 await asyncio.sleep(0.5)
-            done.set()
+            raise TimeoutError(f"checks {watched} did not finish in {timeout} s")
+
+        async def watcher() -> None:
+            # Two checks as soon as the server answers (the start-up's imports may still
+            # be under way), then one more on the warmed-up server, all under load.
+            try:
+                deadline = time.monotonic() + timeout
+                bodies = await watch(list(ids), deadline)
+                await post("reproduces")
+                bodies += await watch(ids[-1:], deadline)
+                result.verdicts = [b["verdict"] for b in bodies]  # type: ignore[misc]
+                result.start_delays = [start_delay(b) for b in bodies]
+                result.work_delays = [working[i] - requested[i] for i in ids]
+            finally:
+                done.set()
 
         started = time.perf_counter()
         await asyncio.gather(watcher(), *(poller(n) for n in range(clients)))

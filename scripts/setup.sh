@@ -5,7 +5,8 @@
 #                           .venv with nbrepro installed (editable)
 #   scripts/setup.sh test   also the test packages (scripts/system-packages-test.txt),
 #                           the test dependencies, the JupyterLab front end build,
-#                           a running Docker engine and the offline test base image
+#                           a running Docker engine, the offline test base image and a
+#                           PostgreSQL server on 127.0.0.1 (scripts/postgres.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-demo}"
@@ -34,7 +35,7 @@ PYTHON="${PYTHON:-python3}"
 # The demo needs only the command line: skip the JupyterLab front-end build there.
 skip_frontend=""; [[ "$mode" == demo ]] && skip_frontend=1
 SKIP_JUPYTER_BUILDER="$skip_frontend" \
-  .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".${extras}"
+  .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".${extras}"
 
 if [[ "$mode" == test ]]; then
   # The front end is built once; a wheel build then ships it without node.
@@ -43,5 +44,6 @@ if [[ "$mode" == test ]]; then
   fi
   scripts/docker-engine.sh
   scripts/base-image.sh
+  scripts/postgres.sh >/dev/null
 fi
 echo "setup: ready (.venv, $mode)"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPOS
+from tests.helpers.cli import REPOS
 
 
 def _assert_one_line_error(result, *needles: str) -> None:

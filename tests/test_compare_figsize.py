@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nbrepro.compare import CompareOptions, default_comparer
-from nbrepro.compare.figures import Box, find_frame, legends
+from nbrepro.compare import CompareOptions, OutputComparer
+from nbrepro.compare.images.figures import Box, find_frame, legends
 from nbrepro.model import CellStatus
-from tests.test_compare_images import plot_cell
+from tests.helpers.plots import plot_cell
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
@@ -100,7 +100,7 @@ def figure_cell(value: str, size: str = "432x288", axes: int = 1) -> dict:
 
 
 def compare(stored: str, new: str, options: CompareOptions | None = None, axes: int = 1):
-    return default_comparer(options or CompareOptions()).compare_cell(
+    return OutputComparer(options or CompareOptions()).compare_cell(
         figure_cell(stored), figure_cell(new, "640x480", axes)
     )
 
@@ -119,7 +119,7 @@ def test_plot_at_the_new_default_size_is_figure_resized(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_plot_at_the_old_default_size_is_figure_resized(kind):
-    result = default_comparer().compare_cell(
+    result = OutputComparer(CompareOptions()).compare_cell(
         figure_cell(png(kind, rc=NEW), "640x480"), figure_cell(png(kind))
     )
     assert result.status is CellStatus.EQUIVALENT and result.reason == "figure-resized"

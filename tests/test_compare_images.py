@@ -15,9 +15,10 @@ import matplotlib
 import numpy as np
 import pytest
 
-from nbrepro.compare import NORMALISERS, CompareOptions, default_comparer
+from nbrepro.compare import NORMALISERS, CompareOptions, OutputComparer
 from nbrepro.compare.images import canonical_svg
 from nbrepro.model import CellStatus
+from tests.helpers.plots import plot_cell
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
@@ -69,25 +70,8 @@ def _render(kind: str, change: bool, fmt: str, metadata: tuple, rc: tuple) -> st
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def plot_cell(value: str, mime: str = "image/png", size: str = "288x216",
-              axes: int = 1) -> dict:
-    return {
-        "cell_type": "code",
-        "source": "plot()",
-        "metadata": {},
-        "execution_count": 1,
-        "outputs": [
-            {
-                "output_type": "display_data",
-                "metadata": {},
-                "data": {"text/plain": f"<Figure size {size} with {axes} Axes>", mime: value},
-            }
-        ],
-    }
-
-
 def compare(a: str, b: str, mime: str = "image/png", **options):
-    return default_comparer(CompareOptions(**options)).compare_cell(
+    return OutputComparer(CompareOptions(**options)).compare_cell(
         plot_cell(a, mime), plot_cell(b, mime)
     )
 
@@ -176,4 +160,44 @@ def test_canonical_svg_renames_ids_and_their_references():
     assert canonical_svg(svg) == (
         '<svg><defs><clipPath id="id1"><rect/></clipPath></defs>'
         '<g clip-path="url(#id1)"><use xlink:href="#id2"/></g><path id="id2"/></svg>'
+    )
+
+
+def test_every_output_of_a_cell_is_compared_and_listed():
+    """Not only the first difference: each output's outcome is in the cell's detail,
+    images with their similarity score."""
+
+    def three(text: str, line: str, bar: str) -> dict:
+        cell = plot_cell(line)
+        cell["outputs"] = [
+            {"output_type": "stream", "name": "stdout", "text": "fitted\n"},
+            *cell["outputs"],
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": bar}},
+            {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+             "data": {"text/plain": text}},
+        ]  # fmt: skip
+        return cell
+
+    stored = three("0.85", render("line"), render("bar"))
+    new = three("0.83", render("line", **{"figure.dpi": 100}), render("bar", change=True))
+    result = OutputComparer(CompareOptions()).compare_cell(stored, new)
+    assert result.status is CellStatus.DIFFERENT
+    assert [o.status.value for o in result.outputs] == [
+        "identical", "equivalent", "different", "different"
+    ]
+    detail = result.detail
+    assert detail.startswith("output 1 (stdout): identical; output 2 (display_data image/png")
+    assert "equivalent (image-similar, similarity 0." in detail
+    assert "output 3 (display_data image/png): different: image/png: " in detail
+    assert "similarity" in detail.split("output 3")[1].split("output 4")[0]
+    assert "output 4 (execute_result text/plain): different: text/plain line 1: '0.85'" in detail
+    assert result.reason == "image"  # the first output that differs
+    scores = [o.image_score for o in result.outputs if o.image_score is not None]
+    assert len(scores) == 2 and result.image_score == min(scores)
+    equal = OutputComparer(CompareOptions()).compare_cell(
+        stored, three("0.85", render("line", **{"figure.dpi": 100}), render("bar"))
+    )
+    assert equal.status is CellStatus.EQUIVALENT and equal.reason == "image-similar"
+    assert "output 2 (display_data image/png, text/plain): equivalent (image-similar" in (
+        equal.detail
     )

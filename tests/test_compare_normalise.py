@@ -1,6 +1,6 @@
 """Every normaliser: a case it must match and a near miss it must not.
 
-Each case goes through the real comparer (`default_comparer().compare_cell`), so a
+Each case goes through the real comparer (`OutputComparer(options).compare_cell`), so a
 normaliser is tested in the chain it runs in: the must-match case must come out
 `equivalent` with that normaliser as the reason, the near miss must not come out
 identical or equivalent, and with the normaliser switched off the must-match case
@@ -10,14 +10,15 @@ must not match either.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nbrepro.compare import NORMALISERS, CompareOptions, default_comparer
+from nbrepro.compare import NORMALISERS, CompareOptions, OutputComparer
 from nbrepro.compare.canonical import WIDGET_MIME
 from nbrepro.compare.markers import Sanitizer
-from nbrepro.compare.normalise import Stage
+from nbrepro.compare.normalisers import Stage
 from nbrepro.errors import ConfigError
 from nbrepro.model import CellStatus
 
@@ -60,7 +61,7 @@ def error(ename: str, evalue: str, *traceback: str) -> dict[str, Any]:
 
 def compare(stored: dict, new: dict, options: CompareOptions | None = None):
     options = options or CompareOptions(reference_time=NOW.timestamp())
-    return default_comparer(options).compare_cell(stored, new)
+    return OutputComparer(options or CompareOptions()).compare_cell(stored, new)
 
 
 HTML_A = "<div>\n  <b>Result</b>\n  <i>42</i>\n</div>"
@@ -132,6 +133,14 @@ MATCHES: dict[str, tuple[dict, dict]] = {
         cell(stream("report generated at 2026-11-27 09:30:12\n"), ran_at=NOW),
     ),
     "float-tolerance": (cell(result("2.8769666223179318")), cell(result("2.87696662231793"))),
+    "axes-repr": (
+        cell(result("<AxesSubplot:xlabel='date'>")),
+        cell(result("<Axes: xlabel='date'>")),
+    ),
+    "whitespace": (  # `ls` laid out for another terminal width, a trailing space
+        cell(stream("data.csv   envlib.py  notes.txt \nplot.png   run.py\n")),
+        cell(stream("data.csv  envlib.py  notes.txt  plot.png  run.py\n")),
+    ),
 }
 
 # name -> (stored cell, new cell): close to a match, but a real change
@@ -150,12 +159,9 @@ NEAR_MISSES: dict[str, tuple[dict, dict]] = {
         cell(stream("\r100%|##########| 100/100 [00:00<00:00, 99.4it/s]\n", "stderr")),
         cell(stream("\r100%|##########| 90/90 [00:01<00:00, 8.53it/s]\n", "stderr")),
     ),
-    "warnings": (
+    "warnings": (  # a message on stderr that is no warning
         cell(stream("done\n")),
-        cell(
-            stream("done\n"),
-            stream("/lib/core.py:3: UserWarning: check your input\n  f()\n", "stderr"),
-        ),
+        cell(stream("done\n"), stream("/lib/core.py:3: error: check your input\n", "stderr")),
     ),
     "memory-address": (cell(result("checksum: 0xdeadbeef")), cell(result("checksum: 0xdeadbeee"))),
     "object-id": (  # uuid5 is derived from a name: data, not noise
@@ -192,6 +198,14 @@ NEAR_MISSES: dict[str, tuple[dict, dict]] = {
         cell(stream("first order: 2020-01-03\n"), ran_at=NOW),
     ),
     "float-tolerance": (cell(result("mean = 0.51")), cell(result("mean = 0.61"))),
+    "axes-repr": (  # the same class, other labels
+        cell(result("<AxesSubplot:xlabel='date'>")),
+        cell(result("<Axes: xlabel='day'>")),
+    ),
+    "whitespace": (  # two words run together are not the same words
+        cell(stream("data.csv   envlib.py\nplot.png\n")),
+        cell(stream("data.csv  envlib.pyplot.png\n")),
+    ),
 }
 
 TESTED_ELSEWHERE = {
@@ -300,7 +314,33 @@ def test_float_tolerance_accepts_realigned_columns():
 
 
 def test_whitespace_alone_is_not_float_noise():
-    assert compare(cell(stream("a  b\n")), cell(stream("a b\n"))).status is CellStatus.DIFFERENT
+    comparison = compare(cell(stream("a  b\n")), cell(stream("a b\n")))
+    assert comparison.reason == "whitespace" and "float-tolerance" not in comparison.normalisers
+    off = CompareOptions(reference_time=NOW.timestamp()).without("whitespace")
+    assert compare(cell(stream("a  b\n")), cell(stream("a b\n")), off).status is (
+        CellStatus.DIFFERENT
+    )
+
+
+def test_warnings_of_every_category_are_reported_not_failing():
+    pandas_warning = (
+        "/tmp/ipykernel_7/2.py:3: UserWarning: Could not infer format, so each element will be "
+        "parsed individually, falling back to `dateutil`.\n  df = pd.to_datetime(df.date)\n"
+    )
+    for text, reported in (
+        (pandas_warning, "UserWarning: Could not infer format"),
+        ("x.py:1: RuntimeWarning: invalid value encountered in divide\n  y = a / b\n",
+         "RuntimeWarning: invalid value encountered in divide"),
+        ("x.py:9: SettingWithCopyWarning: \nA value is trying to be set on a copy\n\n"
+         "See the caveats in the documentation\n  df['y'] = 1\n",
+         "SettingWithCopyWarning: A value is trying to be set on a copy"),
+    ):  # fmt: skip
+        comparison = compare(cell(result("3")), cell(stream(text, "stderr"), result("3")))
+        assert comparison.status is CellStatus.EQUIVALENT and comparison.reason == "warnings"
+        assert len(comparison.warnings) == 1 and comparison.warnings[0].startswith(reported)
+        strict = CompareOptions(reference_time=NOW.timestamp()).without("warnings")
+        counted = compare(cell(result("3")), cell(stream(text, "stderr"), result("3")), strict)
+        assert counted.status is not CellStatus.EQUIVALENT and counted.warnings
 
 
 def test_numbers_that_moved_are_described():
@@ -393,3 +433,24 @@ def test_exceptions():
     assert message.status is CellStatus.DIFFERENT and "message changed" in message.detail
     new_error = compare(cell(result("2.0")), cell(error("AttributeError", "no fit")))
     assert new_error.status is CellStatus.ERROR and "AttributeError: no fit" in new_error.detail
+
+
+def test_listing_in_columns_for_another_terminal_width_is_whitespace():
+    narrow = "alpha.csv  envlib.py\r\nbeta.csv   gamma_measurements.csv\r\ndelta.txt  zeta.py\r\n"
+    wide = "alpha.csv  beta.csv  delta.txt\tenvlib.py  gamma_measurements.csv  zeta.py\r\n"
+    assert compare(cell(stream(narrow)), cell(stream(wide))).reason == "whitespace"
+    renamed = wide.replace("zeta.py", "zeta2.py")
+    assert compare(cell(stream(narrow)), cell(stream(renamed))).status is CellStatus.DIFFERENT
+    # a grid of numbers read down its columns would be a transposed table: not layout
+    grid = compare(cell(stream("1  2\n3  4\n")), cell(stream("1  3\n2  4\n")))
+    assert grid.status is CellStatus.DIFFERENT
+
+
+def test_readme_lists_every_reason():
+    """Users read reasons off the README's table; a normaliser added without a row
+    there is a reason nobody can look up."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("The `reason` of a cell is one of these words:")[1].split("\n\n")[1]
+    fixed = ["ignored-by-marker", "skipped-by-marker", "too-large", "volatile", "exception"]
+    for name in [*NORMALISERS, *fixed]:
+        assert f"`{name}`" in table, name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nbrepro.compare import CompareOptions, default_comparer
+from nbrepro.compare import CompareOptions, OutputComparer
 from nbrepro.compare.tables import parse_tables
 from nbrepro.model import CellStatus
 
@@ -24,7 +24,7 @@ def cell_for(df, **options) -> dict:
 
 
 def compare(a: dict, b: dict, **kw):
-    return default_comparer(CompareOptions(**kw)).compare_cell(a, b)
+    return OutputComparer(CompareOptions(**kw)).compare_cell(a, b)
 
 
 FRAME = {
@@ -79,7 +79,7 @@ def test_text_outside_the_table_is_compared():
 def test_switched_off_tables_compare_as_html_text():
     df = pd.DataFrame(FRAME)
     options = CompareOptions().without("dataframe-table")
-    result = default_comparer(options).compare_cell(
+    result = OutputComparer(options).compare_cell(
         cell_for(df), cell_for(df, **{"display.html.border": 0})
     )
     assert result.status is CellStatus.DIFFERENT
@@ -90,3 +90,50 @@ def test_parse_tables_ignores_pandas_style_boilerplate():
     assert tables[0][0] == ["", "city", "value", "score"]
     assert tables[0][1] == ["0", "Oslo", "12.50", "0.123"]
     assert style == "" and outside == ""
+
+
+def styler_cell(df, **format_options) -> dict:
+    styler = df.style.highlight_max(color="yellow").format(**format_options)
+    data = {"text/plain": "<pandas.io.formats.style.Styler at 0x7f3a2c1d9e50>",
+            "text/html": styler._repr_html_()}  # fmt: skip
+    return {"cell_type": "code", "source": "df.style", "metadata": {}, "execution_count": 1,
+            "outputs": [{"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                         "data": data}]}  # fmt: skip
+
+
+def test_styler_table_compares_as_cells_not_attributes():
+    """A Styler's cells carry ids and classes; after its random ids are renamed
+    (`<id-1>`), the cells must still be read as cells, named by their labels."""
+    df = pd.DataFrame(FRAME)
+    changed = pd.DataFrame(dict(FRAME, score=[0.123, 0.456, 0.791]))
+    tables, _, style = parse_tables(df.style.highlight_max(color="yellow")._repr_html_())
+    assert tables[0][0] == ["", "city", "value", "score"]
+    assert tables[0][3][:2] == ["2", "Pune"] and "yellow" in style
+    same = compare(styler_cell(df, precision=3), styler_cell(df, precision=3))
+    assert same.status is CellStatus.EQUIVALENT, same.detail
+    result = compare(styler_cell(df, precision=3), styler_cell(changed, precision=3))
+    assert result.status is CellStatus.DIFFERENT
+    assert "table row '2', column 'score': '0.789' -> '0.791'" in result.detail
+    assert "class=" not in result.detail
+
+
+def test_multi_index_rows_and_columns_are_named_by_all_their_levels():
+    index = pd.MultiIndex.from_product([["north", "south"], [2020, 2021]], names=["r", "y"])
+    df = pd.DataFrame({"v": [1.25, 1.5, 2.5, 3.0]}, index=index)
+    changed = df.copy()
+    changed.loc[("north", 2021), "v"] = 1.75
+    result = compare(cell_for(df), cell_for(changed, **{"display.html.border": 0}))
+    assert result.status is CellStatus.DIFFERENT
+    assert "table row 'north, 2021', column 'v'" in result.detail
+    assert compare(cell_for(df), cell_for(df, **{"display.html.border": 0})).reason == (
+        "dataframe-table"
+    )
+
+
+def test_unparseable_html_is_compared_as_text():
+    stored = {"cell_type": "code", "source": "", "metadata": {}, "outputs": [
+        {"output_type": "display_data", "metadata": {},
+         "data": {"text/html": "<?xml version='1.0' encoding='utf-8'?><table>1</table>"}}]}
+    new = {**stored, "outputs": [{**stored["outputs"][0], "data": {
+        "text/html": "<?xml version='1.0' encoding='utf-8'?><table>2</table>"}}]}  # fmt: skip
+    assert compare(stored, new).status is CellStatus.DIFFERENT

@@ -1,6 +1,6 @@
 """The docker backend for real: images built with the Docker SDK, kernels in containers.
 
-The engine and the offline base image come from `tests/test_docker_engine.py`'s
+The engine and the offline base image come from `tests/helpers/docker.py`'s
 session fixture (started by the project's scripts when missing); nothing is skipped.
 """
 
@@ -18,12 +18,10 @@ import nbformat
 import pytest
 
 from nbrepro.isolation.base import BackendOptions
-from tests.conftest import REPOS
 from tests.fixtures.security.make_notebooks import notebook
-from tests.test_docker_engine import (
+from tests.helpers.cli import REPOS
+from tests.helpers.docker import (
     containers_of,
-    engine_client,
-    ensure_engine,
     finish,
     read_json,
     start_nbrepro,
@@ -31,16 +29,6 @@ from tests.test_docker_engine import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def docker_engine() -> str:
-    return ensure_engine()
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Any:
-    return engine_client()
 
 
 def _notebook(path: Path, cells: list[tuple[str, str | None]]) -> None:
@@ -206,7 +194,7 @@ def test_containers_left_by_a_killed_nbrepro_are_removed_by_the_next(
 
 
 def test_network_option_gives_the_container_a_network(tmp_path: Path, docker_engine: str) -> None:
-    from tests.test_security import Listener, host_address
+    from tests.security.helpers import Listener, host_address
 
     listener = Listener()
     try:

@@ -40,7 +40,7 @@ from nbrepro.isolation.sandbox import Bubblewrap, Mounts, python_prefixes
 from nbrepro.isolation.venv import VenvBackend
 from nbrepro.model import EnvironmentResult
 from nbrepro.stages.execute import ExecutionOptions, Outcome, run_notebook
-from tests.conftest import REPOS
+from tests.helpers.cli import REPOS
 
 needs_bwrap = pytest.mark.skipif(not Bubblewrap.available(),
                                  reason="bubblewrap does not work on this machine")
@@ -512,7 +512,7 @@ def test_sigterm_while_the_kernel_starts_is_an_orderly_stop(repo, tmp_path: Path
 # --- the session guard ------------------------------------------------------------------
 
 _GUARDED_CONFTEST = """
-from tests import leak_guard
+from tests.helpers import leak_guard
 
 def pytest_configure(config):
     leak_guard.register(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbrepro.compare import default_comparer
+from nbrepro.compare import CompareOptions, OutputComparer
 from nbrepro.compare.markers import (
     PolicyKind,
     apply_execution_tags,
@@ -118,7 +118,7 @@ def test_bad_sanitize_regex_and_missing_file_are_config_errors(tmp_path):
 
 
 def compare(stored: dict, new: dict):
-    return default_comparer().compare_cell(stored, new)
+    return OutputComparer(CompareOptions()).compare_cell(stored, new)
 
 
 def test_ignored_output_is_equivalent_by_marker():

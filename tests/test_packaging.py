@@ -63,3 +63,22 @@ def test_the_command_line_is_installed(installed):
     proc = subprocess.run([str(venv / "bin" / "nbrepro"), "--version"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "nbrepro" in proc.stdout
+
+
+def test_the_database_migrations_ship_in_the_wheel(installed, tmp_path: Path) -> None:
+    """A database of nbrepro 0.1.0 opened by the installed package is upgraded by the
+    migrations inside the wheel."""
+    import shutil
+
+    venv, env = installed
+    db = tmp_path / "old.sqlite"
+    shutil.copy(ROOT / "tests/fixtures/databases/nbrepro-0.1.0.sqlite", db)
+    code = ("import sqlite3, sys; from nbrepro.store import Store; "
+            "from nbrepro.migrations import HEAD; Store('sqlite:///' + sys.argv[1]); "
+            "c = sqlite3.connect(sys.argv[1]); "
+            "print(c.execute('SELECT version_num FROM alembic_version').fetchone()[0] == HEAD,"
+            " c.execute('SELECT count(*) FROM audits').fetchone()[0])")
+    proc = subprocess.run([str(venv / "bin/python"), "-c", code, str(db)], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "0"]

@@ -118,3 +118,44 @@ def test_invalid_toml_is_a_config_error(tmp_path):
     write(tmp_path, "[tool.nbrepro\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         repoconfig.load(tmp_path)
+
+
+def test_warnings_strict_makes_new_warnings_count(tmp_path):
+    from nbrepro.compare import OutputComparer
+    from nbrepro.model import CellStatus
+
+    warning = "/lib/io.py:7: UserWarning: Could not infer format\n  df = load()\n"
+    stored = {
+        "cell_type": "code",
+        "source": "df",
+        "metadata": {},
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": "3 rows\n"}],
+    }
+    new = {
+        **stored,
+        "outputs": [
+            *stored["outputs"],
+            {"output_type": "stream", "name": "stderr", "text": warning},
+        ],
+    }
+    default = repoconfig.load(tmp_path).options_for("a.ipynb")
+    reported = OutputComparer(default).compare_cell(stored, new)
+    assert reported.status is CellStatus.EQUIVALENT and reported.reason == "warnings"
+    assert reported.warnings == ["UserWarning: Could not infer format"]
+
+    write(
+        tmp_path,
+        '[tool.nbrepro]\nwarnings = "strict"\n'
+        '[tool.nbrepro.notebooks."lenient/*.ipynb"]\nwarnings = "report"\n',
+    )
+    config = repoconfig.load(tmp_path)
+    strict = OutputComparer(config.options_for("a.ipynb")).compare_cell(stored, new)
+    assert strict.status is CellStatus.EXTRA_OUTPUT
+    assert strict.warnings == ["UserWarning: Could not infer format"]
+    assert "warnings" in config.options_for("lenient/b.ipynb").normalisers
+
+
+def test_warnings_mode_is_checked(tmp_path):
+    write(tmp_path, '[tool.nbrepro]\nwarnings = "loud"\n')
+    with pytest.raises(ConfigError, match="warnings must be one of 'report', 'strict'"):
+        repoconfig.load(tmp_path)

@@ -4,7 +4,6 @@ steps, the cgroup confinement of kernels, and what a check records about them.""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import socket
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nbrepro.errors import ConfigError
+from nbrepro.errors import BackendUnavailable, ConfigError
 from nbrepro.isolation import confine as confinement
 from nbrepro.isolation import sandbox, tools
 from nbrepro.isolation.confine import (
@@ -32,10 +31,10 @@ from nbrepro.isolation.confine import (
     ResourceLimits,
     confine,
 )
-from nbrepro.isolation.environ import tool_environment
+from nbrepro.isolation.environ import TOOL_SETTINGS, tool_environment
 from nbrepro.isolation.sandbox import Bubblewrap, Mounts, NoSandbox, detect
 from nbrepro.isolation.tools import ToolRunner, uv_binary
-from tests.conftest import REPOS
+from tests.helpers.cli import REPOS
 
 needs_bwrap = pytest.mark.skipif(not Bubblewrap.available(),
                                  reason="bubblewrap does not work on this machine")
@@ -65,27 +64,24 @@ def test_no_sandbox_when_asked() -> None:
     assert detect(enabled=False).name == "none"
 
 
-def test_missing_sandbox_warns_once(monkeypatch: pytest.MonkeyPatch,
-                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_sandbox_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Bubblewrap, "available", classmethod(lambda cls: False))
-    monkeypatch.setattr(sandbox, "_warned", False)
-    with caplog.at_level(logging.WARNING, logger="nbrepro"):
-        first, second = detect(), detect()
-    assert first.name == second.name == "none"
-    warnings = [r for r in caplog.records if "no sandbox available" in r.getMessage()]
-    assert len(warnings) == 1
-    assert "--no-sandbox" in warnings[0].getMessage()
+    with pytest.raises(BackendUnavailable) as error:
+        detect()
+    message = str(error.value)
+    assert "bubblewrap" in message and "--no-sandbox" in message
+    assert "--backend docker" in message
 
 
 def test_tool_environment_is_an_allow_list() -> None:
-    base = {"PATH": "/usr/bin", "UV_INDEX_URL": "https://example/simple",
+    base = {"PATH": "/usr/bin", "UV_INDEX_URL": "https://user:pw@example/simple",
             "PIP_CERT": "/ca.pem", "HTTPS_PROXY": "http://proxy:3128",
             "AWS_SECRET_ACCESS_KEY": "s3cr3t", "GITHUB_TOKEN": "ghp_x",
-            "UV_PUBLISH_TOKEN": "pypi-x", "HOME": "/home/me", "SSH_AUTH_SOCK": "/run/x"}
+            "UV_PUBLISH_TOKEN": "pypi-x", "HOME": "/home/me", "SSH_AUTH_SOCK": "/run/x",
+            "UV_INDEX_CORP_USERNAME": "me", "UV_CACHE_DIR": "/home/me/.cache/uv"}
     env = tool_environment(base, home=Path("/tmp/private-home"))
     assert env == {"PATH": "/usr/bin", "UV_INDEX_URL": "https://example/simple",
-                   "PIP_CERT": "/ca.pem", "HTTPS_PROXY": "http://proxy:3128",
-                   "HOME": "/tmp/private-home"}
+                   "PIP_CERT": "/ca.pem", "HOME": "/tmp/private-home", **TOOL_SETTINGS}
 
 
 def test_bwrap_argv_hides_then_binds_back(tmp_path: Path) -> None:
@@ -227,16 +223,24 @@ def test_network_option_lets_the_sandbox_connect(tmp_path: Path, listener) -> No
 @needs_bwrap
 def test_tool_runner_writes_only_where_allowed(tmp_path: Path, outside_tmp: Path,
                                                listener) -> None:
-    """A build step (here a stand-in for setup.py): network allowed, a private home,
-    the environment being built writable, the rest read-only, no secrets."""
+    """A build step (here a stand-in for setup.py): a private home, the environment
+    being built writable, the rest read-only, no secrets, and no way to the host's
+    loopback (only public addresses, through nbrepro's egress proxy)."""
     server, hits = listener
     target, elsewhere = tmp_path / "env", outside_tmp
     target.mkdir()
+    port = server.getsockname()[1]
     code = textwrap.dedent(f"""
-        import os, socket, sys
+        import os, socket, sys, urllib.request
         open({str(target)!r} + "/built", "w").write(os.environ.get("GITHUB_TOKEN", "none"))
         open(os.path.expanduser("~/.setup-cache"), "w").write("fine")
-        socket.create_connection(("127.0.0.1", {server.getsockname()[1]}), 3).close()
+        for attempt in (lambda: socket.create_connection(("127.0.0.1", {port}), 3).close(),
+                        lambda: urllib.request.urlopen("http://127.0.0.1:{port}/", timeout=5)):
+            try:
+                attempt()
+                print("reached the host")
+            except OSError:
+                pass
         try:
             open({str(elsewhere)!r} + "/pwned", "w")
             print("wrote elsewhere")
@@ -248,10 +252,11 @@ def test_tool_runner_writes_only_where_allowed(tmp_path: Path, outside_tmp: Path
                       env={**os.environ, "GITHUB_TOKEN": "ghp_secret"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "blocked"
+    assert f"127.0.0.1:{port}: loopback" in proc.stderr  # the refusal is reported
     assert (target / "built").read_text() == "none"
     assert not (elsewhere / "pwned").exists()
     time.sleep(0.5)
-    assert hits == [True]
+    assert hits == []
     assert not Path(os.path.expanduser("~/.setup-cache")).exists()
     assert list(elsewhere.iterdir()) == []
 
@@ -375,21 +380,6 @@ def test_check_records_the_sandbox_and_network(repo, run_cli) -> None:
     assert result.code == 0, result.stderr
     assert result.json["environment"]["sandbox"] == "none"
     assert result.json["environment"]["network"] is True
-
-
-@pytest.mark.slow
-def test_check_without_a_sandbox_still_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
-    from nbrepro.check import CheckOptions, check
-
-    monkeypatch.setattr(Bubblewrap, "available", classmethod(lambda cls: False))
-    monkeypatch.setattr(sandbox, "_warned", False)
-    shutil.copytree(REPOS / "reproduces", tmp_path / "repo")
-    with caplog.at_level(logging.WARNING, logger="nbrepro"):
-        result = check(str(tmp_path / "repo"), CheckOptions())
-    assert result.ok
-    assert result.environment is not None and result.environment.sandbox == "none"
-    assert sum("no sandbox available" in r.getMessage() for r in caplog.records) == 1
 
 
 @pytest.mark.slow

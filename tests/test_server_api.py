@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+from jupyter_server.auth.authorizer import AllowAllAuthorizer
 from tornado.httpclient import HTTPClientError
 
-from nbrepro.store import Store
-from tests.conftest import REPOS
+from nbrepro.store import CheckRow, Store
+from tests.helpers.cli import REPOS
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytestmark = pytest.mark.slow
@@ -28,12 +30,21 @@ def nbrepro_db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'server.sqlite'}"
 
 
+class RefusesNbreproWhenAsked(AllowAllAuthorizer):
+    """An administrator's policy: requests carrying `X-Deny: nbrepro` may do nothing
+    with nbrepro (and everything else)."""
+
+    def is_authorized(self, handler, user, action, resource):  # type: ignore[no-untyped-def]
+        return not (resource == "nbrepro" and handler.request.headers.get("X-Deny") == "nbrepro")
+
+
 @pytest.fixture
 def jp_server_config(nbrepro_db: str, tmp_path: Path) -> dict[str, Any]:
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_nbrepro": True, "jupyter_server_terminals": False},
             "allow_unauthenticated_access": False,
+            "authorizer_class": RefusesNbreproWhenAsked,
         },
         "NbreproApp": {
             "db_url": nbrepro_db,
@@ -101,7 +112,11 @@ async def test_a_real_check_through_the_api(jp_fetch, project):
 
     listed = await api(jp_fetch, "checks")
     assert listed["checks"][0]["id"] == summary["id"]
-    assert listed["checks"][0]["notebooks"] == [{"path": "model.ipynb", "verdict": "differs"}]
+    # Every path the API answers is relative to the server root.
+    assert listed["checks"][0]["notebooks"] == [
+        {"path": "differs/model.ipynb", "repository_path": "model.ipynb", "verdict": "differs"}]
+    assert (listed["checks"][0]["path"], listed["checks"][0]["root"]) == (
+        "differs/model.ipynb", "differs")
 
     report = await api(jp_fetch, "checks", str(summary["id"]), "report", raw=True)
     assert report.headers["Content-Type"].startswith("text/html")
@@ -109,7 +124,7 @@ async def test_a_real_check_through_the_api(jp_fetch, project):
     assert 'data-status="different"' in page and "model.ipynb" in page
 
     pair = await api(jp_fetch, "checks", str(summary["id"]), "notebooks",
-                     params={"path": "model.ipynb"})
+                     params={"path": "differs/model.ipynb"})
     stored = pair["stored"]["cells"][1]["outputs"][0]["data"]["text/plain"]
     rerun = pair["rerun"]["cells"][1]["outputs"][0]["data"]["text/plain"]
     assert (stored, rerun) == ("42", "43")
@@ -122,8 +137,9 @@ async def test_a_real_check_through_the_api(jp_fetch, project):
     assert b'data-verdict="differs"' in svg.body
     endpoint = await api(jp_fetch, "badge", params={"path": "differs/model.ipynb",
                                                     "format": "json"})
-    assert endpoint == {"schemaVersion": 1, "label": "reproducible", "message": "differs",
-                        "color": "yellow"}
+    assert endpoint == {"schemaVersion": 1, "label": "reproducible",
+                        "message": "differs in 1 of 3 cells", "color": "yellow",
+                        "cacheSeconds": 300}
 
 
 async def test_a_folder_can_be_checked(jp_fetch, project):
@@ -132,16 +148,20 @@ async def test_a_folder_can_be_checked(jp_fetch, project):
     assert check["verdict"] == "reproduced"
 
 
+ALL_VERBS: list[tuple[str, tuple[str, ...], Any]] = [
+    ("GET", ("checks",), None),
+    ("POST", ("checks",), {"path": "reproduces"}),
+    ("GET", ("checks", "1"), None),
+    ("DELETE", ("checks", "1"), None),
+    ("GET", ("checks", "1", "report"), None),
+    ("GET", ("checks", "1", "notebooks"), None),
+    ("GET", ("checks", "1", "diff"), None),
+    ("GET", ("badge",), None),
+]
+
+
 async def test_every_verb_requires_authentication(jp_fetch, project):
-    for method, parts, body in [
-        ("GET", ("checks",), None),
-        ("POST", ("checks",), {"path": "reproduces"}),
-        ("GET", ("checks", "1"), None),
-        ("DELETE", ("checks", "1"), None),
-        ("GET", ("checks", "1", "report"), None),
-        ("GET", ("checks", "1", "notebooks"), None),
-        ("GET", ("badge",), None),
-    ]:
+    for method, parts, body in ALL_VERBS:
         kwargs: dict[str, Any] = {"method": method, "headers": {"Authorization": ""}}
         if body is not None:
             kwargs["body"] = json.dumps(body)
@@ -202,7 +222,7 @@ async def test_badge_before_any_check_is_unknown(jp_fetch, project):
     assert b'data-verdict="unknown"' in svg.body
 
 
-async def test_cancel_kills_the_check_and_its_kernel(jp_fetch, project):
+async def test_cancel_kills_the_check_and_its_kernel(jp_fetch, project, nbrepro_db):
     summary = await api(jp_fetch, "checks", method="POST",
                         body={"path": "infinite-loop", "cell_timeout": 600})
     deadline = time.monotonic() + 300
@@ -213,11 +233,14 @@ async def test_cancel_kills_the_check_and_its_kernel(jp_fetch, project):
         assert time.monotonic() < deadline and check["state"] in ("queued", "running"), check
         await asyncio.sleep(0.3)
     await asyncio.sleep(1)
+    with Store(nbrepro_db).session() as session:  # the check's process, as recorded
+        pid = session.get(CheckRow, summary["id"]).pid
+    assert pid is not None and psutil.pid_exists(pid)
     cancelled = await api(jp_fetch, "checks", str(summary["id"]), method="DELETE")
     assert cancelled["state"] == "cancelled"
     again = await api(jp_fetch, "checks", str(summary["id"]))
     assert again["state"] == "cancelled"
-    assert not _processes_with(f"--check-id {summary['id']}")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not _processes_with("ipykernel_launcher", "nbr-")
     status, _ = await api_error(jp_fetch, "checks", str(summary["id"]), method="DELETE")
     assert status == 409
@@ -264,3 +287,250 @@ def _processes_with(*needles: str) -> list[str]:
             if all(n in ln for n in needles) and " Z" not in ln and "ps -eo" not in ln
             and not ln.strip().startswith(me)]
 
+
+
+async def test_badge_identifies_a_folder_by_its_real_path_not_by_the_typed_name(
+        jp_fetch, project, nbrepro_db, tmp_path):
+    # A command-line user checks *their* `repo2` (a notebook that differs), typed as
+    # `repo2` from their own folder; the server's root has another `repo2`.
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(REPOS / "differs", elsewhere / "repo2")
+    shutil.copytree(REPOS / "reproduces", project / "repo2")
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbrepro", "check", "repo2", "--db", nbrepro_db, "--quiet"],
+        cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # it differs
+
+    svg = await api(jp_fetch, "badge", params={"path": "repo2"}, raw=True)
+    assert b'data-verdict="unknown"' in svg.body  # never checked here
+
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": "repo2"})
+    assert (await wait_for(jp_fetch, summary["id"], ("finished", "error")))["verdict"] \
+        == "reproduced"
+    endpoint = await api(jp_fetch, "badge", params={"path": "repo2", "format": "json"})
+    assert endpoint["message"] == "reproduced"
+    notebook = await api(jp_fetch, "badge", params={"path": "repo2/analysis.ipynb",
+                                                    "format": "json"})
+    assert notebook["message"] == "reproduced"
+
+
+async def test_a_folder_badge_combines_the_newest_check_of_each_notebook(jp_fetch, project):
+    shutil.copytree(REPOS / "reproduces", project / "mix")
+    shutil.copy(REPOS / "differs" / "model.ipynb", project / "mix" / "model.ipynb")
+
+    async def check(path: str) -> None:
+        summary = await api(jp_fetch, "checks", method="POST", body={"path": path})
+        assert (await wait_for(jp_fetch, summary["id"], ("finished", "error")))["state"] \
+            == "finished"
+
+    async def badge(path: str) -> str:
+        return (await api(jp_fetch, "badge", params={"path": path, "format": "json"}))["message"]
+
+    await check("mix/analysis.ipynb")
+    assert await badge("mix") == "reproduced"  # the only notebook checked so far
+    assert await badge("mix/model.ipynb") == "unknown"
+    await check("mix/model.ipynb")
+    assert await badge("mix") == "differs"  # the worst of the two newest
+    assert await badge("mix/analysis.ipynb") == "reproduced"
+    # The stored output is corrected: a new check of that notebook alone changes the folder.
+    model = json.loads((project / "mix" / "model.ipynb").read_text())
+    for cell in model["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("data", {}).get("text/plain") in ("42", ["42"]):
+                output["data"]["text/plain"] = "43"
+    (project / "mix" / "model.ipynb").write_text(json.dumps(model))
+    await check("mix/model.ipynb")
+    assert await badge("mix") == "reproduced"
+    assert await badge("differs") == "unknown"
+
+
+def service(jp_serverapp):  # type: ignore[no-untyped-def]
+    return jp_serverapp.web_app.settings["nbrepro_service"]
+
+
+
+
+async def test_every_verb_asks_the_servers_authorizer(jp_fetch, project):
+    for method, parts, body in ALL_VERBS:
+        kwargs: dict[str, Any] = {"method": method, "headers": {"X-Deny": "nbrepro"}}
+        if body is not None:
+            kwargs["body"] = json.dumps(body)
+        if method == "DELETE":
+            kwargs["allow_nonstandard_methods"] = True
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch("nbrepro", "api", *parts, **kwargs)
+        assert info.value.code == 403, (method, parts)
+        assert "not authorized" in json.loads(info.value.response.body)["message"]
+    assert (await api(jp_fetch, "checks"))["checks"] == []  # the POST queued nothing
+    # The policy is about nbrepro: the same user may still read the root's files.
+    listing = await jp_fetch("api", "contents", headers={"X-Deny": "nbrepro"})
+    assert listing.code == 200
+
+
+@pytest.mark.parametrize("method, parts", [
+    ("GET", ("nope",)),
+    ("GET", ("checks", "abc")),
+    ("POST", ("checks", "1", "rerun")),
+    ("GET", ()),
+])
+async def test_unknown_addresses_answer_json_not_a_page(jp_fetch, project, method, parts):
+    kwargs: dict[str, Any] = {"method": method}
+    if method == "POST":
+        kwargs["body"] = "{}"
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("nbrepro", "api", *parts, **kwargs)
+    assert info.value.code == 404
+    assert info.value.response.headers["Content-Type"].startswith("application/json")
+    assert "no such API endpoint" in json.loads(info.value.response.body)["message"]
+
+
+async def test_a_wrong_verb_answers_json(jp_fetch, project):
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("nbrepro", "api", "checks", method="PUT", body="{}")
+    assert info.value.code == 405
+    assert "message" in json.loads(info.value.response.body)
+
+
+@pytest.mark.parametrize("url", [
+    "file:///etc",
+    "http://example.org/repo.git",  # no TLS: anyone on the way could serve a repository
+    "git://example.org/repo.git",
+    "ext::sh -c touch% /tmp/pwned",
+    "ssh://-oProxyCommand=touch%20pwned/repo",
+    "git@-oProxyCommand=x:repo",
+    "https://",
+    "/srv/repo.git",
+])
+async def test_remote_urls_are_https_or_ssh_only(jp_fetch, project, jp_serverapp, url):
+    service(jp_serverapp).allow_remote_urls = True
+    status, message = await api_error(jp_fetch, "checks", method="POST", body={"url": url})
+    assert status == 400 and "https:// or ssh" in message, message
+    assert (await api(jp_fetch, "checks"))["checks"] == []
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:9/repo.git",
+                                 "ssh://git@127.0.0.1:9/repo.git", "git@127.0.0.1:repo.git"])
+async def test_https_and_ssh_urls_are_accepted_when_allowed(jp_fetch, project, jp_serverapp,
+                                                             url):
+    service(jp_serverapp).allow_remote_urls = True
+    summary = await api(jp_fetch, "checks", method="POST", body={"url": url})
+    assert summary["source"] == url and summary["path"] is None
+    check = await wait_for(jp_fetch, summary["id"], ("finished", "error", "interrupted"))
+    assert check["state"] == "error" and check["error"]  # nothing listens there
+
+
+@pytest.mark.parametrize("body, needle", [
+    ({"path": "reproduces", "twice": "yes"}, "twice must be true or false"),
+    ({"path": "reproduces", "keep_going": 1}, "keep_going must be true or false"),
+    ({"path": "reproduces", "backend": "podman"}, "backend must be one of venv, docker"),
+    ({"path": "reproduces", "exclude_newer": "last year"}, "exclude_newer must be a date"),
+    ({"path": "reproduces", "exclude_newer": 2020}, "exclude_newer must be a date"),
+    # The server's settings bound what a request may ask for.
+    ({"path": "reproduces", "cell_timeout": 3601}, "between 1 and 3600"),
+    ({"path": "reproduces", "notebook_timeout": 10 ** 6}, "between 1 and 14400"),
+])
+async def test_per_check_options_are_validated(jp_fetch, project, body, needle):
+    status, message = await api_error(jp_fetch, "checks", method="POST", body=body)
+    assert status == 400 and needle in message, message
+
+
+async def test_per_check_options_reach_the_check(jp_fetch, project, nbrepro_db):
+    shutil.copytree(REPOS / "volatile", project / "volatile")
+    summary = await api(jp_fetch, "checks", method="POST", body={
+        "path": "volatile", "twice": True, "keep_going": True, "backend": "venv",
+        "exclude_newer": "2030-01-01", "cell_timeout": 120})
+    assert summary["options"] == {"backend": "venv", "cell_timeout": 120.0,
+                                  "notebook_timeout": 1200.0, "twice": True,
+                                  "keep_going": True, "exclude_newer": "2030-01-01"}
+    check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    assert check["state"] == "finished", check
+    statuses = {c["status"] for nb in check["result"]["notebooks"] for c in nb["cells"]}
+    assert "volatile" in statuses  # only a second run in the same environment says so
+
+
+async def test_the_queue_is_bounded_by_the_server(jp_fetch, project, jp_serverapp):
+    svc = service(jp_serverapp)
+    svc.max_queued, svc.runner.max_concurrent = 1, 1
+    running = await api(jp_fetch, "checks", method="POST", body={"path": "infinite-loop"})
+    waiting = await api(jp_fetch, "checks", method="POST", body={"path": "reproduces"})
+    status, message = await api_error(jp_fetch, "checks", method="POST",
+                                      body={"path": "differs"})
+    assert status == 429 and "already waiting" in message
+    assert (await api(jp_fetch, "checks", str(waiting["id"])))["state"] == "queued"
+    for check in (waiting, running):
+        assert (await api(jp_fetch, "checks", str(check["id"]), method="DELETE"))["state"] \
+            == "cancelled"
+
+
+async def test_a_check_is_running_within_a_second_of_the_request(jp_fetch, project):
+    from datetime import datetime
+
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": "reproduces"})
+    check = await wait_for(jp_fetch, summary["id"], ("running", "finished", "error"))
+    created = datetime.fromisoformat(check["created_at"])
+    started = datetime.fromisoformat(check["started_at"])
+    assert (started - created).total_seconds() < 1.0, (created, started)
+    finished = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    assert finished["verdict"] == "reproduced"
+    # The check's own process kept the moment the server started it.
+    assert finished["started_at"] == check["started_at"]
+
+
+async def test_the_html_report_runs_nothing_and_is_not_framed_elsewhere(jp_fetch, project):
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": "reproduces"})
+    await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    report = await api(jp_fetch, "checks", str(summary["id"]), "report", raw=True)
+    policy = [d.strip() for d in report.headers["Content-Security-Policy"].split(";")]
+    assert "frame-ancestors 'self'" in policy
+    assert "script-src 'none'" in policy and "sandbox" in policy
+    assert "default-src 'none'" in policy
+
+
+async def test_a_command_line_check_is_named_like_the_servers_and_its_diff_is_served(
+        jp_fetch, project, nbrepro_db):
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbrepro", "check", str(project / "differs" / "model.ipynb"),
+         "--db", nbrepro_db, "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    (check,) = (await api(jp_fetch, "checks"))["checks"]
+    assert (check["path"], check["root"]) == ("differs/model.ipynb", "differs")
+    assert check["notebooks"] == [{"path": "differs/model.ipynb", "repository_path": "model.ipynb",
+                                   "verdict": "differs"}]
+    # The diff is the one the check stored, also without stored/re-run copies.
+    diff = await api(jp_fetch, "checks", str(check["id"]), "diff",
+                     params={"path": "differs/model.ipynb"})
+    assert '"43"' in json.dumps(diff["diff"])
+    status, _ = await api_error(jp_fetch, "checks", str(check["id"]), "notebooks",
+                                params={"path": "differs/model.ipynb"})
+    assert status == 404
+    status, _ = await api_error(jp_fetch, "checks", str(check["id"]), "diff",
+                                params={"path": "model.ipynb"})
+    assert status == 404  # the notebook's name in its repository is not an API path
+    # "Check again" takes the path the API gave.
+    again = await api(jp_fetch, "checks", method="POST", body={"path": check["path"]})
+    assert again["path"] == "differs/model.ipynb"
+    await api(jp_fetch, "checks", str(again["id"]), method="DELETE")
+
+
+async def test_the_diff_is_the_one_the_verdict_came_from(jp_fetch, project, tmp_path):
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": "differs"})
+    check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    assert check["verdict"] == "differs"
+    # The re-run copy on disk changes after the check (or is crafted): the server does
+    # not compare again, it serves what the check recorded.
+    rerun = tmp_path / "artifacts" / str(summary["id"]) / "rerun" / "model.ipynb"
+    rerun.write_text(rerun.read_text().replace('"43"', '"44"'))
+    diff = json.dumps((await api(jp_fetch, "checks", str(summary["id"]), "diff",
+                                 params={"path": "differs/model.ipynb"}))["diff"])
+    assert '"43"' in diff and '"44"' not in diff
+    pair = await api(jp_fetch, "checks", str(summary["id"]), "notebooks",
+                     params={"path": "differs/model.ipynb"})
+    assert json.dumps(pair["diff"]) == diff
+
+
+async def test_diff_of_an_unfinished_check_is_not_found(jp_fetch, project):
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": "infinite-loop"})
+    status, message = await api_error(jp_fetch, "checks", str(summary["id"]), "diff",
+                                      params={"path": "infinite-loop/spin.ipynb"})
+    assert status == 404 and "no stored result yet" in message
+    await api(jp_fetch, "checks", str(summary["id"]), method="DELETE")

@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/accuracy/generate.py [NAME ...] [--jobs 2]
 
-For every item of `corpus.ITEMS` this writes `corpus/<name>/stored.ipynb` (run in
-the item's stored environment), `rerun.ipynb` and `rerun2.ipynb` (two runs in its
-re-run environment, as `nbrepro check --twice` would do), the item's repository
-files (pyproject.toml, sanitize files), and `corpus/manifest.json` with the
-ground-truth label of every cell. Each run happens in its own scratch directory
+For every item of `tests/fixtures/accuracy/corpus.py` this writes
+`tests/fixtures/accuracy/notebooks/<name>/stored.ipynb` (run in the item's stored
+environment), `rerun.ipynb` and `rerun2.ipynb` (two runs in its re-run
+environment, as `nbrepro check --twice` would do), the item's repository files
+(pyproject.toml, sanitize files), and `notebooks/manifest.json` with the
+ground-truth label of every cell. Naming items regenerates only those (the
+manifest is always rewritten whole). Each run happens in its own scratch directory
 holding that environment's `envlib.py` and data files, in a fresh kernel.
 """
 
@@ -25,11 +27,11 @@ from pathlib import Path
 import nbclient
 import nbformat
 
-HERE = Path(__file__).resolve().parent
-CORPUS_DIR = HERE / "corpus"
-sys.path.insert(0, str(HERE))
+REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(REPO))  # the corpus lives with the tests, which run it too
 
-from corpus import COMMON_SETUP, ITEMS, Env, Item  # noqa: E402
+from tests.fixtures.accuracy import CORPUS_DIR, MANIFEST  # noqa: E402
+from tests.fixtures.accuracy.corpus import COMMON_SETUP, ITEMS, Env, Item  # noqa: E402
 
 from nbrepro.compare.markers import apply_execution_tags  # noqa: E402
 
@@ -123,7 +125,7 @@ def write_manifest() -> None:
         }
         for item in ITEMS
     }
-    (CORPUS_DIR / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/accuracy/run.py [--regenerate] [--verbose]
 
-Reads the committed corpus (`corpus/<name>/{stored,rerun,rerun2}.ipynb` and
-`corpus/manifest.json`, made by `generate.py`; `--regenerate` re-runs it first)
-and judges every code cell three ways:
+Reads the committed corpus (`tests/fixtures/accuracy/notebooks/<name>/{stored,rerun,
+rerun2}.ipynb` and its `manifest.json`, made by `generate.py`; `--regenerate`
+re-runs it first; the test suite runs nbrepro's part of it too) and judges every
+code cell three ways:
 
 - nbrepro: `compare_notebook(stored, rerun, options, second_run=rerun2)` with the
   options of the item's `[tool.nbrepro]` table; a cell is flagged when its status
@@ -36,56 +37,32 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 HERE = Path(__file__).resolve().parent
-CORPUS_DIR = HERE / "corpus"
+REPO = HERE.parent.parent
 RESULTS = HERE.parent / "results" / "accuracy.json"
+sys.path.insert(0, str(REPO))  # the corpus lives with the tests, which run it too
 
-FLAGGED = {"different", "missing-output", "extra-output", "error"}
+from tests.fixtures.accuracy import CorpusItem, judge_nbrepro, load_corpus  # noqa: E402
+from tests.fixtures.accuracy import outcome as _outcome  # noqa: E402
+from tests.fixtures.accuracy.corpus import ITEMS  # noqa: E402
+
 TOOLS = ("nbrepro", "nbdime-strict", "nbval-default")
 
 
-def load_corpus() -> list[dict[str, Any]]:
-    sys.path.insert(0, str(HERE))
-    from corpus import ITEMS
-
-    manifest = json.loads((CORPUS_DIR / "manifest.json").read_text())
+def check_up_to_date(items: list[CorpusItem]) -> None:
     sources = {item.name: [cell.source for cell in item.cells] for item in ITEMS}
-    items = []
-    for name, entry in manifest.items():
-        folder = CORPUS_DIR / name
-        runs = {
-            k: nbformat.read(folder / f"{k}.ipynb", as_version=4)
-            for k in ("stored", "rerun", "rerun2")
-        }
-        if [c.source for c in runs["stored"].cells] != sources.get(name):
-            print(f"warning: corpus/{name} is out of date with corpus.py; run with --regenerate")
-        items.append({"name": name, "folder": folder, "labels": entry["labels"], **runs})
-    return items
+    for item in items:
+        if [c.source for c in item.stored.cells] != sources.get(item.name):
+            print(f"warning: {item.name} is out of date with corpus.py; run with --regenerate")
 
 
 # -- the three judges: each returns {cell index: (flagged, status word)} -------
 
 
-def judge_nbrepro(item: dict[str, Any]) -> dict[int, tuple[bool, str]]:
-    from nbrepro import repoconfig
-    from nbrepro.compare import compare_notebook
-
-    options = repoconfig.load(item["folder"]).options_for("stored.ipynb")
-    result = compare_notebook(item["stored"], item["rerun"], options, second_run=item["rerun2"])
-    verdicts = {}
-    for cell in result.cells:
-        c = cell.comparison
-        word = c.status.value + (f" ({c.reason})" if c.reason else "")
-        verdicts[cell.index] = (c.status.value in FLAGGED, word)
-    return verdicts
-
-
-def judge_nbdime(item: dict[str, Any]) -> dict[int, tuple[bool, str]]:
+def judge_nbdime(item: CorpusItem) -> dict[int, tuple[bool, str]]:
     import nbdime
 
-    diff = nbdime.diff_notebooks(item["stored"], item["rerun"])
+    diff = nbdime.diff_notebooks(item.stored, item.rerun)
     flagged: set[int] = set()
     for entry in diff:
         if entry["key"] != "cells":
@@ -97,17 +74,17 @@ def judge_nbdime(item: dict[str, Any]) -> dict[int, tuple[bool, str]]:
                 flagged.update(range(op["key"], op["key"] + op["length"]))
     return {
         i: (i in flagged, "outputs differ" if i in flagged else "same")
-        for i, c in enumerate(item["stored"].cells)
+        for i, c in enumerate(item.stored.cells)
         if c.cell_type == "code"
     }
 
 
-def judge_nbval(item: dict[str, Any]) -> dict[int, tuple[bool, str]]:
+def judge_nbval(item: CorpusItem) -> dict[int, tuple[bool, str]]:
     from nbval import plugin
 
     cell_stub = _nbval_cell()
     verdicts = {}
-    for i, (stored, new) in enumerate(zip(item["stored"].cells, item["rerun"].cells, strict=True)):
+    for i, (stored, new) in enumerate(zip(item.stored.cells, item.rerun.cells, strict=True)):
         if stored.cell_type != "code":
             continue
         options = dict(check=True, check_exception=False, skip=False)
@@ -167,23 +144,22 @@ JUDGES = {"nbrepro": judge_nbrepro, "nbdime-strict": judge_nbdime, "nbval-defaul
 # -- scoring -------------------------------------------------------------------
 
 
-def score(items: list[dict[str, Any]], verbose: bool) -> dict[str, Any]:
+def score(items: list[CorpusItem], verbose: bool) -> dict[str, Any]:
     totals = {tool: Counter() for tool in TOOLS}
     seconds = dict.fromkeys(TOOLS, 0.0)
     cells: list[dict[str, Any]] = []
     for item in items:
         verdicts = {}
         for tool, judge in JUDGES.items():
-            started = time.perf_counter()
+            started = time.process_time()  # CPU: other work on the machine does not count
             verdicts[tool] = judge(item)
-            seconds[tool] += time.perf_counter() - started
-        for index, label in item["labels"].items():
-            i = int(index)
+            seconds[tool] += time.process_time() - started
+        for i, label in item.labels.items():
             truth = label.split(":")[0]
-            row = {"notebook": item["name"], "cell": i, "label": label}
+            row = {"notebook": item.name, "cell": i, "label": label}
             for tool in TOOLS:
                 flagged, word = verdicts[tool].get(i, (False, "not compared"))
-                outcome = _outcome(tool, truth, flagged, word)
+                outcome = _outcome(label, flagged, word)
                 totals[tool][outcome] += 1
                 totals[tool][f"{truth} cells"] += 1
                 row[tool] = word
@@ -191,18 +167,10 @@ def score(items: list[dict[str, Any]], verbose: bool) -> dict[str, Any]:
             cells.append(row)
             if verbose and any(row[f"{t} outcome"] in ("false alarm", "miss") for t in TOOLS):
                 print(
-                    f"  {item['name']}[{i}] {label}: "
+                    f"  {item.name}[{i}] {label}: "
                     + "; ".join(f"{t}={row[t]} ({row[f'{t} outcome']})" for t in TOOLS)
                 )
     return {"totals": {t: dict(c) for t, c in totals.items()}, "seconds": seconds, "cells": cells}
-
-
-def _outcome(tool: str, truth: str, flagged: bool, word: str) -> str:
-    if truth == "change":
-        return "caught" if flagged else "miss"
-    if tool == "nbrepro" and word.startswith("volatile"):
-        return "volatile"
-    return "false alarm" if flagged else "ok"
 
 
 def print_table(result: dict[str, Any], n_notebooks: int) -> None:
@@ -217,7 +185,7 @@ def print_table(result: dict[str, Any], n_notebooks: int) -> None:
         f"{any_tool.get('same cells', 0)} unchanged\n"
     )
     header = (
-        f"{'':15} {'false alarms':>13} {'misses':>8} {'caught':>8} {'volatile':>9} {'seconds':>8}"
+        f"{'':15} {'false alarms':>13} {'misses':>8} {'caught':>8} {'volatile':>9} {'CPU s':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -248,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
         generate.main([])
     items = load_corpus()
+    check_up_to_date(items)
     result = score(items, args.verbose)
     print_table(result, len(items))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

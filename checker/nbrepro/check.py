@@ -4,6 +4,11 @@ compare -> verdict -> store. Each stage's result is kept in the `CheckResult`.
 Progress is reported through a `Progress` object (the terminal shows it; the
 database keeps it for the JupyterLab panel). Interruption (Ctrl-C, SIGTERM) keeps
 what finished: every notebook's result is stored as soon as it is known.
+
+One notebook never ends the check: whatever goes wrong in nbrepro while it reads,
+runs or judges a notebook becomes that notebook's result, and the others go on.
+The repository's own settings (`[tool.nbrepro]`, sanitize files) are recorded,
+and a verdict they decided carries them (`NotebookResult.repo_settings`).
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ from pathlib import Path
 import nbformat
 
 from nbrepro import __version__, repoconfig
+from nbrepro.compare import CompareOptions
 from nbrepro.compare.markers import apply_execution_tags
-from nbrepro.errors import ConfigError
+from nbrepro.errors import ConfigError, NbreproError
 from nbrepro.isolation import get_backend
 from nbrepro.isolation.base import Backend, BackendOptions, BuildRequest
 from nbrepro.isolation.confine import ResourceLimits
 from nbrepro.model import (
     CheckResult,
+    CheckState,
     EnvironmentResult,
     Lock,
     NotebookInfo,
@@ -33,13 +40,13 @@ from nbrepro.model import (
     Spec,
 )
 from nbrepro.progress import Progress
-from nbrepro.stages.execute import ExecutionOptions, run_notebook
+from nbrepro.stages.execute import ExecutionOptions, NotebookRun, run_notebook
 from nbrepro.stages.resolve import resolve, short_message
 from nbrepro.stages.scan import find_notebooks, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
 from nbrepro.stages.verdict import install_failed, judge, not_checked, why_not_runnable
-from nbrepro.store import ERROR, FINISHED, INTERRUPTED, Store
+from nbrepro.store import Store
 
 
 @dataclass
@@ -56,6 +63,10 @@ class CheckOptions:
     output_dir: Path | None = None  # where stored and re-run notebooks are written
     twice: bool = False  # run each notebook twice: outputs that differ are `volatile`
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    ignore_repo_config: bool = False  # judge by nbrepro's defaults, not [tool.nbrepro]
+    # A single notebook's repository is searched for no higher than this folder (the
+    # Jupyter server passes its root; None: the filesystem root).
+    within: Path | None = None
 
 
 class StoreProgress(Progress):
@@ -118,7 +129,7 @@ def check(
     # An unknown backend or an unreachable engine is an input error: fail before work.
     backend = get_backend(options.backend, BackendOptions(
         sandbox=options.sandbox, limits=options.limits, base_image=options.base_image))
-    src = source if isinstance(source, Source) else open_source(source)
+    src = source if isinstance(source, Source) else open_source(source, within=options.within)
     backend.options.hidden += _hidden_paths(src, store)
     started = time.monotonic()
     result = CheckResult(
@@ -133,17 +144,106 @@ def check(
     try:
         _run_stages(src, options, backend, result, progress, scratch, store, check_id)
     except (KeyboardInterrupt, SystemExit):
-        _finish(store, check_id, INTERRUPTED, result, started, "interrupted")
+        _finish(store, check_id, CheckState.INTERRUPTED, result, started, "interrupted")
         raise
     except BaseException as exc:
-        _finish(store, check_id, ERROR, result, started, f"{type(exc).__name__}: {exc}")
+        _finish(store, check_id, CheckState.ERROR, result, started, f"{type(exc).__name__}: {exc}")
         raise
     else:
-        _finish(store, check_id, FINISHED, result, started)
+        _finish(store, check_id, CheckState.FINISHED, result, started)
     finally:
         for folder in scratch:
             shutil.rmtree(folder.parent, ignore_errors=True)
     return result
+
+
+class NotebookSession:
+    """A repository's environment prepared once, then its notebooks checked one at a
+    time, in one scratch copy, in the order asked: how the pytest plugin runs one test
+    item per notebook without building anything twice.
+
+    `paths` (relative to `root`) are the notebooks the session expects to be asked
+    about: their metadata picks the Python version and their imports are recorded,
+    as in `check`. Nothing is resolved or built before the first notebook is asked
+    for. `close()` removes the scratch copy.
+    """
+
+    def __init__(self, root: str | Path, paths: list[str], options: CheckOptions | None = None,
+                 progress: Progress | None = None) -> None:
+        self.options = options or CheckOptions()
+        self.progress = progress or Progress()
+        self.backend = get_backend(self.options.backend, BackendOptions(
+            sandbox=self.options.sandbox, limits=self.options.limits,
+            base_image=self.options.base_image))
+        self.src = open_source(str(root))
+        self.backend.options.hidden += _hidden_paths(self.src, None)
+        self.result = CheckResult(
+            repository=self.src.info, nbrepro_version=__version__,
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        self.paths = list(paths)
+        self._scanned: dict[str, tuple[NotebookInfo, nbformat.NotebookNode | None]] = {}
+        self._config: repoconfig.RepoConfig | None = None
+        self._scratch_dirs: list[Path] = []
+        self._failure: str | None = None  # why the environment could not be had
+        self._ready = False  # resolved and built (or failed to)
+
+    def _scan(self, path: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
+        if path not in self._scanned:
+            self._scanned[path] = _scan(self.src.root, path)
+        return self._scanned[path]
+
+    def _runnable(self, info: NotebookInfo, nb: nbformat.NotebookNode | None) -> bool:
+        assert self._config is not None
+        return why_not_runnable(info) is None and nb is not None and \
+            not self._config.skipped(info.path)
+
+    def _load_settings(self) -> repoconfig.RepoConfig:
+        if self._config is None:
+            scanned = [self._scan(p) for p in self.paths]
+            self.result.spec = read_spec(self.src.root,
+                                         {m for info, _ in scanned for m in info.imports})
+            self._config = _repo_config(self.src.root, self.result.spec,
+                                        self.options.ignore_repo_config)
+        return self._config
+
+    def check_notebook(self, path: str) -> NotebookResult:
+        """Check one notebook (relative to the root, POSIX separators)."""
+        config = self._load_settings()
+        info, nb = self._scan(path)
+        why = why_not_runnable(info)
+        if why is not None or nb is None:
+            outcome = not_checked(info, why or "unreadable")
+        elif config.skipped(info.path):
+            outcome = not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml")
+        else:
+            if not self._ready:
+                self._ready = True
+                infos = [i for i, n in (self._scan(p) for p in self.paths)
+                         if self._runnable(i, n)] or [info]
+                self._failure = _prepare(self.src, self.options, self.backend, self.result,
+                                         self.progress, self._scratch_dirs, None, None, infos)
+            if self._failure is not None:
+                outcome = install_failed(info, self._failure)
+            else:
+                self.progress.notebook_started(info.path, len(self.result.notebooks),
+                                               len(self.paths), info.code_cells)
+                outcome = _check_one(info, nb, self._scratch_dirs, self.result, self.backend,
+                                     self.options, config, self.progress)
+        self.result.notebooks.append(outcome)
+        self.progress.notebook_done(outcome)
+        return outcome
+
+    def close(self) -> None:
+        for folder in self._scratch_dirs:
+            shutil.rmtree(folder.parent, ignore_errors=True)
+        self._scratch_dirs.clear()
+
+    def __enter__(self) -> NotebookSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _run_stages(
@@ -152,7 +252,7 @@ def _run_stages(
 ) -> None:
     progress.stage("scan")
     paths = src.selected if src.selected is not None else find_notebooks(src.root)
-    scanned = [scan_notebook(src.root, p) for p in paths]
+    scanned = [_scan(src.root, p) for p in paths]
     runnable: list[tuple[NotebookInfo, nbformat.NotebookNode]] = []
     for info, nb in scanned:
         why = why_not_runnable(info)
@@ -163,20 +263,43 @@ def _run_stages(
 
     progress.stage("spec")
     result.spec = read_spec(src.root, {m for info, _ in scanned for m in info.imports})
-    config = _repo_config(src.root, result.spec)
+    config = _repo_config(src.root, result.spec, options.ignore_repo_config)
+    result.repo_settings = config.described
     for info, nb in list(runnable):
         if config.skipped(info.path):
             runnable.remove((info, nb))
-            _record(result, not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml"),
-                    progress)
+            outcome = not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml")
+            outcome.repo_settings = config.described_for(info.path)
+            _record(result, outcome, progress)
     if not runnable:
         return
 
+    reason = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
+                      [info for info, _ in runnable])
+    if reason is not None:
+        for info, _ in runnable:
+            _record(result, install_failed(info, reason), progress)
+        return
+    for position, (info, nb) in enumerate(runnable):
+        progress.notebook_started(info.path, position, len(runnable), info.code_cells)
+        _record(result, _check_one(info, nb, scratch_dirs, result, backend, options, config,
+                                   progress), progress)
+
+
+def _prepare(
+    src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
+    progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
+    infos: list[NotebookInfo],
+) -> str | None:
+    """Resolve and build the environment once, into `result`, and make the scratch
+    copies the notebooks run in (appended to `scratch_dirs`: one, two with --twice).
+    Returns why the environment could not be had, or None."""
+    assert result.spec is not None
     progress.stage("resolve")
     scratch = scratch_copy(src.root)
     scratch_dirs.append(scratch)
     python = backend.choose_python(options.python or requested_python(
-        result.spec.python_version, [i for i, _ in runnable]))
+        result.spec.python_version, infos))
     project_dir = scratch / result.spec.local_project if result.spec.local_project else None
     result.lock = resolve(
         result.spec, python.minor, resolver=options.resolver,
@@ -186,10 +309,7 @@ def _run_stages(
         runner=backend.tool_runner(python, [project_dir] if project_dir else []),
     )
     if not result.lock.ok:
-        reason = _install_reason("could not resolve", result.lock)
-        for info, _ in runnable:
-            _record(result, install_failed(info, reason), progress)
-        return
+        return _install_reason("could not resolve", result.lock)
 
     progress.stage("build")
     result.environment = backend.build(BuildRequest(
@@ -201,42 +321,87 @@ def _run_stages(
     if store is not None and check_id is not None:
         store.record_environment(check_id, result.spec, result.lock, result.environment)
     if not result.environment.ok:
-        reason = _install_reason("could not install", result.environment)
-        for info, _ in runnable:
-            _record(result, install_failed(info, reason), progress)
-        return
-
+        return _install_reason("could not install", result.environment)
     # With --twice, a second scratch copy sees the notebooks run in the same order.
-    scratches = [scratch]
     if options.twice:
-        scratches.append(scratch_copy(src.root))
-        scratch_dirs.append(scratches[1])
-    for position, (info, nb) in enumerate(runnable):
-        progress.notebook_started(info.path, position, len(runnable), info.code_cells)
-        # nbval's execution markers become the tags nbclient knows (skip, raises).
-        to_run = apply_execution_tags(copy.deepcopy(nb))
-        runs = [
-            run_notebook(
-                to_run, (where / info.path).parent, where, result.environment, backend,
-                options.execution, network=options.network,
-                on_cell=lambda i, d, t, p=info.path: progress.cell_done(p, i, d, t),
-            )
-            for where in scratches
-        ]
-        progress.stage("compare")
-        compare_options = config.options_for(info.path)
-        compare_options.scratch_dirs = [str(where) for where in scratches]
-        compare_options.home_dirs = [run.home for run in runs if run.home]
-        outcome = judge(info, nb, runs[0], compare_options,
-                        second_run=runs[1] if len(runs) > 1 else None)
-        if options.output_dir is not None:
-            _write_notebooks(options.output_dir, info.path, nb, runs[0].executed)
-        _record(result, outcome, progress)
+        scratch_dirs.append(scratch_copy(src.root))
+    return None
 
 
-def _repo_config(root: Path, spec: Spec) -> repoconfig.RepoConfig:
+def _check_one(
+    info: NotebookInfo, nb: nbformat.NotebookNode, scratches: list[Path], result: CheckResult,
+    backend: Backend, options: CheckOptions, config: repoconfig.RepoConfig, progress: Progress,
+) -> NotebookResult:
+    """`_check_notebook`, where a failure of nbrepro itself on this notebook becomes the
+    notebook's result instead of the end of the check."""
+    assert result.environment is not None
+    try:
+        return _check_notebook(info, nb, scratches, result.environment, backend, options,
+                               config, progress)
+    except NbreproError:
+        raise
+    except Exception as exc:
+        return not_checked(info, "nbrepro could not check this notebook: "
+                                 f"{type(exc).__name__}: {str(exc)[:300]}".rstrip(": "))
+
+
+def _check_notebook(
+    info: NotebookInfo, nb: nbformat.NotebookNode, scratches: list[Path],
+    environment: EnvironmentResult, backend: Backend, options: CheckOptions,
+    config: repoconfig.RepoConfig, progress: Progress,
+) -> NotebookResult:
+    """Run one notebook (twice with --twice) and judge it."""
+    # nbval's execution markers become the tags nbclient knows (skip, raises).
+    to_run = nbformat.from_dict(apply_execution_tags(copy.deepcopy(nb)))
+
+    def on_cell(index: int, done: int, total: int) -> None:
+        progress.cell_done(info.path, index, done, total)
+
+    runs = [
+        run_notebook(to_run, (where / info.path).parent, where, environment, backend,
+                     options.execution, network=options.network, on_cell=on_cell)
+        for where in scratches
+    ]
+    progress.stage("compare")
+    outcome = _judge(info, nb, runs, scratches, config.options_for(info.path))
+    applied = config.described_for(info.path)
+    if applied:
+        # The repository's settings can decide its own verdict: judge again by
+        # nbrepro's defaults and say so when they did.
+        plain = _judge(info, nb, runs, scratches, CompareOptions())
+        if plain.verdict is not outcome.verdict:
+            outcome.repo_settings = applied
+            outcome.verdict_without_repo_settings = plain.verdict
+    if options.output_dir is not None:
+        _write_notebooks(options.output_dir, info.path, nb, runs[0].executed)
+    return outcome
+
+
+def _judge(info: NotebookInfo, nb: nbformat.NotebookNode, runs: list[NotebookRun],
+           scratches: list[Path], options: CompareOptions) -> NotebookResult:
+    options.scratch_dirs = [str(where) for where in scratches]
+    options.home_dirs = [run.home for run in runs if run.home]
+    return judge(info, nb, runs[0], options, second_run=runs[1] if len(runs) > 1 else None)
+
+
+def _scan(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
+    """Scan one notebook; a failure of nbrepro on it makes it not-checked, nothing more."""
+    try:
+        return scan_notebook(root, rel)
+    except Exception as exc:
+        info = NotebookInfo(path=rel, valid=False,
+                            error=f"nbrepro could not read this notebook: "
+                                  f"{type(exc).__name__}: {str(exc)[:300]}".rstrip(": "))
+        return info, None
+
+
+def _repo_config(root: Path, spec: Spec, ignore: bool = False) -> repoconfig.RepoConfig:
     """The audited repository's `[tool.nbrepro]`; a malformed one is reported in the
     spec (it is the repository's problem) and the defaults are used."""
+    if ignore:
+        spec.skipped.append("the repository's own settings ([tool.nbrepro], sanitize files) "
+                            "ignored: --ignore-repo-config")
+        return repoconfig.RepoConfig(root=root)
     try:
         return repoconfig.load(root)
     except ConfigError as exc:
@@ -256,7 +421,7 @@ def _hidden_paths(src: Source, store: Store | None) -> list[Path]:
 
 
 def _finish(
-    store: Store | None, check_id: int | None, state: str, result: CheckResult,
+    store: Store | None, check_id: int | None, state: CheckState, result: CheckResult,
     started: float, error: str | None = None,
 ) -> None:
     result.seconds = time.monotonic() - started
@@ -294,7 +459,8 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "base_image": options.base_image, "cell_timeout": options.execution.cell_timeout,
         "notebook_timeout": options.execution.notebook_timeout,
         "keep_going": options.execution.keep_going, "twice": options.twice,
+        "ignore_repo_config": options.ignore_repo_config,
     }
 
 
-__all__ = ["CheckOptions", "Progress", "check"]
+__all__ = ["CheckOptions", "NotebookSession", "Progress", "check"]

@@ -15,6 +15,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.status import Status
+from rich.text import Text
 
 from nbrepro import __version__
 from nbrepro.errors import InputError, NbreproError
@@ -47,7 +48,10 @@ class ConsoleProgress(Progress):
 
     def _show(self, text: str) -> None:
         if self.status is not None:
-            self.status.update(text)
+            # Text, not a string: notebook paths would be parsed as rich markup.
+            from nbrepro.report.terminal import plain_text
+
+            self.status.update(plain_text(text))
 
     def stage(self, stage: str, detail: str | None = None) -> None:
         self._show(f"{stage}{': ' + detail if detail else ''} {self.where}".strip())
@@ -61,7 +65,9 @@ class ConsoleProgress(Progress):
 
     def notebook_done(self, result: NotebookResult) -> None:
         if not self.quiet and self.status is None:
-            self.console.print(f"{result.verdict.value:>22}  {result.path}")
+            from nbrepro.report.terminal import plain
+
+            self.console.print(Text(f"{result.verdict.value:>22}  {plain(result.path)}"))
 
 
 def _writable_file(path: str) -> Path | None:
@@ -130,6 +136,12 @@ def cli() -> None:
               help="Run every notebook twice: outputs that differ between the runs are "
                    "'volatile' and left out of the verdict.")
 @click.option("--no-cache", is_flag=True, help="Resolve and build afresh.")
+@click.option("--ignore-repo-config", is_flag=True,
+              help="Judge by nbrepro's defaults only: ignore the repository's own settings "
+                   "([tool.nbrepro], nbval sanitize files).")
+@click.option("--within", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="For a single notebook: look for its repository (the enclosing git work "
+                   "tree) no higher than DIR [default: the filesystem root].")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write stored/ and rerun/ copies of each notebook here.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the results.")
@@ -140,31 +152,27 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           notebook_timeout: float, resolver: str, backend: str, exclude_newer: str | None,
           python_version: str | None, keep_going: bool, twice: bool, no_cache: bool,
           output_dir: Path | None, quiet: bool, check_id: int | None, no_sandbox: bool,
-          network: bool, base_image: str | None, memory: str, cpus: float) -> None:
+          network: bool, base_image: str | None, memory: str, cpus: float,
+          ignore_repo_config: bool, within: Path | None) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs."""
-    from nbrepro.check import CheckOptions
     from nbrepro.check import check as run_check
-    from nbrepro.isolation.confine import ResourceLimits
     from nbrepro.report import RENDERERS
     from nbrepro.report.terminal import print_report
-    from nbrepro.stages.execute import ExecutionOptions
     from nbrepro.store import Store
 
     # Every output file is checked before any work: an unwritable path fails fast.
     outputs = {fmt: _writable_file(path)
                for fmt, path in (("json", json_path), ("html", html_path)) if path}
-    if exclude_newer:
-        _validate_date(exclude_newer)
-    limits = ResourceLimits(memory=ResourceLimits.parse_size(memory), cpus=cpus)
+    options = _check_options(
+        cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, resolver=resolver,
+        backend=backend, no_sandbox=no_sandbox, network=network, base_image=base_image,
+        memory=memory, cpus=cpus, exclude_newer=exclude_newer, python_version=python_version,
+        keep_going=keep_going, twice=twice, no_cache=no_cache)
+    options.output_dir = output_dir
+    options.ignore_repo_config = ignore_repo_config
+    options.within = within.expanduser().resolve() if within is not None else None
     store = Store(db_url)
     store.mark_stale()  # checks killed outright (SIGKILL, power loss) read as interrupted
-    options = CheckOptions(
-        resolver=resolver, backend=backend, exclude_newer=exclude_newer,
-        python=python_version, use_cache=not no_cache, output_dir=output_dir, twice=twice,
-        sandbox=not no_sandbox, network=network, base_image=base_image, limits=limits,
-        execution=ExecutionOptions(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                                   keep_going=keep_going),
-    )
     # Logs and CI are not terminals: do not wrap the table at 80 columns there.
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     with ConsoleProgress(err, quiet=quiet) as progress:
@@ -176,6 +184,254 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     sys.exit(EXIT_OK if result.ok else EXIT_NOT_REPRODUCED)
 
 
+REPORT_FORMATS = ("table", "markdown", "csv", "html", "junit", "json")
+
+
+@cli.command()
+@click.argument("results", metavar="RESULTS.json|DB")
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="The check to report, in a database [default: the newest finished one].")
+@click.option("--audit", "audit_name", metavar="NAME_OR_ID",
+              help="The audit to report, in an audit database [default: the newest].")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table",
+              show_default=True, help="What to write (csv: audits; junit: checks).")
+@click.option("-o", "--output", metavar="FILE", default="-", show_default=True,
+              help="Where to write it ('-': stdout; csv: a folder, or NAME.csv for "
+                   "NAME-<table>.csv files).")
+def report(results: str, check_id: int | None, audit_name: str | None, fmt: str,
+           output: str) -> None:
+    """Render results: a check's (a `check --json` file or a results database) or, for a
+    database that holds audits, the published study's funnel and tables."""
+    from nbrepro.report.inputs import classify
+
+    source = classify(results)
+    if source.kind == "db" and check_id is None:
+        from nbrepro.audit.render import is_audit_database, render_audit_report
+
+        if audit_name is not None or is_audit_database(source.location):
+            if fmt == "junit":
+                raise InputError("--format junit reports a check, not an audit")
+            render_audit_report(source.location, audit_name, fmt,
+                                None if output == "-" else output)
+            return
+    if audit_name is not None:
+        raise InputError("--audit picks an audit in a database")
+    if fmt == "csv":
+        raise InputError("--format csv reports an audit; a check's results: json or junit")
+    from nbrepro.report import RENDERERS
+    from nbrepro.report.inputs import load_check
+    from nbrepro.report.terminal import print_report
+
+    target = _writable_file(output)
+    # The one place that decides what RESULTS holds; every format renders the same model.
+    result = load_check(results, check_id)
+    if fmt == "table" and target is None:
+        print_report(result, Console(highlight=False,
+                                     width=None if sys.stdout.isatty() else 200))
+        return
+    _write(target, RENDERERS[fmt](result))
+
+
+@cli.command()
+@click.argument("results", metavar="RESULTS.json|DB")
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="The check to draw, in a database [default: the newest finished one].")
+@click.option("--format", "fmt", type=click.Choice(["svg", "shields"]), default="svg",
+              show_default=True, help="An SVG image, or shields.io endpoint JSON.")
+@click.option("-o", "--output", metavar="FILE", default="-", show_default=True,
+              help="Where to write it ('-': stdout).")
+@click.option("--link", metavar="URL", help="SVG: open this URL (the report) on a click.")
+def badge(results: str, check_id: int | None, fmt: str, output: str, link: str | None) -> None:
+    """Draw the README badge for a check's results."""
+    from nbrepro.report import badge as badges
+    from nbrepro.report.inputs import load_check
+
+    target = _writable_file(output)
+    if link is not None:
+        badges.check_link(link)
+    result = load_check(results, check_id)
+    _write(target, badges.svg(result, link=link) if fmt == "svg" else badges.endpoint_json(result))
+
+
+# `nbrepro check` options that apply to each repository of an audit (shared, so the
+# two commands cannot drift apart).
+PER_REPOSITORY_OPTIONS = (
+    "cell_timeout", "notebook_timeout", "resolver", "backend", "no_sandbox", "network",
+    "base_image", "memory", "cpus", "exclude_newer", "python_version", "keep_going", "twice",
+    "no_cache",
+)
+
+
+def _check_options(**kw: Any) -> Any:  # -> nbrepro.check.CheckOptions
+    from nbrepro.check import CheckOptions
+    from nbrepro.isolation.confine import ResourceLimits
+    from nbrepro.stages.execute import ExecutionOptions
+
+    if kw["exclude_newer"]:
+        _validate_date(kw["exclude_newer"])
+    if kw["python_version"] is not None:
+        from nbrepro.isolation.tools import python_version as version_number
+
+        if version_number(kw["python_version"]) is None:
+            raise InputError(f"--python: not a Python version (X, X.Y or X.Y.Z): "
+                             f"{kw['python_version']!r}")
+    return CheckOptions(
+        resolver=kw["resolver"], backend=kw["backend"], exclude_newer=kw["exclude_newer"],
+        python=kw["python_version"], use_cache=not kw["no_cache"], twice=kw["twice"],
+        sandbox=not kw["no_sandbox"], network=kw["network"], base_image=kw["base_image"],
+        limits=ResourceLimits(memory=ResourceLimits.parse_size(kw["memory"]), cpus=kw["cpus"]),
+        execution=ExecutionOptions(cell_timeout=kw["cell_timeout"],
+                                   notebook_timeout=kw["notebook_timeout"],
+                                   keep_going=kw["keep_going"]),
+    )
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, metavar="SOURCE...")
+@click.option("--db", "db_url", metavar="URL",
+              help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "
+                   "file in the user data folder].")
+@click.option("--name", metavar="NAME",
+              help="Name of the audit (re-running the same name resumes it) "
+                   "[default: the first source's file name].")
+@click.option("--github-search", "github_queries", multiple=True, metavar="QUERY",
+              help="Add the repositories GitHub's search finds ($GITHUB_TOKEN when set).")
+@click.option("--pmc-search", "pmc_queries", multiple=True, metavar="QUERY",
+              help="Add the GitHub repositories linked by the PubMed Central articles this "
+                   "full-text search finds ($NCBI_API_KEY when set).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Repositories checked at once by the local process pool "
+                   "[default: from the cores and memory].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on an existing Dask scheduler.")
+@click.option("--dask-local", type=click.IntRange(min=1), metavar="N",
+              help="Run on a local Dask cluster of N workers.")
+@click.option("--repo-timeout", type=click.FloatRange(min=1), metavar="S",
+              help="Seconds one repository may take in all.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Audit only the first N repositories.")
+@click.option("--retry-failed", is_flag=True,
+              help="Check again repositories that ended in an nbrepro error or a timeout.")
+@click.option("--force", is_flag=True, help="Check every repository again.")
+@click.option("--keep-clones", is_flag=True, help="Keep the clones in the cache.")
+@click.option("--no-github-metadata", is_flag=True,
+              help="Do not ask GitHub's API for stars, licence and dates.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
+def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
+          github_queries: tuple[str, ...], pmc_queries: tuple[str, ...], jobs: int | None,
+          scheduler: str | None, dask_local: int | None, repo_timeout: float | None,
+          limit: int | None, retry_failed: bool, force: bool, keep_clones: bool,
+          no_github_metadata: bool, quiet: bool, **per_repository: Any) -> None:
+    """Check many repositories (lists of URLs or owner/name lines, CSV files with
+    publication metadata, GitHub or PubMed Central searches) into one database.
+
+    Re-running the same audit resumes it: repositories already checked at the same
+    commit with the same options are skipped."""
+    if not sources and not github_queries and not pmc_queries:
+        raise InputError("no sources: give a list file, --github-search or --pmc-search")
+    if scheduler and dask_local:
+        raise InputError("--scheduler and --dask-local exclude each other")
+    if jobs and (scheduler or dask_local):
+        raise InputError("--jobs is for the local process pool, not Dask")
+    from nbrepro.audit.render import load_report, rich_tables
+    from nbrepro.audit.runner import AuditConfig, run_audit
+
+    config = AuditConfig(
+        sources=list(sources), options=_check_options(**per_repository),
+        github_queries=list(github_queries), pmc_queries=list(pmc_queries), db_url=db_url,
+        name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
+        repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
+        keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
+    )
+    run = run_audit(config, err)
+    report = load_report(run.db_url, str(run.audit_id))
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    for table in rich_tables(report)[:3]:  # funnel, split, repositories
+        out.print(table)
+    out.print(f"{run.repositories} repositories: {run.checked_now} checked now, "
+              f"{run.already_done} already done, {run.failed} nbrepro error(s) or timeout(s). "
+              f"Full report: nbrepro report {_db_argument(run.db_url)} --audit {run.name}")
+    sys.exit(EXIT_OK if run.failed == 0 else EXIT_NOT_REPRODUCED)
+
+
+for _param in cli.commands["check"].params:
+    if _param.name in PER_REPOSITORY_OPTIONS:
+        audit.params.append(_param)
+
+
+def _db_argument(url: str) -> str:
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+
+
+def _database_url(db: str) -> str:
+    """A SQLAlchemy URL, or the path of a SQLite file."""
+    if "://" in db:
+        return db
+    path = Path(db).expanduser()
+    if not path.is_file():
+        raise InputError(f"no such database file: {db}")
+    return f"sqlite:///{path.resolve()}"
+
+
+@cli.command()
+@click.argument("db", metavar="DB")
+@click.option("--audit", metavar="NAME_OR_ID", help="Export only this audit's checks.")
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="Export only this check (an RO-Crate describes one check).")
+@click.option("--format", "fmt", type=click.Choice(["turtle", "nt", "jsonld", "rocrate"]),
+              default="turtle", show_default=True, help="RDF syntax, or an RO-Crate 1.1.")
+@click.option("-o", "--output", metavar="FILE_OR_DIR",
+              help="Where to write: a file ('-': stdout, the default), a folder for rocrate "
+                   "(default: the current folder).")
+def export(db: str, audit: str | None, check_id: int | None, fmt: str,
+           output: str | None) -> None:
+    """Export the results in database DB (a SQLAlchemy URL or a SQLite file) as a
+    knowledge graph."""
+    from nbrepro.graph.export import export as export_graph
+
+    if fmt != "rocrate" and output not in (None, "-"):
+        _writable_file(output)
+    written = export_graph(db, fmt, output, audit=audit, check_id=check_id)
+    if written is not None:
+        shown = written / "ro-crate-metadata.json" if fmt == "rocrate" else written
+        _say(f"nbrepro: wrote {shown}")
+
+
+@cli.command()
+@click.argument("db", metavar="DB")
+@click.argument("sparql", required=False, metavar="[SPARQL]")
+@click.option("--example", metavar="NAME", help="Run a named example query.")
+@click.option("--list-examples", is_flag=True, help="List the example queries and exit.")
+@click.option("--show", is_flag=True, help="With --example: print its SPARQL and exit.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="How to print the answer.")
+def query(db: str, sparql: str | None, example: str | None, list_examples: bool, show: bool,
+          fmt: str) -> None:
+    """Answer a SPARQL 1.1 query (or a named example) over the results in DB.
+    Prefixes rdf, rdfs, xsd, prov, p-plan, repr, doap, fabio, prism, dcterms and nbr
+    are predeclared; SPARQL '-' reads the query from stdin."""
+    from nbrepro.graph.examples import EXAMPLES
+    from nbrepro.graph.examples import example as find_example
+
+    if list_examples:
+        for item in EXAMPLES.values():
+            sys.stdout.write(f"{item.name:30} {item.question}\n")
+        return
+    if (sparql is None) == (example is None):
+        raise InputError("give either a SPARQL query or --example NAME (--list-examples "
+                         "lists them)")
+    if example is not None:
+        text = find_example(example).sparql
+        if show:
+            sys.stdout.write(text)
+            return
+    else:
+        text = sys.stdin.read() if sparql == "-" else str(sparql)
+    from nbrepro.graph.query import render, run
+
+    sys.stdout.write(render(run(db, text), fmt))
+
+
 def _validate_date(text: str) -> None:
     from datetime import date
 
@@ -185,9 +441,64 @@ def _validate_date(text: str) -> None:
         raise InputError(f"--exclude-newer: not a date (YYYY-MM-DD): {text}") from None
 
 
+@cli.command()
+@click.argument("action", type=click.Choice(["list", "prune", "clear"]), default="list")
+@click.option("--max-size", metavar="SIZE", default="50g", show_default=True,
+              help="prune: remove the least recently used entries until the cache is this "
+                   "size (like 500m or 50g).")
+def cache(action: str, max_size: str) -> None:
+    """Show, prune (least recently used first) or clear nbrepro's cache of
+    environments, locks, clones and docker images."""
+    from rich.table import Table
+
+    from nbrepro import cache as nbcache
+
+    out = Console(highlight=False)
+    if action == "list":
+        found = nbcache.entries()
+        table = Table(title=f"nbrepro cache: {nbcache.cache_root()}", title_justify="left")
+        for column in ("kind", "entries", "size"):
+            table.add_column(column, justify="left" if column == "kind" else "right")
+        for kind in sorted({e.kind for e in found}):
+            mine = [e for e in found if e.kind == kind]
+            table.add_row(kind, str(len(mine)), _size(sum(e.size for e in mine)))
+        table.add_row("total", str(len(found)), _size(sum(e.size for e in found)))
+        out.print(table)
+        return
+    if action == "prune":
+        removed, left = nbcache.prune(_parse_size(max_size))
+        out.print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
+                  f"({_size(sum(e.size for e in removed))}); {_size(left)} left")
+        return
+    removed = nbcache.clear()
+    out.print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
+              f"({_size(sum(e.size for e in removed))})")
+
+
+def _parse_size(text: str) -> int:
+    from nbrepro.errors import ConfigError
+    from nbrepro.isolation.confine import parse_size
+
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise InputError(f"--max-size: {exc}") from None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
 def _say(message: str) -> None:
-    """One unwrapped line on stderr (rich would wrap long paths)."""
-    sys.stderr.write(" ".join(message.split()) + "\n")
+    """One unwrapped line on stderr (rich would wrap long paths), without control
+    characters (messages may quote the audited repository's file names)."""
+    from nbrepro.report.terminal import plain
+
+    sys.stderr.write(plain(" ".join(message.split())) + "\n")
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -196,6 +507,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from nbrepro.lazyimport import skip_unused_imports
+
+    skip_unused_imports()
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="nbrepro", standalone_mode=False)

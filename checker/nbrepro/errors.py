@@ -22,3 +22,21 @@ class ConfigError(NbreproError):
 
 class BackendUnavailable(NbreproError):
     """An isolation backend (sandbox, Docker engine) that was asked for cannot be used."""
+
+
+class PatternFailed(NbreproError):
+    """A repository-supplied pattern (a sanitize file, `[tool.nbrepro] ignore`) could
+    not be applied to one output: it ran longer than its time limit, or its
+    replacement names a group the pattern lacks. The comparer leaves that pattern
+    out and says so in the cell's detail."""
+
+    def __init__(self, pattern: str, source: str, why: str) -> None:
+        super().__init__(f"pattern {pattern!r} ({source or 'repository'}) {why}")
+        self.pattern = pattern
+        self.source = source
+
+
+class RepositoryFileError(OSError):
+    """A file of an audited repository nbrepro will not read: a link out of the
+    repository, not a regular file (a FIFO, a device), or too large. An `OSError`, so
+    that readers treat it like any unreadable file: a result, never a crash."""

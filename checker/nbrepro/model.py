@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 
 class CellStatus(str, enum.Enum):
-    """The outcome for one code cell (DESIGN.md, *Verdicts*)."""
+    """The outcome for one code cell (README, *Verdicts*)."""
 
     IDENTICAL = "identical"
     EQUIVALENT = "equivalent"
@@ -66,6 +66,26 @@ _SEVERITY = {
     Verdict.KERNEL_DIED: 6,
     Verdict.INSTALL_FAILED: 7,
 }
+
+
+class CheckState(str, enum.Enum):
+    """Where a check is in its life: the database, the server and the panel use these
+    words (stored as these strings)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # its process ended before it finished
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def active(self) -> bool:
+        """Still queued or running: it may change."""
+        return self in (CheckState.QUEUED, CheckState.RUNNING)
 
 
 def worst(verdicts: list[Verdict]) -> Verdict | None:
@@ -215,6 +235,12 @@ class CellResult(Record):
     image_diff: str | None = None  # base64 PNG difference image, for the report
     nbdime_diff: list[dict[str, Any]] | None = None  # the cell's diff in nbdime format
     suggested_sanitiser: str | None = None  # for volatile cells: `regex: ...\nreplace: ...`
+    # For cells that did not reproduce (different, missing/extra output, error): the
+    # stored and re-run outputs in nbformat's JSON shape, so a report can show both.
+    # Values longer than the verdict stage's limit are cut, and the output then carries
+    # `nbrepro_truncated`: {key: original length}.
+    stored_outputs: list[dict[str, Any]] | None = None
+    rerun_outputs: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -228,6 +254,10 @@ class NotebookResult(Record):
     cells: list[CellResult] = field(default_factory=list)
     seconds: float = 0.0
     info: NotebookInfo | None = None
+    # The repository's own settings ([tool.nbrepro], sanitize files) that decided this
+    # verdict, one line each; empty when nbrepro's defaults give the same verdict.
+    repo_settings: list[str] = field(default_factory=list)
+    verdict_without_repo_settings: Verdict | None = None  # what the defaults give
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NotebookResult:
@@ -257,10 +287,17 @@ class CheckResult(Record):
     started_at: str | None = None
     seconds: float = 0.0
     nbrepro_version: str = ""
+    # Every setting the audited repository supplied for its own check, one line each.
+    repo_settings: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict | None:
         return worst([n.verdict for n in self.notebooks])
+
+    @property
+    def decided_by_repo_settings(self) -> bool:
+        """Whether the repository's own settings decided any notebook's verdict."""
+        return any(n.repo_settings for n in self.notebooks)
 
     @property
     def ok(self) -> bool:
@@ -277,6 +314,7 @@ class CheckResult(Record):
         verdict = self.verdict
         data["verdict"] = verdict.value if verdict else None
         data["summary"] = self.summary()
+        data["decided_by_repo_settings"] = self.decided_by_repo_settings
         return data
 
     @classmethod
@@ -294,6 +332,7 @@ class CheckResult(Record):
             started_at=data.get("started_at"),
             seconds=data.get("seconds", 0.0),
             nbrepro_version=data.get("nbrepro_version", ""),
+            repo_settings=list(data.get("repo_settings") or []),
         )
 
 
@@ -308,5 +347,5 @@ def _spec_from_dict(data: dict[str, Any] | None) -> Spec | None:
 # Fields whose JSON value must be turned back into an enum.
 _FIELD_TYPES: dict[str, dict[str, Any]] = {
     "CellResult": {"status": CellStatus},
-    "NotebookResult": {"verdict": Verdict},
+    "NotebookResult": {"verdict": Verdict, "verdict_without_repo_settings": Verdict},
 }

@@ -11,6 +11,8 @@
     ]
     sanitize-with = "ci/nbval_sanitize.cfg"   # nbval sanitize files (one or a list)
     lax = false                      # like nbval --nbval-lax: check only NBVAL_CHECK_OUTPUT cells
+    warnings = "strict"              # new warnings on stderr count as differences
+                                     # (default "report": listed with the cell, not counted)
 
     [tool.nbrepro.notebooks."examples/**/*.ipynb"]   # per-notebook settings, keyed by glob
     rtol = 1e-3
@@ -27,6 +29,11 @@ tox.ini, setup.cfg or `[tool.pytest.ini_options]`) has its sanitize file picked 
 too, without any nbrepro table.
 
 A malformed table raises `nbrepro.errors.ConfigError` with a one-line message.
+
+These settings come from the audited repository, so they can decide its own verdict
+(`ignore = ['(?s).+']` makes every output equal): every setting is kept as a line of
+text (`RepoConfig.described`, `described_for`) for the results to show next to the
+verdicts it changed. Files are read only inside the repository (`read_repo_file`).
 """
 
 from __future__ import annotations
@@ -43,12 +50,16 @@ from typing import Any
 import tomllib
 
 from nbrepro.compare import NORMALISERS, CompareOptions
-from nbrepro.compare.markers import Sanitizer, load_sanitize_file
+from nbrepro.compare.markers import Sanitizer, parse_sanitize_text
 from nbrepro.errors import ConfigError
+from nbrepro.stages.source import read_repo_text
 
 IGNORE_PLACEHOLDER = "<ignored>"
 
-_SHARED_KEYS = {"rtol", "atol", "image-threshold", "disable", "ignore", "sanitize-with", "lax"}
+_SHARED_KEYS = {
+    "rtol", "atol", "image-threshold", "disable", "ignore", "sanitize-with", "lax", "warnings",
+}  # fmt: skip
+WARNINGS_MODES = ("report", "strict")
 _TOP_KEYS = _SHARED_KEYS | {"notebooks"}
 _NOTEBOOK_KEYS = _SHARED_KEYS | {"enable", "skip"}
 
@@ -65,6 +76,7 @@ class Settings:
     sanitizers: list[Sanitizer] = field(default_factory=list)
     lax: bool | None = None
     skip: bool = False
+    described: list[str] = field(default_factory=list)  # every key, as `where: key = value`
 
 
 @dataclass
@@ -82,6 +94,19 @@ class RepoConfig:
     settings: Settings = field(default_factory=Settings)
     notebooks: list[NotebookSettings] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # files the settings came from
+    # sanitize files named in the repository's pytest settings, as `where: file`
+    pytest_described: list[str] = field(default_factory=list)
+
+    @property
+    def described(self) -> list[str]:
+        """Every setting the repository supplies, one line each."""
+        return [*self.pytest_described, *self.settings.described,
+                *(d for n in self.notebooks for d in n.settings.described)]
+
+    def described_for(self, notebook_path: str | Path) -> list[str]:
+        """The settings that apply to one notebook, one line each."""
+        return [*self.pytest_described, *self.settings.described,
+                *(d for s in self._matching(notebook_path) for d in s.described)]
 
     def options_for(self, notebook_path: str | Path) -> CompareOptions:
         """The compare options for one notebook (path relative to the repository root,
@@ -109,14 +134,18 @@ def load(repo_root: str | Path) -> RepoConfig:
     root = Path(repo_root)
     config = RepoConfig(root=root)
     config.settings.sanitizers.extend(_pytest_sanitizers(root, config.sources))
+    config.pytest_described = list(config.sources)
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return config
     try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
-    table = document.get("tool", {}).get("nbrepro")
+        document = tomllib.loads(read_repo_text(root, "pyproject.toml"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"pyproject.toml: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"pyproject.toml: {exc.strerror or exc}") from None
+    tool = document.get("tool", {})
+    table = tool.get("nbrepro") if isinstance(tool, dict) else None
     if table is None:
         return config
     return from_table(table, root=root, where="pyproject.toml [tool.nbrepro]", base=config)
@@ -131,7 +160,7 @@ def from_table(
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     _check_keys(table, _TOP_KEYS, where)
-    top = _settings(table, root, where)
+    top = _settings({k: v for k, v in table.items() if k != "notebooks"}, root, where)
     top.sanitizers[:0] = config.settings.sanitizers
     config.settings = top
     config.sources.append(where)
@@ -140,6 +169,8 @@ def from_table(
         raise ConfigError(f"{where} notebooks must be a table of glob = {{settings}}")
     for glob, sub in notebooks.items():
         sub_where = f"{where} notebooks.{glob!r}"
+        if not isinstance(glob, str) or len(glob) > 1000:
+            raise ConfigError(f"{where} notebooks: not a glob: {str(glob)[:60]!r}")
         if not isinstance(sub, dict):
             raise ConfigError(f"{sub_where} must be a table")
         _check_keys(sub, _NOTEBOOK_KEYS, sub_where)
@@ -150,7 +181,8 @@ def from_table(
 
 
 def _settings(table: dict[str, Any], root: Path | None, where: str) -> Settings:
-    settings = Settings()
+    settings = Settings(described=[f"{where}: {key} = {_shown(value)}"
+                                   for key, value in table.items()])
     for key in ("rtol", "atol", "image-threshold"):
         if key in table:
             value = table[key]
@@ -176,17 +208,57 @@ def _settings(table: dict[str, Any], root: Path | None, where: str) -> Settings:
             if not isinstance(table[key], bool):
                 raise ConfigError(f"{where} {key} must be true or false, got {table[key]!r}")
             setattr(settings, key, table[key])
+    if "warnings" in table:
+        mode = table["warnings"]
+        if mode not in WARNINGS_MODES:
+            raise ConfigError(
+                f"{where} warnings must be one of {', '.join(map(repr, WARNINGS_MODES))}, "
+                f"got {mode!r}"
+            )
+        # strict: the `warnings` normaliser is off, so a new warning is a difference
+        (settings.disable if mode == "strict" else settings.enable).append("warnings")
     if "sanitize-with" in table:
         value = table["sanitize-with"]
         paths = [value] if isinstance(value, str) else _string_list(value, f"{where} sanitize-with")
         for name in paths:
-            path = (root / name) if root is not None else Path(name)
-            if not path.is_file():
-                raise ConfigError(f"{where} sanitize-with: no such file {name!r}")
-            settings.sanitizers.extend(load_sanitize_file(path))
+            settings.sanitizers.extend(
+                _checked(_sanitize_file(root, name, f"{where} sanitize-with"),
+                         f"{where} sanitize-with {name!r}"))
     if "ignore" in table:
-        settings.sanitizers.extend(_ignore(table["ignore"], f"{where} ignore"))
+        settings.sanitizers.extend(_checked(_ignore(table["ignore"], f"{where} ignore"),
+                                            f"{where} ignore"))
     return settings
+
+
+def _shown(value: Any, limit: int = 160) -> str:
+    """A setting's value as the results show it (TOML-like, shortened)."""
+    text = repr(value) if not isinstance(value, bool) else str(value).lower()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sanitize_file(root: Path | None, name: str, where: str) -> list[Sanitizer]:
+    """The sanitizers of a sanitize file of the repository (only a file inside it)."""
+    if root is None:
+        raise ConfigError(f"{where}: {name!r}: no repository to read it from")
+    try:
+        text = read_repo_text(root, name)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file {name!r}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_sanitize_text(text, source=name)
+
+
+def _checked(sanitizers: list[Sanitizer], where: str) -> list[Sanitizer]:
+    """Sanitizers whose replacement works: a bad group reference (`\\9`) would fail
+    only when applied, in the middle of a comparison."""
+    for sanitizer in sanitizers:
+        try:
+            sanitizer.pattern.sub(sanitizer.replace, "")
+        except (re.error, IndexError) as exc:
+            raise ConfigError(f"{where}: replacement {sanitizer.replace!r} does not work "
+                              f"with {sanitizer.pattern.pattern!r}: {exc}") from None
+    return sanitizers
 
 
 def _ignore(value: Any, where: str) -> list[Sanitizer]:
@@ -284,12 +356,14 @@ def _pytest_sanitizers(root: Path, sources: list[str]) -> list[Sanitizer]:
                 value = words[i + 1]
             elif word.startswith(tuple(f"{o}=" for o in _SANITIZE_OPTIONS)):
                 value = word.split("=", 1)[1]
-            if value and (root / value).is_file():
+            if value:
                 try:
-                    result.extend(load_sanitize_file(root / value))
+                    found = _checked(_sanitize_file(root, value, f"{name} addopts"), name)
                 except ConfigError:
                     continue
-                sources.append(f"{name} addopts: {value}")
+                result.extend(found)
+                sources.append(f"{name} addopts: sanitize file {value} "
+                               f"({len(found)} pattern{'s' if len(found) != 1 else ''})")
     return result
 
 
@@ -301,18 +375,20 @@ def _pytest_addopts(root: Path) -> list[tuple[str, str]]:
         if path.is_file():
             parser = configparser.ConfigParser(interpolation=None)
             try:
-                parser.read(path, encoding="utf-8")
-            except (configparser.Error, UnicodeDecodeError):
+                parser.read_string(read_repo_text(root, name), source=name)
+            except (configparser.Error, UnicodeDecodeError, OSError):
                 continue
             if parser.has_option(section, "addopts"):
                 found.append((name, parser.get(section, "addopts")))
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         try:
-            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            document = tomllib.loads(read_repo_text(root, "pyproject.toml"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError, RecursionError):
             return found
-        addopts = document.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts")
+        addopts: Any = document
+        for key in ("tool", "pytest", "ini_options", "addopts"):
+            addopts = addopts.get(key) if isinstance(addopts, dict) else None
         if isinstance(addopts, list):
             addopts = " ".join(shlex.quote(a) for a in addopts if isinstance(a, str))
         if isinstance(addopts, str):

@@ -20,16 +20,18 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     select,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -43,19 +45,19 @@ from nbrepro.errors import InputError
 from nbrepro.isolation.confine import alive
 from nbrepro.model import (
     CheckResult,
+    CheckState,
     EnvironmentResult,
     Lock,
     NotebookInfo,
     NotebookResult,
     RepositoryInfo,
     Spec,
+    Verdict,
+    worst,
 )
 
-# Check states. `running` rows whose process is gone are turned into `interrupted`.
-QUEUED, RUNNING, FINISHED, CANCELLED, INTERRUPTED, ERROR = (
-    "queued", "running", "finished", "cancelled", "interrupted", "error",
-)
-ACTIVE_STATES = (QUEUED, RUNNING)
+# `running` rows whose process is gone are turned into `interrupted`.
+ACTIVE_STATES = tuple(s for s in CheckState if s.active)
 
 
 def utcnow() -> datetime:
@@ -79,7 +81,11 @@ class CheckRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     repository_id: Mapped[int | None] = mapped_column(ForeignKey("repositories.id"))
     source: Mapped[str] = mapped_column(String(2048))
-    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    # Stored as the enum's strings (VARCHAR(16), as before the enum existed).
+    state: Mapped[CheckState] = mapped_column(
+        Enum(CheckState, native_enum=False, length=16,
+             values_callable=lambda states: [s.value for s in states]),
+        default=CheckState.QUEUED, index=True)
     stage: Mapped[str | None] = mapped_column(String(16))
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -176,6 +182,154 @@ class CellRow(Base):
     run: Mapped[RunRow] = relationship(back_populates="cells")
 
 
+# Values from audited repositories (kernel names, exception names, paths, reasons)
+# can be longer than their column or hold NUL characters, which PostgreSQL refuses:
+# every string is made to fit before it is written, so storing a result never fails.
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _fit_strings(mapper: Any, connection: Any, target: Any) -> None:
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if not isinstance(column.type, String):  # Text is a String without a length
+            continue
+        value = getattr(target, prop.key, None)
+        if isinstance(value, str):
+            fitted = value.replace("\x00", "\ufffd")
+            length = column.type.length
+            if length and len(fitted) > length:
+                fitted = fitted[: length - 1] + "\u2026"
+            if fitted is not value and fitted != value:
+                setattr(target, prop.key, fitted)
+
+
+# --- audits (`nbrepro audit`): a batch of repositories, each linked to its check ----
+
+# Per-repository states of an audit. `checked` has a check; `unreachable` and `empty`
+# are results about the repository; `error` and `timeout` are nbrepro's side and are
+# redone by `--retry-failed`.
+PENDING, CLAIMED, CHECKED, UNREACHABLE, EMPTY, REPO_ERROR, REPO_TIMEOUT = (
+    "pending", "running", "checked", "unreachable", "empty", "error", "timeout",
+)
+DONE_STATES = (CHECKED, UNREACHABLE, EMPTY, REPO_ERROR, REPO_TIMEOUT)
+
+
+class AuditRow(Base):
+    __tablename__ = "audits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # input lines that named no repository, or one already listed: {line, text, reason}
+    input_problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    entries: Mapped[int] = mapped_column(Integer, default=0)  # lines/results read
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    repositories: Mapped[list[AuditRepositoryRow]] = relationship(
+        back_populates="audit", cascade="all, delete-orphan", order_by="AuditRepositoryRow.id"
+    )
+
+
+class AuditRepositoryRow(Base):
+    __tablename__ = "audit_repositories"
+    __table_args__ = (UniqueConstraint("audit_id", "url", name="uq_audit_repository_url"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    full_name: Mapped[str | None] = mapped_column(String(255))  # owner/name on GitHub
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    options_key: Mapped[str | None] = mapped_column(String(64))
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("checks.id"), index=True)
+    owner: Mapped[str | None] = mapped_column(String(255))  # host:pid of the claiming client
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    # what git and the GitHub API say of the repository
+    commit: Mapped[str | None] = mapped_column(String(64))
+    commit_date: Mapped[str | None] = mapped_column(String(40))
+    default_branch: Mapped[str | None] = mapped_column(String(255))
+    stars: Mapped[int | None] = mapped_column(Integer)
+    license: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[str | None] = mapped_column(String(40))
+    pushed_at: Mapped[str | None] = mapped_column(String(40))
+    audit: Mapped[AuditRow] = relationship(back_populates="repositories")
+    check: Mapped[CheckRow | None] = relationship()
+    publications: Mapped[list[PublicationRow]] = relationship(
+        back_populates="repository", cascade="all, delete-orphan", order_by="PublicationRow.id"
+    )
+
+
+class PublicationRow(Base):
+    """An article that links an audited repository (from a CSV list or PubMed Central)."""
+
+    __tablename__ = "audit_publications"
+    __table_args__ = (UniqueConstraint("audit_repository_id", "key", name="uq_publication"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_repository_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_repositories.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))  # hash of (doi, pmcid, pmid, title)
+    doi: Mapped[str | None] = mapped_column(String(255))
+    pmcid: Mapped[str | None] = mapped_column(String(32))
+    pmid: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(Text)
+    journal: Mapped[str | None] = mapped_column(String(512))
+    year: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    repository: Mapped[AuditRepositoryRow] = relationship(back_populates="publications")
+
+
+def _fill_environment(
+    e: EnvironmentRow, spec: Spec | None, lock: Lock | None, env: EnvironmentResult | None
+) -> None:
+    if spec is not None:
+        e.declared_files = spec.files
+        e.requirements = [r.to_dict() for r in spec.requirements]
+        e.requested_python = spec.python_version
+    if lock is not None:
+        e.resolver = lock.resolver
+        e.lock = lock.text
+        e.resolve_seconds = lock.seconds
+        e.failed_requirement = lock.failed_requirement
+        e.message = lock.message
+        e.python_version = lock.python_version
+    if env is not None:
+        e.key = env.key
+        e.backend = env.backend
+        e.ok = env.ok
+        e.python_version = env.python_version or e.python_version
+        e.requested_python = env.requested_python or e.requested_python
+        e.build_log = env.log
+        e.build_seconds = env.seconds
+        e.cached = env.cached
+        e.sandbox = env.sandbox
+        e.network = env.network
+        e.failed_requirement = env.failed_requirement or e.failed_requirement
+        e.message = env.message or e.message
+
+
+def _notebook_row(check_id: int, result: NotebookResult) -> NotebookRow:
+    info = result.info or NotebookInfo(path=result.path)
+    nb = NotebookRow(
+        check_id=check_id, path=result.path, valid=info.valid, error=info.error,
+        nbformat=info.nbformat, language=info.language, kernel_name=info.kernel_name,
+        python_version=info.python_version, cells=info.cells,
+        code_cells=info.code_cells, has_outputs=info.has_outputs,
+        top_down=info.top_down, imports=info.imports,
+    )
+    nb.run = RunRow(
+        verdict=result.verdict.value, reason=result.reason, exception=result.exception,
+        message=result.message, failing_cell=result.failing_cell, seconds=result.seconds,
+        cells=[
+            CellRow(index=c.index, status=c.status.value, reason=c.reason,
+                    detail=c.detail, seconds=c.execution_seconds)
+            for c in result.cells
+        ],
+    )
+    return nb
+
+
 def default_url() -> str:
     """`$NBREPRO_DB`, else a SQLite file in the user data dir, shared by the command
     line and the JupyterLab extension."""
@@ -216,19 +370,15 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self._create_tables()
-        except OperationalError as exc:
+        except DBAPIError as exc:  # not a database, no such server, refused login...
             raise InputError(f"cannot open database {self.url!r}: {exc.orig}") from exc
 
     def _create_tables(self) -> None:
-        # Two checks starting at once on a new database both try to create the tables;
-        # the loser sees "already exists", and a second look finds them in place.
-        for attempt in range(3):
-            try:
-                Base.metadata.create_all(self.engine)
-                return
-            except OperationalError as exc:
-                if "already exists" not in str(exc.orig) or attempt == 2:
-                    raise
+        # New, old (written before migrations) and current databases alike: see
+        # nbrepro.migrations. One migrator at a time, so concurrent openers do not race.
+        from nbrepro.migrations import ensure_schema
+
+        ensure_schema(self.engine, Base.metadata)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -237,7 +387,8 @@ class Store:
 
     def create_check(self, source: str, options: dict[str, Any] | None = None) -> int:
         with self.session() as s, s.begin():
-            row = CheckRow(source=source, options=options or {}, state=QUEUED, progress={})
+            row = CheckRow(source=source, options=options or {}, state=CheckState.QUEUED,
+                           progress={})
             s.add(row)
             s.flush()
             return row.id
@@ -247,19 +398,34 @@ class Store:
             row = s.get(CheckRow, check_id)
             if row is None:
                 raise InputError(f"no check with id {check_id} in {self.url}")
-            repo_row = s.scalar(
-                select(RepositoryRow).where(
-                    RepositoryRow.source == repo.source, RepositoryRow.commit == repo.commit
-                )
-            )
+            # A repository is the real folder that was checked (a clone's, for a URL),
+            # never the name it was typed as: two folders typed `repo2` are two.
+            where = (RepositoryRow.path == repo.path if repo.path
+                     else RepositoryRow.source == repo.source)
+            repo_row = s.scalar(select(RepositoryRow).where(
+                where, RepositoryRow.commit == repo.commit).limit(1))
             if repo_row is None:
                 repo_row = RepositoryRow(source=repo.source, commit=repo.commit, path=repo.path)
                 s.add(repo_row)
             row.repository = repo_row
-            row.state = RUNNING
+            row.state = CheckState.RUNNING
             row.pid = os.getpid()
             row.host = socket.gethostname()
+            row.started_at = row.started_at or utcnow()  # the server may have set it at spawn
+
+    def mark_running(self, check_id: int, pid: int) -> bool:
+        """A runner started the check's process: it is running from now on (its
+        pipeline records the repository when it gets there). False when the check
+        was no longer queued."""
+        with self.session() as s, s.begin():
+            row = s.get(CheckRow, check_id)
+            if row is None or row.state is not CheckState.QUEUED:
+                return False
+            row.state = CheckState.RUNNING
+            row.pid = pid
+            row.host = socket.gethostname()
             row.started_at = utcnow()
+            return True
 
     def set_progress(self, check_id: int, stage: str, progress: dict[str, Any]) -> None:
         with self.session() as s, s.begin():
@@ -276,56 +442,16 @@ class Store:
             if row is None:
                 return
             e = row.environment or EnvironmentRow(check_id=check_id)
-            if spec is not None:
-                e.declared_files = spec.files
-                e.requirements = [r.to_dict() for r in spec.requirements]
-                e.requested_python = spec.python_version
-            if lock is not None:
-                e.resolver = lock.resolver
-                e.lock = lock.text
-                e.resolve_seconds = lock.seconds
-                e.failed_requirement = lock.failed_requirement
-                e.message = lock.message
-                e.python_version = lock.python_version
-            if env is not None:
-                e.key = env.key
-                e.backend = env.backend
-                e.ok = env.ok
-                e.python_version = env.python_version or e.python_version
-                e.requested_python = env.requested_python or e.requested_python
-                e.build_log = env.log
-                e.build_seconds = env.seconds
-                e.cached = env.cached
-                e.sandbox = env.sandbox
-                e.network = env.network
-                e.failed_requirement = env.failed_requirement or e.failed_requirement
-                e.message = env.message or e.message
+            _fill_environment(e, spec, lock, env)
             row.environment = e
 
     def record_notebook(self, check_id: int, result: NotebookResult) -> None:
         """Write one notebook's result, atomically."""
-        info = result.info or NotebookInfo(path=result.path)
         with self.session() as s, s.begin():
-            nb = NotebookRow(
-                check_id=check_id, path=result.path, valid=info.valid, error=info.error,
-                nbformat=info.nbformat, language=info.language, kernel_name=info.kernel_name,
-                python_version=info.python_version, cells=info.cells,
-                code_cells=info.code_cells, has_outputs=info.has_outputs,
-                top_down=info.top_down, imports=info.imports,
-            )
-            nb.run = RunRow(
-                verdict=result.verdict.value, reason=result.reason, exception=result.exception,
-                message=result.message, failing_cell=result.failing_cell, seconds=result.seconds,
-                cells=[
-                    CellRow(index=c.index, status=c.status.value, reason=c.reason,
-                            detail=c.detail, seconds=c.execution_seconds)
-                    for c in result.cells
-                ],
-            )
-            s.add(nb)
+            s.add(_notebook_row(check_id, result))
 
     def finish_check(
-        self, check_id: int, state: str, result: CheckResult | None = None,
+        self, check_id: int, state: CheckState, result: CheckResult | None = None,
         error: str | None = None,
     ) -> None:
         with self.session() as s, s.begin():
@@ -333,7 +459,7 @@ class Store:
             if row is None:
                 return
             row.state = state
-            row.stage = None if state == FINISHED else row.stage
+            row.stage = None if state is CheckState.FINISHED else row.stage
             row.finished_at = utcnow()
             row.error = error
             if result is not None:
@@ -354,9 +480,9 @@ class Store:
                     continue
                 if row.pid is not None and alive(row.pid):
                     continue
-                if row.pid is None and row.state == QUEUED and not include_queued:
+                if row.pid is None and row.state is CheckState.QUEUED and not include_queued:
                     continue  # not started yet: its runner owns it
-                row.state = INTERRUPTED
+                row.state = CheckState.INTERRUPTED
                 row.finished_at = utcnow()
                 row.error = row.error or "the process running this check ended before it finished"
                 stale.append(row.id)
@@ -381,24 +507,58 @@ class Store:
             rows = s.scalars(query).all()
             return [_check_dict(r, full=False) for r in rows]
 
-    def latest_check(self, source: str, finished: bool = True) -> dict[str, Any] | None:
-        """The newest check of `source` (only finished ones unless told otherwise)."""
+    def latest_verdicts(self, path: str | Path) -> dict[str, Verdict]:
+        """The verdict of each notebook at or below the absolute `path` (a notebook or
+        a folder), from the newest finished check that judged it, keyed by the
+        notebook's absolute path. Checks are matched by the real folder they checked,
+        never by the name it was typed as."""
+        target = Path(path)
         with self.session() as s:
-            query = select(CheckRow).where(CheckRow.source == source)
-            if finished:
-                query = query.where(CheckRow.state == FINISHED)
-            row = s.scalars(query.order_by(CheckRow.id.desc()).limit(1)).first()
-            return _check_dict(row, full=False) if row else None
+            repos = {r.id: Path(r.path) for r in s.scalars(select(RepositoryRow)) if r.path}
+            # Repositories that hold the target, or that the target folder holds.
+            wanted = [rid for rid, root in repos.items()
+                      if root == target or root in target.parents or target in root.parents]
+            if not wanted:
+                return {}
+            rows = s.execute(
+                select(CheckRow.repository_id, NotebookRow.path, RunRow.verdict)
+                .join(NotebookRow, NotebookRow.check_id == CheckRow.id)
+                .join(RunRow, RunRow.notebook_id == NotebookRow.id)
+                .where(CheckRow.repository_id.in_(wanted),
+                       CheckRow.state == CheckState.FINISHED)
+                .order_by(CheckRow.id.desc())
+            ).all()
+        newest: dict[str, Verdict] = {}
+        for repository_id, rel, verdict in rows:
+            notebook = repos[repository_id] / rel
+            if notebook == target or target in notebook.parents:
+                newest.setdefault(str(notebook), Verdict(verdict))
+        return newest
 
-    def get_result(self, check_id: int) -> CheckResult | None:
-        """The full result of a check; for an unfinished check, what is known so far."""
+    def latest_verdict(self, path: str | Path) -> Verdict | None:
+        """What a badge of `path` shows: the worst of `latest_verdicts`; None when
+        nothing at or below it was ever checked."""
+        return worst(list(self.latest_verdicts(path).values()))
+
+    def get_result(self, check_id: int, stored_only: bool = False) -> CheckResult | None:
+        """The full result of a check; for an unfinished check, what is known so far
+        (with `stored_only`, None until the check's own result is stored: the rows
+        known so far carry no cell diffs or images)."""
         with self.session() as s:
             row = s.get(CheckRow, check_id)
             if row is None:
                 return None
             if row.result:
                 return CheckResult.from_dict(row.result)
-            return _partial_result(row)
+            return None if stored_only else _partial_result(row)
+
+    def record_check(
+        self, result: CheckResult, options: dict[str, Any] | None = None,
+        state: CheckState = CheckState.FINISHED, error: str | None = None,
+    ) -> int:
+        """Write a whole check that ran elsewhere (an audit's worker) in one transaction."""
+        with self.session() as s, s.begin():
+            return write_check(s, result, options, state, error).id
 
     def set_pid(self, check_id: int, pid: int) -> None:
         with self.session() as s, s.begin():
@@ -406,6 +566,38 @@ class Store:
             if row is not None:
                 row.pid = pid
                 row.host = socket.gethostname()
+
+
+def write_check(
+    s: Session, result: CheckResult, options: dict[str, Any] | None, state: CheckState,
+    error: str | None,
+) -> CheckRow:
+    """Add a finished check with its repository, environment, notebooks, runs and cells
+    to the session `s` (the caller's transaction decides when it is committed)."""
+    repo = result.repository
+    repo_row = s.scalar(select(RepositoryRow).where(
+        RepositoryRow.source == repo.source, RepositoryRow.commit == repo.commit))
+    if repo_row is None:
+        repo_row = RepositoryRow(source=repo.source, commit=repo.commit, path=repo.path)
+        s.add(repo_row)
+    started = (datetime.fromisoformat(result.started_at).astimezone(timezone.utc)
+               .replace(tzinfo=None) if result.started_at else None)
+    verdict = result.verdict
+    row = CheckRow(
+        source=repo.source, repository=repo_row, state=state, progress={},
+        options=options or {}, verdict=verdict.value if verdict else None, error=error,
+        host=None, created_at=started or utcnow(), started_at=started,
+        finished_at=utcnow(), result=result.to_dict(),
+    )
+    s.add(row)
+    s.flush()
+    if result.spec is not None or result.lock is not None or result.environment is not None:
+        env = EnvironmentRow(check_id=row.id, declared_files=[], requirements=[])
+        _fill_environment(env, result.spec, result.lock, result.environment)
+        row.environment = env
+    for nb in result.notebooks:
+        s.add(_notebook_row(row.id, nb))
+    return row
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -431,13 +623,14 @@ def _check_dict(row: CheckRow, full: bool) -> dict[str, Any]:
             for nb in row.notebooks
         ],
     }
+    data["root"] = row.repository.path if row.repository else None  # absolute
     if full:  # a finished check's result is stored as this very dict
         data["result"] = row.result or _partial_result(row).to_dict()
     return data
 
 
 def _partial_result(row: CheckRow) -> CheckResult:
-    from nbrepro.model import CellResult, CellStatus, Verdict
+    from nbrepro.model import CellResult, CellStatus
 
     repo = row.repository
     result = CheckResult(

@@ -26,15 +26,22 @@ class NbreproApp(ExtensionApp):
     load_other_extensions = True
 
     backend = Unicode("venv", config=True, help="Isolation backend: " + ", ".join(backend_names()))
-    cell_timeout = Float(300, config=True, help="Seconds one cell may run.")
-    notebook_timeout = Float(1200, config=True, help="Seconds one notebook may run.")
+    cell_timeout = Float(300, config=True, help="Seconds one cell may run (a check's default).")
+    notebook_timeout = Float(1200, config=True,
+                             help="Seconds one notebook may run (a check's default).")
+    max_cell_timeout = Float(3600, config=True,
+                             help="The longest cell time limit a request may ask for.")
+    max_notebook_timeout = Float(4 * 3600, config=True,
+                                 help="The longest notebook time limit a request may ask for.")
     db_url = Unicode(config=True, help="SQLAlchemy URL of the results database "
                                        "(default: the one the nbrepro command uses).")
     artifacts_dir = Unicode(config=True, help="Where stored/re-run notebooks of checks go.")
     max_concurrent = Integer(2, config=True, help="Checks that may run at once.")
+    max_queued = Integer(20, config=True,
+                         help="Checks that may wait for a free slot; more are refused (429).")
     allow_remote_urls = Bool(False, config=True,
-                             help="Allow checking git URLs from the UI (off: only paths "
-                                  "inside the server's root directory).")
+                             help="Allow checking https:// and ssh git URLs from the UI (off: "
+                                  "only paths inside the server's root directory).")
     runner_class = Type(SubprocessRunner, klass=Runner, config=True,
                         help="The executor that runs checks.")
 
@@ -52,9 +59,11 @@ class NbreproApp(ExtensionApp):
         service = CheckService(
             store=Store(self.db_url), runner_factory=self.runner_class,
             root_dir=self.serverapp.root_dir, artifacts_dir=Path(self.artifacts_dir),
-            backend=self.backend, cell_timeout=self.cell_timeout,
-            notebook_timeout=self.notebook_timeout, allow_remote_urls=self.allow_remote_urls,
-            max_concurrent=self.max_concurrent, parent=self,
+            backend=self.backend, backends=list(backend_names()), cell_timeout=self.cell_timeout,
+            notebook_timeout=self.notebook_timeout, max_cell_timeout=self.max_cell_timeout,
+            max_notebook_timeout=self.max_notebook_timeout,
+            allow_remote_urls=self.allow_remote_urls, max_concurrent=self.max_concurrent,
+            max_queued=self.max_queued, parent=self,
         )
         recovered = service.recover()
         if recovered:

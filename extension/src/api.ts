@@ -58,15 +58,34 @@ export interface IProgress {
 
 /** A notebook's verdict as listed in a check summary. */
 export interface INotebookVerdict {
+  /** Relative to the server root (relative to its repository when that is elsewhere). */
   path: string;
+  /** Relative to the checked repository, as the result names it. */
+  repository_path?: string;
   verdict: Verdict | null;
+}
+
+/** Per-check options a request may set (bounded by the server's settings). */
+export interface ICheckOptions {
+  cell_timeout?: number;
+  notebook_timeout?: number;
+  twice?: boolean;
+  keep_going?: boolean;
+  backend?: string;
+  /** Resolve as of this date (YYYY-MM-DD). */
+  exclude_newer?: string;
 }
 
 /** One entry of `GET checks`. */
 export interface ICheckSummary {
   id: number;
-  /** The path that was checked, relative to the server root. */
+  /** What was given to check: a path or a URL (for display). */
   source: string;
+  /** What was checked, relative to the server root; null when it is not under it. */
+  path: string | null;
+  /** The checked repository's folder, relative to the server root (or null). */
+  root: string | null;
+  options?: ICheckOptions;
   state: CheckState;
   stage: Stage | null;
   progress: IProgress | null;
@@ -157,7 +176,7 @@ export interface ICheckDetail extends ICheckSummary {
   result: ICheckResult | null;
 }
 
-/** `GET checks/{id}/notebooks?path=`: both notebooks and nbdime's diff. */
+/** `GET checks/{id}/notebooks?path=`: both notebooks and the check's nbdime diff. */
 export interface INotebookPair {
   stored: nbformat.INotebookContent | null;
   rerun: nbformat.INotebookContent | null;
@@ -202,11 +221,11 @@ export class NbreproClient {
     return this._request<ICheckDetail>(`checks/${id}`);
   }
 
-  /** `POST checks`: start checking a notebook or a folder. */
-  startCheck(path: string): Promise<ICheckSummary> {
+  /** `POST checks`: start checking a notebook or a folder (relative to the server root). */
+  startCheck(path: string, options: ICheckOptions = {}): Promise<ICheckSummary> {
     return this._request<ICheckSummary>('checks', {
       method: 'POST',
-      body: JSON.stringify({ path })
+      body: JSON.stringify({ ...options, path })
     });
   }
 
@@ -215,7 +234,10 @@ export class NbreproClient {
     return this._request(`checks/${id}`, { method: 'DELETE' });
   }
 
-  /** `GET checks/{id}/notebooks?path=`: stored and re-run notebook, and their diff. */
+  /**
+   * `GET checks/{id}/notebooks?path=`: stored and re-run notebook, and the diff
+   * the check recorded. `path` as the API names the notebook (`INotebookVerdict.path`).
+   */
   getNotebooks(id: number, path: string): Promise<INotebookPair> {
     return this._request<INotebookPair>(
       `checks/${id}/notebooks${URLExt.objectToQueryString({ path })}`

@@ -329,14 +329,14 @@ function addReportToolbar(
     label: 'Check again',
     tooltip: 'Start a new check of the same notebook or folder',
     onClick: () => {
-      const source = content.detail?.source;
-      if (source === undefined) {
+      const path = content.detail?.path;
+      if (path === null || path === undefined) {
         return;
       }
       ctx.model
-        .startCheck(source)
+        .startCheck(path)
         .then(() => ctx.app.shell.activateById(PANEL_ID))
-        .catch(error => reportError(`Could not check ${source}`, error));
+        .catch(error => reportError(`Could not check ${path}`, error));
     }
   });
   toolbar.addItem('check-again', again);
@@ -345,7 +345,8 @@ function addReportToolbar(
   const update = (): void => {
     const detail = content.detail;
     html.enabled = detail?.state === 'finished';
-    again.enabled = detail !== null;
+    // Only what lies under the server root can be checked from here.
+    again.enabled = detail !== null && detail.path !== null;
   };
   content.loaded.connect(update);
   update();

@@ -1,18 +1,15 @@
 """Fixtures for the JupyterLab browser test: a JupyterLab server and a Chromium page.
 
-The server runs on a temporary copy of ``fixtures/project`` with news and update
-checks off, a clean workspace, and the working tree's code first on PYTHONPATH
-(``checker/`` and ``extension/``) and its built front end
-(``extension/jupyter_nbrepro/labextension``) first on the labextensions path, so
-the test exercises this checkout whether or not ``pip install .`` was run.
-
-Backend (environment variable ``NBREPRO_UI_BACKEND``):
-    real (default)  the real server extension ``jupyter_nbrepro`` (jupyter_nbrepro.app)
-    stub            the development stub in ``devserver/`` (recorded results; UI work only)
+The server runs the real server extension (``jupyter_nbrepro``) on a temporary
+copy of ``fixtures/project`` with news and update checks off, a clean workspace,
+and the working tree's code first on PYTHONPATH (``checker/`` and ``extension/``)
+and its built front end (``extension/jupyter_nbrepro/labextension``) first on the
+labextensions path, so the test exercises this checkout whether or not
+``pip install .`` was run.
 
 Browser: Debian's Chromium (``NBREPRO_UI_CHROMIUM``, default /usr/bin/chromium);
 never ``playwright install``. Screenshots and the server log go to
-``test-artifacts/ui/<backend>/`` at the repository root.
+``test-artifacts/ui/`` at the repository root.
 """
 
 from __future__ import annotations
@@ -38,13 +35,9 @@ HERE = Path(__file__).resolve().parent
 EXTENSION = HERE.parent
 REPO = EXTENSION.parent
 FIXTURES = HERE / "fixtures" / "project"
-DEVSERVER = HERE / "devserver"
 LABEXTENSION = EXTENSION / "jupyter_nbrepro" / "labextension"
 CHROMIUM = os.environ.get("NBREPRO_UI_CHROMIUM", "/usr/bin/chromium")
-BACKEND = os.environ.get("NBREPRO_UI_BACKEND", "real")
-# The screenshot gallery is a development aid for the stub backend only.
-collect_ignore = [] if BACKEND == "stub" else ["devserver"]
-ARTIFACTS = Path(os.environ.get("NBREPRO_UI_ARTIFACTS", REPO / "test-artifacts" / "ui")) / BACKEND
+ARTIFACTS = Path(os.environ.get("NBREPRO_UI_ARTIFACTS", REPO / "test-artifacts" / "ui"))
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,14 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # guard lives with the main test suite; its folder is importable from the root).
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from tests import leak_guard
+    from tests.helpers import leak_guard
 
     leak_guard.register(config)
-    config.addinivalue_line(
-        "markers",
-        "real_extension: needs the real nbrepro server extension (jupyter_nbrepro.app); "
-        "set NBREPRO_UI_BACKEND=stub to run against the development stub instead",
-    )
 
 
 @dataclass
@@ -77,7 +65,6 @@ class Lab:
     base_url: str
     token: str
     root: Path
-    backend: str
     log: Path
 
     def url(self, path: str = "lab") -> str:
@@ -94,8 +81,6 @@ def _free_port() -> int:
 def _server_env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     paths = [str(REPO / "checker"), str(EXTENSION)]
-    if BACKEND == "stub":
-        paths.append(str(DEVSERVER))
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -146,15 +131,11 @@ def jp_server_cleanup() -> Iterator[None]:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     tmp = tmp_path_factory.mktemp("lab")
     env = _server_env(tmp)
-    if BACKEND == "real":
-        problem = _real_extension_problem(env)
-        if problem is not None:
-            pytest.skip(
-                "the real nbrepro server extension (jupyter_nbrepro.app) is not available "
-                f"({problem}); NBREPRO_UI_BACKEND=stub runs the UI against the dev stub"
-            )
-    elif BACKEND != "stub":
-        raise pytest.UsageError(f"NBREPRO_UI_BACKEND must be 'real' or 'stub', not {BACKEND!r}")
+    problem = _real_extension_problem(env)
+    if problem is not None:
+        pytest.fail(f"the nbrepro server extension (jupyter_nbrepro.app) does not load: {problem}")
+    if not (LABEXTENSION / "package.json").exists():
+        pytest.fail(f"no front end build in {LABEXTENSION}: extension/scripts/build-frontend.sh")
 
     root = tmp / "root"
     shutil.copytree(FIXTURES, root)
@@ -167,19 +148,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
-    # The working tree's front end build, first on the labextensions path.
-    labext_path: list[str] = []
-    if (LABEXTENSION / "package.json").exists():
-        link_dir = tmp / "labextensions"
-        link_dir.mkdir()
-        (link_dir / "jupyter-nbrepro").symlink_to(LABEXTENSION, target_is_directory=True)
-        labext_path.append(str(link_dir))
+    # The working tree's front end build, first on the labextensions path (JupyterLab
+    # takes the first copy of an extension it finds), whatever is installed.
+    link_dir = tmp / "labextensions"
+    link_dir.mkdir()
+    (link_dir / "jupyter-nbrepro").symlink_to(LABEXTENSION, target_is_directory=True)
+    labext_path = [str(link_dir)]
 
-    extensions = (
-        {"jupyter_nbrepro": True}
-        if BACKEND == "real"
-        else {"jupyter_nbrepro": False, "nbrepro_devstub": True}
-    )
+    extensions = {"jupyter_nbrepro": True}
     token = secrets.token_hex(16)
     port = _free_port()
     config = tmp / "jupyter_test_config.py"
@@ -226,7 +202,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"JupyterLab did not start in 90 s; see {log}") from None
                 time.sleep(0.5)
-        yield Lab(base_url=base_url, token=token, root=root, backend=BACKEND, log=log)
+        _assert_serves_this_build(base_url, token)
+        yield Lab(base_url=base_url, token=token, root=root, log=log)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -235,6 +212,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def _assert_serves_this_build(base_url: str, token: str) -> None:
+    """The browser gets this working tree's front end, not an installed copy."""
+    url = f"{base_url}lab/extensions/jupyter-nbrepro/package.json?token={token}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        served = json.load(response)
+    built = json.loads((LABEXTENSION / "package.json").read_text())
+    assert served["jupyterlab"]["_build"] == built["jupyterlab"]["_build"], (
+        "JupyterLab serves another build of jupyter-nbrepro than this working tree's")
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@
 Open ``demo.ipynb`` (fixture), click "Check reproducibility" in the notebook
 toolbar, wait for the verdict in the side panel, open the report view and
 assert the status shown for every code cell; screenshots go to
-``test-artifacts/ui/<backend>/``.
+``test-artifacts/ui/``. Other tests play outputs an audited repository could craft,
+and take the screenshots of the other states a check can end in (a folder with a
+failure, an environment that cannot be built, live progress, cancelled, no server
+extension).
 
 Run (from the repository root)::
 
-    .venv/bin/python -m pytest extension/ui-tests -v            # real server extension
-    NBREPRO_UI_BACKEND=stub .venv/bin/python -m pytest extension/ui-tests -v   # dev stub
+    .venv/bin/python -m pytest extension/ui-tests -v
 
 What it needs from the real server extension (``jupyter_nbrepro``), for
 ``fixtures/project/demo.ipynb`` checked with its folder as the project:
@@ -27,13 +29,15 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ARTIFACTS, Lab
 from playwright.sync_api import Locator, Page, expect
 
-pytestmark = [pytest.mark.real_extension, pytest.mark.timeout(1200)]
+pytestmark = pytest.mark.timeout(1200)
 
 NOTEBOOK = "demo.ipynb"
 EXPECTED_VERDICT = "differs"
@@ -103,6 +107,9 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
     check_id = entry.get_attribute("data-check-id")
     assert check_id and check_id.isdigit()
     entry = panel.locator(f"li.jp-nbrepro-check[data-check-id='{check_id}']")
+    # From the click to a running check in under a second (the server's own clock).
+    running = wait_for_check(page, lab, check_id, lambda c: c["state"] != "queued")
+    assert seconds_between(running["created_at"], running["started_at"]) < 1.0, running
     try:
         expect(entry).to_have_attribute("data-state", "running", timeout=UI_TIMEOUT_MS)
         expect(entry.locator("progress")).to_be_visible()
@@ -198,6 +205,157 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
     shot(page, "06-report-dark")
     shot(page, "07-panel-dark", panel)
     set_theme(page, "JupyterLab Light")
+
+
+def api_get(page: Page, lab: Lab, endpoint: str) -> Any:
+    response = page.request.get(f"{lab.base_url}nbrepro/api/{endpoint}",
+                                headers={"Authorization": f"token {lab.token}"})
+    assert response.ok, (endpoint, response.status, response.text())
+    return response.json()
+
+
+def wait_for_check(page: Page, lab: Lab, check_id: str, done: Any,
+                   timeout_ms: int = UI_TIMEOUT_MS) -> dict[str, Any]:
+    """Poll the server (every 50 ms) until `done(check)`."""
+    for _ in range(timeout_ms // 50):
+        check = api_get(page, lab, f"checks/{check_id}")
+        if done(check):
+            return check
+        page.wait_for_timeout(50)
+    raise AssertionError(f"check {check_id}: {check}")
+
+
+def seconds_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
+def run_command(page: Page, command: str, args: dict[str, Any] | None = None) -> Any:
+    return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)",
+                         [command, args or {}])
+
+
+def check_from_command(page: Page, lab: Lab, path: str) -> Locator:
+    """Start a check of `path` as the palette does; its side panel entry."""
+    page.goto(lab.url("lab"))
+    expect(page.locator(".jp-DirListing-content")).to_be_visible(timeout=60_000)
+    run_command(page, "nbrepro:check", {"path": path})
+    entry = page.locator(f"#jp-nbrepro-panel li.jp-nbrepro-check[data-path='{path}']").first
+    expect(entry).to_be_visible(timeout=UI_TIMEOUT_MS)
+    return entry
+
+
+def wait_settled(entry: Locator) -> None:
+    expect(entry).not_to_have_attribute(
+        "data-state", re.compile(r"^(queued|running)$"), timeout=CHECK_TIMEOUT_MS
+    )
+
+
+def open_report(page: Page, entry: Locator) -> Locator:
+    check_id = entry.get_attribute("data-check-id")
+    entry.locator(".jp-nbrepro-check-main").click()
+    report = page.locator(f".jp-nbrepro-report[data-check-id='{check_id}']")
+    expect(report).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(report).not_to_have_attribute("data-verdict", "", timeout=UI_TIMEOUT_MS)
+    return report
+
+
+def test_report_never_runs_commands_or_trusts_audited_outputs(lab: Lab, page: Page) -> None:
+    entry = check_from_command(page, lab, "hostile.ipynb")
+    wait_settled(entry)
+    expect(entry).to_have_attribute("data-verdict", "differs")
+    report = open_report(page, entry)
+    section = report.locator(".jp-nbrepro-notebook[data-path='hostile.ipynb']")
+    cell = section.locator(".jp-nbrepro-cell[data-index='1']")
+    expect(cell).to_have_attribute("data-status", "identical")
+
+    # The crafted button is shown (stored and re-run), stripped of its command.
+    buttons = cell.locator("button.nbrepro-fixture-linker")
+    expect(buttons).to_have_count(2, timeout=UI_TIMEOUT_MS)
+    for button in buttons.all():
+        assert button.get_attribute("data-commandlinker-command") is None
+        assert button.get_attribute("data-commandlinker-args") is None
+    buttons.first.click()
+    page.wait_for_timeout(1000)
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-name", "JupyterLab Light")
+    shot(page, "09-report-crafted-output")
+
+    # nbdime's view of the same notebook offers no "Trust" for audited outputs.
+    toggle = section.locator("button.jp-nbrepro-view-toggle")
+    expect(toggle).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    toggle.click()
+    view = section.locator(".jp-nbrepro-nbdime")
+    expect(view).to_be_visible(timeout=UI_TIMEOUT_MS)
+    outputs = view.locator(".jp-Diff-outputsContainer .jp-OutputArea-output, "
+                           ".jp-Diff-outputsContainer .jp-RenderedHTMLCommon")
+    expect(outputs.first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    for output in outputs.all():
+        output.hover()
+        expect(view.locator(".jp-Diff-trustOutputButton:visible")).to_have_count(0)
+    trust = view.locator(".jp-Diff-trustOutputButton")
+    for button in trust.all():
+        expect(button).to_be_disabled()
+    view.locator("button.nbrepro-fixture-linker").first.click()
+    page.wait_for_timeout(1000)
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-name", "JupyterLab Light")
+    shot(page, "10-nbdime-crafted-output")
+
+
+def test_gallery_of_check_outcomes(lab: Lab, page: Page) -> None:
+    """Screenshots of the states a check can end in, from real checks."""
+    # A folder: one notebook reproduces, one fails (and its later cells are not run).
+    folder = check_from_command(page, lab, "analysis")
+    wait_settled(folder)
+    expect(folder).to_have_attribute("data-verdict", "failed")
+    report = open_report(page, folder)
+    failed = report.locator(".jp-nbrepro-notebook[data-path='02-model.ipynb']")
+    expect(failed).to_have_attribute("data-verdict", "failed")
+    expect(failed.locator(".jp-nbrepro-notebook-message")).to_contain_text("ValueError")
+    expect(failed.locator(".jp-nbrepro-cell[data-index='3']")).to_have_attribute(
+        "data-status", "not-run")
+    failed.scroll_into_view_if_needed()
+    shot(page, "gallery-folder-failed-light")
+    set_theme(page, "JupyterLab Dark")
+    shot(page, "gallery-folder-failed-dark")
+    set_theme(page, "JupyterLab Light")
+
+    # An environment that cannot be built names the requirement.
+    legacy = check_from_command(page, lab, "legacy/old-paper.ipynb")
+    wait_settled(legacy)
+    expect(legacy).to_have_attribute("data-verdict", "install-failed")
+    report = open_report(page, legacy)
+    expect(report.locator(".jp-nbrepro-report-meta")).to_contain_text(
+        "nbrepro-fixture-no-such-package")
+    shot(page, "gallery-install-failed-light")
+
+    # Live progress, then cancelled.
+    slow = check_from_command(page, lab, "slow/wait.ipynb")
+    expect(slow.locator(".jp-nbrepro-check-detail")).to_contain_text(
+        re.compile(r"cell \d+/20"), timeout=CHECK_TIMEOUT_MS)
+    shot(page, "gallery-progress-light")
+    set_theme(page, "JupyterLab Dark")
+    shot(page, "gallery-progress-dark")
+    set_theme(page, "JupyterLab Light")
+    slow.get_by_role("button", name=re.compile("Cancel check")).click()
+    expect(slow).to_have_attribute("data-state", "cancelled", timeout=UI_TIMEOUT_MS)
+    shot(page, "gallery-cancelled-light")
+
+
+def test_gallery_missing_server_extension(lab: Lab, page: Page) -> None:
+    # As when the server extension is not installed: every API call is a 404 page.
+    page.route(
+        "**/nbrepro/api/**",
+        lambda route: route.fulfill(status=404, content_type="text/html", body="<h1>404</h1>"),
+    )
+    page.goto(lab.url(f"lab/tree/{NOTEBOOK}"))
+    expect(page.locator(".jp-NotebookPanel .jp-Notebook")).to_be_visible(timeout=60_000)
+    run_command(page, "nbrepro:open-panel")
+    banner = page.locator("#jp-nbrepro-panel .jp-nbrepro-banner")
+    expect(banner).to_contain_text("server extension", timeout=UI_TIMEOUT_MS)
+    page.locator(".jp-NotebookPanel-toolbar [data-command='nbrepro:check'] button").click()
+    expect(
+        page.locator(".jp-Notification-Toast-error, .Toastify__toast--error").first
+    ).to_be_visible(timeout=UI_TIMEOUT_MS)
+    shot(page, "gallery-missing-extension")
 
 
 def test_file_browser_context_menu(lab: Lab, page: Page) -> None:

@@ -1,8 +1,8 @@
 """The compare stage: stored outputs of a cell against the re-run outputs.
 
-The seam the pipeline uses, per code cell:
+Per code cell:
 
-    comparer = default_comparer(options)      # once per notebook
+    comparer = OutputComparer(options)        # once per notebook
     comparison = comparer.compare_cell(stored_cell, new_cell)
     cell_result = comparison.to_cell_result(index)
 
@@ -13,40 +13,33 @@ gives the nbdime-format diff):
 
 Outputs are compared as plain nbformat dicts, so the comparer never needs a kernel
 or a file. What counts as noise is `CompareOptions`; the normalisers are listed in
-`normalise.NORMALISERS`; `nbrepro.repoconfig` builds options from the audited
+`normalisers.NORMALISERS`; `nbrepro.repoconfig` builds options from the audited
 repository's `[tool.nbrepro]` table.
+
+Layout: `canonical` (what "identical" is measured on), `normalisers/` (the typed
+normalisers per stage), `tolerance` (token and layout rules for text), `tables`
+and `images/` (value comparers), `outputs` (one cell), `pairing` and `notebook`
+(whole notebooks), `volatility` (two runs), `markers` (nbval markers and
+sanitize files), `nbdime_format` (diffs for nbdime's widget).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-from .normalise import DEFAULT_NORMALISERS, NORMALISERS, Normaliser
-from .notebook import NotebookComparison, PairedCell, compare_notebook
-from .options import CompareOptions
-from .outputs import OutputComparer
-from .result import CellComparison
-
-
-class Comparer(Protocol):
-    def compare_cell(self, stored: dict[str, Any], new: dict[str, Any]) -> CellComparison:
-        """Compare the outputs of one code cell, stored vs re-run."""
-        ...
-
-
-def default_comparer(options: CompareOptions | None = None) -> Comparer:
-    return OutputComparer(options or CompareOptions())
-
+from nbrepro.compare.normalisers import NORMALISERS, Normaliser, Stage
+from nbrepro.compare.notebook import NotebookComparison, PairedCell, compare_notebook
+from nbrepro.compare.options import CompareOptions
+from nbrepro.compare.outputs import OutputComparer
+from nbrepro.compare.result import CellComparison, OutputOutcome
 
 __all__ = [
-    "DEFAULT_NORMALISERS",
     "NORMALISERS",
     "CellComparison",
     "CompareOptions",
-    "Comparer",
     "Normaliser",
     "NotebookComparison",
+    "OutputComparer",
+    "OutputOutcome",
     "PairedCell",
+    "Stage",
     "compare_notebook",
-    "default_comparer",
 ]

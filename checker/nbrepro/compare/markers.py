@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbrepro.errors import ConfigError
+import regex
+
+from nbrepro.errors import ConfigError, PatternFailed
 
 
 class Marker(str, enum.Enum):
@@ -67,25 +69,40 @@ class PolicyKind(str, enum.Enum):
         return self.value
 
 
+# Seconds one repository pattern may run on one output text. The patterns come from
+# the audited repository, so one can be written to backtrack for ever; the `regex`
+# module (same syntax as `re`) stops it. A re-run's outputs are compared with each
+# pattern a few times, so even a pattern that always hits the limit costs little.
+PATTERN_TIMEOUT = 0.1
+
+
 @dataclass(frozen=True)
 class Sanitizer:
     """One `regex` -> `replace` rewrite applied to every output text before comparing."""
 
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]
     replace: str
     source: str = ""  # where it was declared, for messages and reports
 
     @classmethod
-    def compile(cls, regex: str, replace: str, source: str = "") -> Sanitizer:
+    def compile(cls, pattern: str, replace: str, source: str = "") -> Sanitizer:
         try:
-            pattern = re.compile(regex)
-        except re.error as exc:
+            compiled = regex.compile(pattern)
+        except (regex.error, ValueError, OverflowError) as exc:
             where = f"{source}: " if source else ""
-            raise ConfigError(f"{where}invalid sanitizer regex {regex!r}: {exc}") from None
-        return cls(pattern, replace, source)
+            raise ConfigError(f"{where}invalid sanitizer regex {pattern!r}: {exc}") from None
+        return cls(compiled, replace, source)
 
     def apply(self, text: str) -> str:
-        return self.pattern.sub(self.replace, text)
+        """`text` rewritten; raises `PatternFailed` when the pattern runs too long or
+        its replacement cannot be made."""
+        try:
+            return self.pattern.sub(self.replace, text, timeout=PATTERN_TIMEOUT)
+        except TimeoutError:
+            why = f"took more than {PATTERN_TIMEOUT:g} s on one output"
+            raise PatternFailed(self.pattern.pattern, self.source, why) from None
+        except (regex.error, IndexError) as exc:  # a replacement naming a missing group
+            raise PatternFailed(self.pattern.pattern, self.source, f"failed: {exc}") from None
 
     def __str__(self) -> str:
         return f"regex: {self.pattern.pattern}\nreplace: {self.replace}"

@@ -73,6 +73,34 @@ def _joined(value: Any) -> Any:
     return value
 
 
+# A sequence matcher is quadratic in the number of items (outputs, lines), which
+# an audited notebook chooses; past this many pairs the diff is one hunk between
+# the common start and end - still a correct diff, only less fine-grained.
+_MAX_MATCHED_PAIRS = 250_000
+
+
+def _opcodes(a: Sequence[Any], b: Sequence[Any]) -> Sequence[tuple[str, int, int, int, int]]:
+    if len(a) * len(b) <= _MAX_MATCHED_PAIRS:
+        return difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+        end += 1
+    ops: list[tuple[str, int, int, int, int]] = [("equal", 0, start, 0, start)] if start else []
+    i2, j2 = len(a) - end, len(b) - end
+    if i2 > start and j2 > start:
+        ops.append(("replace", start, i2, start, j2))
+    elif i2 > start:
+        ops.append(("delete", start, i2, start, start))
+    elif j2 > start:
+        ops.append(("insert", start, start, start, j2))
+    if end:
+        ops.append(("equal", i2, len(a), j2, len(b)))
+    return ops
+
+
 def _list_diff(a: list[Any], b: list[Any]) -> list[DiffEntry]:
     if len(a) == len(b) and all(_same_kind(x, y) for x, y in zip(a, b, strict=True)):
         # a re-run's outputs usually line up one to one: patch the ones that changed
@@ -84,8 +112,7 @@ def _list_diff(a: list[Any], b: list[Any]) -> list[DiffEntry]:
     keys_a = [json.dumps(x, sort_keys=True) for x in a]
     keys_b = [json.dumps(x, sort_keys=True) for x in b]
     entries: list[DiffEntry] = []
-    matcher = difflib.SequenceMatcher(a=keys_a, b=keys_b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(keys_a, keys_b):
         if tag == "equal":
             continue
         paired = 0
@@ -151,8 +178,7 @@ def _string_diff(a: str, b: str) -> list[DiffEntry]:
             entries.append({"op": "removerange", "key": i, "length": j - i})
             i = j
         return entries
-    matcher = difflib.SequenceMatcher(a=lines_a, b=lines_b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(lines_a, lines_b):
         if tag == "equal":
             continue
         if j2 > j1:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbrepro.compare.nbdime_format import DiffEntry, notebook_diff
+from nbrepro.compare.options import CompareOptions
+from nbrepro.compare.outputs import OutputComparer
+from nbrepro.compare.pairing import Pair, pair_cells
+from nbrepro.compare.result import CellComparison
+from nbrepro.compare.volatility import detect
 from nbrepro.model import CellResult, CellStatus
-
-from .nbdime_format import DiffEntry, notebook_diff
-from .options import CompareOptions
-from .outputs import OutputComparer
-from .pairing import pair_cells
-from .result import CellComparison
 
 # What a second run in the same environment is consulted for: a cell that matched
 # the stored output is settled; one that did not may just be unrepeatable.
@@ -55,7 +55,7 @@ class NotebookComparison:
             for c in self.cells
             if c.stored_index is not None and c.new_index is None
         ]
-        return notebook_diff(diffs, self._added, removed)  # type: ignore[arg-type]
+        return notebook_diff(diffs, self._added, removed)
 
     @property
     def warnings(self) -> list[str]:
@@ -79,8 +79,6 @@ def compare_notebook(
     output *and* differs between the two runs is `volatile`, with a suggested
     sanitiser (see `nbrepro.compare.volatility`), and is left out of the verdict.
     """
-    from nbrepro.compare.volatility import detect
-
     options = options or CompareOptions()
     comparer = OutputComparer(options)
     pairs, how = pair_cells(stored_nb, new_nb)
@@ -123,7 +121,7 @@ def compare_notebook(
     return result
 
 
-def _insert_position(pairs: list[Any], pair: Any) -> int:
+def _insert_position(pairs: list[Pair], pair: Pair) -> int:
     """The stored index before which an added cell goes."""
     after = pairs[pairs.index(pair) + 1 :]
     return next((p.stored for p in after if p.stored is not None), 10**9)

@@ -4,48 +4,77 @@ The order of work, cheapest first:
 
 1. markers (`NBVAL_SKIP`, `NBVAL_IGNORE_OUTPUT`, `raises-exception`, ...);
 2. canonical equality -> `identical` (no normaliser runs for most cells);
-3. an exception nobody expected -> `error`;
+3. an exception nobody expected -> `error`; outputs larger than the caps of
+   `CompareOptions` -> `different`, reason `too-large` (outputs are untrusted);
 4. the OUTPUTS and TEXT normalisers, one at a time in registry order; the first
    after which both sides are equal is the reason -> `equivalent`;
-5. a pairwise comparison of what is left, per output and MIME type, with the
-   TOKEN, BUNDLE and VALUE normalisers (numbers, timestamps, tables, images);
+5. a pairwise comparison of what is left, every output with its partner, per
+   MIME type, with the TOKEN, LAYOUT, BUNDLE and VALUE normalisers (numbers,
+   timestamps, whitespace, tables, images);
 6. otherwise `missing-output`, `extra-output` or `different`, with a description
-   of the first difference.
+   of the first difference - and, for a cell with several outputs, of each
+   output's outcome.
+
+A repository pattern that fails on an output (too slow, a bad replacement) is
+left out, and the cell's detail says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections import Counter
 from typing import Any
 
+from nbrepro.compare.canonical import (
+    IMAGE_MIMES,
+    SVG_MIME,
+    TEXT_MIMES,
+    Output,
+    canonical_outputs,
+    output_label,
+)
 from nbrepro.compare.markers import CellPolicy, cell_policy
+from nbrepro.compare.nbdime_format import cell_diff
+from nbrepro.compare.normalisers import (
+    NORMALISERS,
+    BundleNormaliser,
+    OutputsNormaliser,
+    Rewriter,
+    TextNormaliser,
+    ValueNormaliser,
+)
+from nbrepro.compare.normalisers.kinds import ValueFunction
+from nbrepro.compare.normalisers.outputs import find_warnings, join_stream_chunks
+from nbrepro.compare.options import CompareOptions
+from nbrepro.compare.result import CellComparison, OutputOutcome, ValueContext, ValueMatch
+from nbrepro.compare.tolerance import compare_text
+from nbrepro.errors import PatternFailed
 from nbrepro.model import CellStatus
-
-from .canonical import IMAGE_MIMES, SVG_MIME, TEXT_MIMES, Output, canonical_outputs, output_label
-from .nbdime_format import cell_diff
-from .normalise import NORMALISERS, Normaliser, Stage, find_warnings, join_stream_chunks
-from .options import CompareOptions
-from .result import CellComparison, ValueContext, ValueMatch
-from .tolerance import ToleranceContext, compare_text
 
 
 class OutputComparer:
-    """The default `Comparer`: see the module docstring for what it does in order."""
+    """Compares cells' outputs under one `CompareOptions`: see the module docstring
+    for what it does in order. Make one per notebook and call `compare_cell`."""
 
     def __init__(self, options: CompareOptions) -> None:
         options.validate()
         self.options = options
         enabled = [NORMALISERS[name] for name in NORMALISERS if options.enabled(name)]
-        self._outputs_stage = [e for e in enabled if e.stage is Stage.OUTPUTS]
-        self._text_stage = [e for e in enabled if e.stage is Stage.TEXT]
-        if not options.sanitizers:
-            self._text_stage = [e for e in self._text_stage if e.name != "sanitiser"]
-        self._token_rules = [(e.name, e.function) for e in enabled if e.stage is Stage.TOKEN]
-        self._value_stage = [e for e in enabled if e.stage is Stage.VALUE]
-        self._bundle = next((e for e in enabled if e.stage is Stage.BUNDLE), None)
+        self._rewriters: list[Rewriter] = [
+            e for e in enabled
+            if isinstance(e, (OutputsNormaliser, TextNormaliser))
+            and (e.name != "sanitiser" or options.sanitizers)
+        ]  # fmt: skip
+        # one function may serve several entries (the two image normalisers)
+        self._values: list[ValueFunction] = list(
+            dict.fromkeys(e.function for e in enabled if isinstance(e, ValueNormaliser))
+        )
+        self._bundle = next((e for e in enabled if isinstance(e, BundleNormaliser)), None)
         self._order = {name: i for i, name in enumerate(NORMALISERS)}
+        self._text_context = options.text_context()
+        self.failed_patterns: list[str] = []  # repository patterns left out, and why
 
     # -- the seam -----------------------------------------------------------
 
@@ -58,9 +87,9 @@ class OutputComparer:
         s_raw, n_raw = canonical_outputs(stored), canonical_outputs(new)
         if s_raw == n_raw:
             return CellComparison(CellStatus.IDENTICAL)
-        result = self._compare(s_raw, n_raw, policy, reference_time(new, self.options))
+        result = self._guarded(s_raw, n_raw, policy, reference_time(new, self.options))
         result.warnings = new_warnings(s_raw, n_raw)
-        if self.options.nbdime_diff:
+        if self.options.nbdime_diff and result.reason != "too-large":
             result.nbdime_diff = cell_diff(stored, new)
         return result
 
@@ -72,8 +101,33 @@ class OutputComparer:
         s, n = canonical_outputs(stored), canonical_outputs(new)
         if s == n:
             return True
-        result = self._compare(s, n, CellPolicy(), reference_time(new, self.options))
+        result = self._guarded(s, n, CellPolicy(), reference_time(new, self.options))
         return result.status is CellStatus.EQUIVALENT
+
+    def _guarded(
+        self, s: list[Output], n: list[Output], policy: CellPolicy, reference: float
+    ) -> CellComparison:
+        """`_compare`, leaving out a repository pattern that fails on these outputs
+        (too slow, or a bad replacement) - for this and every later cell."""
+        notes: list[str] = []
+        while True:
+            try:
+                result = self._compare(s, n, policy, reference)
+                break
+            except PatternFailed as failed:
+                notes.append(f"left out the repository's {failed}")
+                self.failed_patterns.append(str(failed))
+                before = self._text_context.sanitizers
+                kept = tuple(
+                    p for p in self._text_context.sanitizers
+                    if (p.pattern.pattern, p.source) != (failed.pattern, failed.source)
+                )  # fmt: skip
+                if len(kept) == len(before):
+                    raise  # not one of this comparer's patterns: nothing to leave out
+                self._text_context = dataclasses.replace(self._text_context, sanitizers=kept)
+        if notes:
+            result.detail = "; ".join(filter(None, [result.detail, *notes]))
+        return result
 
     # -- the chain ----------------------------------------------------------
 
@@ -95,10 +149,14 @@ class OutputComparer:
                 f"output not checked ({', '.join(policy.markers) or 'lax mode'})",
                 normalisers=["ignored-by-marker"],
             )
+        too_large = self._too_large(s, "stored") or self._too_large(n, "re-run")
+        if too_large:
+            return CellComparison(CellStatus.DIFFERENT, "too-large", too_large)
 
         used: list[str] = []
-        for entry in self._outputs_stage + self._text_stage:
-            s2, n2 = self._apply(entry, s), self._apply(entry, n)
+        for entry in self._rewriters:
+            s2 = entry.rewrite(s, self._text_context)
+            n2 = entry.rewrite(n, self._text_context)
             if s2 == s and n2 == n:
                 continue
             if _contributes(s, n, s2, n2):
@@ -112,79 +170,89 @@ class OutputComparer:
                     normalisers=used or [entry.name],
                 )
 
-        context = ValueContext(
-            self.options,
-            ToleranceContext(self.options.rtol, self.options.atol, reference, self._token_rules),
-        )
-        match = self._match_lists(s, n, context)
+        context = self.options.value_context(reference)
+        match, outcomes = self._match_lists(s, n, context)
+        per_output = "; ".join(o.describe() for o in outcomes) if len(outcomes) > 1 else ""
         if match.equal:
             names = sorted(set(used) | match.rules, key=self._order.__getitem__)
             if not names:  # equal without any rule: nothing but spelling differed
                 return CellComparison(CellStatus.IDENTICAL)
             reason = max(match.rules, key=self._order.__getitem__) if match.rules else names[-1]
             detail = _equivalent_detail(names)
-            if match.image_score is not None:
+            if match.image_score is not None and not per_output:
                 detail += f"; image similarity {match.image_score:.2f}"
+            if per_output:
+                detail += f"; {per_output}"
             return CellComparison(
                 CellStatus.EQUIVALENT, reason, detail, normalisers=names,
-                image_score=match.image_score, image_diff=match.image_diff,
+                image_score=match.image_score, image_diff=match.image_diff, outputs=outcomes,
             )  # fmt: skip
         result = self._classify(s, n, match, context)
+        if per_output and result.status is CellStatus.DIFFERENT:
+            result.detail = per_output
+        result.outputs = outcomes
         if used and result.status is CellStatus.DIFFERENT and result.detail:
             # the lines shown are the normalised ones; say so
             result.detail += f" (compared after {', '.join(used)})"
         return result
 
-    def _apply(self, entry: Normaliser, outputs: list[Output]) -> list[Output]:
-        if entry.stage is Stage.OUTPUTS:
-            return entry.function(outputs)  # type: ignore[no-any-return]
-        return [self._map_text(entry, out) for out in outputs]
-
-    def _map_text(self, entry: Normaliser, out: Output) -> Output:
-        """Apply a TEXT normaliser to every text value of one output."""
-        function, options = entry.function, self.options
-        changed: dict[str, Any] = {}
-        kind = out.get("output_type")
-        if kind == "stream":
-            text = function(out["text"], "text/plain", options)
-            if text != out["text"]:
-                changed["text"] = text
-        elif kind == "error":
-            for key in ("evalue", "traceback"):
-                if key in out:
-                    text = function(out[key], "text/plain", options)
-                    if text != out[key]:
-                        changed[key] = text
-        elif "data" in out:
-            data = out["data"]
-            new_data = {
-                mime: function(value, mime, options) if mime in TEXT_MIMES else value
-                for mime, value in data.items()
-            }
-            if new_data != data:
-                changed["data"] = new_data
-        return {**out, **changed} if changed else out
+    def _too_large(self, outputs: list[Output], side: str) -> str | None:
+        """Why these outputs are too large to compare beyond identity, if they are."""
+        options = self.options
+        if len(outputs) > options.max_outputs:
+            return (
+                f"the {side} cell has {len(outputs):,} outputs, more than the "
+                f"{options.max_outputs:,} nbrepro compares"
+            )
+        for i, out in enumerate(outputs, 1):
+            values = [(out.get("name", "stream"), out.get("text", ""))]
+            values += [(mime, v) for mime, v in (out.get("data") or {}).items()]
+            values += [(key, out.get(key, "")) for key in ("evalue", "traceback")]
+            for what, value in values:
+                limit = options.max_image_chars if what in IMAGE_MIMES else options.max_text_chars
+                if isinstance(value, str) and len(value) > limit:
+                    return (
+                        f"{side} output {i} ({what}) has {len(value):,} characters, more than "
+                        f"the {limit:,} nbrepro compares; it is not identical"
+                    )
+        return None
 
     # -- pairwise -----------------------------------------------------------
 
-    def _match_lists(self, s: list[Output], n: list[Output], context: ValueContext) -> ValueMatch:
+    def _match_lists(
+        self, s: list[Output], n: list[Output], context: ValueContext
+    ) -> tuple[ValueMatch, list[OutputOutcome]]:
+        """The pairwise comparison: every output with its partner, not only up to the
+        first difference. Returns the cell's match (its detail and kind those of the
+        first output that differs; its image the least similar) and each output's
+        outcome."""
         if len(s) != len(n):
             detail = (
                 f"{len(s)} outputs -> {len(n)}: "
                 f"[{', '.join(map(output_label, s))}] -> [{', '.join(map(output_label, n))}]"
             )
-            return ValueMatch(False, detail=detail, kind="outputs")
+            return ValueMatch(False, detail=detail, kind="outputs"), []
         total = ValueMatch(True)
-        for a, b in zip(s, n, strict=True):
+        outcomes: list[OutputOutcome] = []
+        for index, (a, b) in enumerate(zip(s, n, strict=True), 1):
             match = self._match_output(a, b, context)
-            if not match.equal:
-                return match
+            status = (
+                CellStatus.DIFFERENT if not match.equal
+                else CellStatus.EQUIVALENT if match.rules or a != b
+                else CellStatus.IDENTICAL
+            )  # fmt: skip
+            outcomes.append(OutputOutcome(
+                index, output_label(a), status,
+                sorted(match.rules, key=self._order.__getitem__), match.detail, match.image_score,
+            ))  # fmt: skip
+            if not match.equal and total.equal:
+                total.equal, total.detail, total.kind = False, match.detail, match.kind
             total.rules |= match.rules
             if match.image_score is not None and (
                 total.image_score is None or match.image_score < total.image_score
             ):
                 total.image_score, total.image_diff = match.image_score, match.image_diff
-        return total
+        return total, outcomes
 
     def _match_output(self, a: Output, b: Output, context: ValueContext) -> ValueMatch:
         if a == b:
@@ -249,10 +317,10 @@ class OutputComparer:
         return total
 
     def _match_value(self, mime: str, a: str, b: str, context: ValueContext) -> ValueMatch:
-        for entry in self._value_stage:
-            match = entry.function(a, b, mime, context)
+        for function in self._values:
+            match = function(a, b, mime, context)
             if match is not None:
-                return match  # type: ignore[no-any-return]
+                return match
         if mime in IMAGE_MIMES or mime == SVG_MIME:
             return ValueMatch(False, detail=f"{mime}: image bytes differ", kind="image")
         if mime in TEXT_MIMES or mime.startswith("text/"):

@@ -20,11 +20,11 @@ differing pair of tokens must then be accepted by one of the enabled token rules
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _TOKEN = re.compile(
     r"""
@@ -33,7 +33,7 @@ _TOKEN = re.compile(
     |(?P<ctime>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\ (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)
                \ [\ \d]\d\ \d{2}:\d{2}:\d{2}\ \d{4})
     |(?P<pydatetime>datetime\.datetime\(\d{4},\ \d{1,2},\ \d{1,2}(?:,\ \d{1,6}){0,4}
-               (?:,\ tzinfo=[^()]*(?:\([^()]*\))?)?\))
+               (?:,\ tzinfo=[^()]{0,80}(?:\([^()]{0,80}\))?)?\))
     |(?P<time>(?<![\d:])\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\d:]))
     |(?P<hex>0x[0-9a-fA-F]+)
     |(?P<number>(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?!\w|\.\d))
@@ -45,14 +45,28 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: long lines make tens of thousands of tokens
     kind: str  # a group name of _TOKEN
     text: str
 
 
 def tokenize(line: str) -> list[Token]:
     return [Token(m.lastgroup or "other", m[0]) for m in _TOKEN.finditer(line)]
+
+
+class TokenLine(list[Token]):
+    """The tokens of one line, with the line's text and the rules' look at it cached:
+    a line with many differing tokens is searched once, not once per token."""
+
+    def __init__(self, tokens: list[Token], text: str) -> None:
+        super().__init__(tokens)
+        self.text = text
+        self._mentions: dict[re.Pattern[str], bool] = {}
+
+    def mentions(self, words: re.Pattern[str]) -> bool:
+        if words not in self._mentions:
+            self._mentions[words] = bool(words.search(self.text))
+        return self._mentions[words]
 
 
 @dataclass
@@ -63,6 +77,7 @@ class ToleranceContext:
     atol: float = 1e-9
     reference_time: float = 0.0  # epoch seconds of the re-run
     rules: list[tuple[str, TokenRule]] = field(default_factory=list)
+    layout_rules: list[tuple[str, LayoutRule]] = field(default_factory=list)
 
 
 @dataclass
@@ -71,13 +86,14 @@ class TokenPair:
 
     stored: Token
     new: Token
-    stored_line: list[Token]
-    new_line: list[Token]
+    stored_line: TokenLine
+    new_line: TokenLine
     index: int  # position of the pair in both lines
     context: ToleranceContext
 
 
 TokenRule = Callable[[TokenPair], bool]
+LayoutRule = Callable[[str, str], bool]  # two whole texts -> whether only layout differs
 
 
 @dataclass
@@ -160,8 +176,9 @@ def _parse_datetime(text: str) -> float | None:
     try:
         if text.startswith("datetime.datetime("):
             inner = text[len("datetime.datetime(") : -1].split(", tzinfo=")[0]
-            parts = [int(p) for p in inner.split(", ")]
-            value = dt.datetime(*parts, tzinfo=dt.timezone.utc)  # type: ignore[misc]
+            year, month, day, *rest = [int(p) for p in inner.split(", ")]
+            hour, minute, second, micro = (*rest, 0, 0, 0, 0)[:4]
+            value = dt.datetime(year, month, day, hour, minute, second, micro, dt.timezone.utc)
         elif text[:3].isalpha():
             value = dt.datetime.strptime(text, "%a %b %d %H:%M:%S %Y").replace(
                 tzinfo=dt.timezone.utc
@@ -188,8 +205,8 @@ def _is_epoch(stored: str, new: str, reference: float) -> bool:
     return False
 
 
-def _line_matches(words: re.Pattern[str], line: list[Token]) -> bool:
-    return bool(words.search("".join(t.text for t in line)))
+def _line_matches(words: re.Pattern[str], line: TokenLine) -> bool:
+    return line.mentions(words)
 
 
 def _followed_by_unit(line: list[Token], index: int) -> bool:
@@ -203,6 +220,54 @@ def _followed_by_unit(line: list[Token], index: int) -> bool:
     return bool(re.match(r"(?:\w+/s|s/\w+)", joined))
 
 
+def same_but_whitespace(stored: str, new: str) -> bool:
+    """Whether two texts differ only in whitespace and layout: trailing spaces,
+    blank lines, or names laid out in columns for another terminal width (`ls`).
+
+    Runs of whitespace (line breaks included) count as one space; whitespace is
+    never added between two characters or removed from between them. A listing in
+    columns is read down its columns, as `ls` fills them, when it is one: cells
+    two or more spaces apart, each column starting at the same place in every
+    row, every cell a name with a letter in it (so a grid of numbers, which could
+    be a transposed table, is never read that way)."""
+    a, b = stored.split(), new.split()
+    if a == b:
+        return True
+    if len(a) != len(b) or sorted(a) != sorted(b):
+        return False
+    down_a, down_b = _down_columns(stored), _down_columns(new)
+    return any(x == y for x in (a, down_a) for y in (b, down_b) if x is not None and y is not None)
+
+
+_CELL = re.compile(r"\S+(?: \S+)*")  # cells are two or more spaces apart
+_LETTER = re.compile(r"[^\W\d]")
+
+
+def _down_columns(text: str) -> list[str] | None:
+    """The words of a text laid out in left-aligned columns, read column by column;
+    None when it is not such a layout."""
+    rows = []
+    for line in text.splitlines():
+        line = line.expandtabs(8)
+        if line.strip():
+            rows.append([(m.start(), m[0]) for m in _CELL.finditer(line)])
+    if len(rows) < 2:
+        return None
+    starts = [start for start, _ in rows[0]]
+    for row in rows:
+        if [start for start, _ in row] != starts[: len(row)]:
+            return None
+        if not all(_LETTER.search(cell) for _, cell in row):
+            return None
+    return [
+        word
+        for column in range(len(starts))
+        for row in rows
+        if column < len(row)
+        for word in row[column][1].split()
+    ]
+
+
 # ---------------------------------------------------------------------------
 # comparing texts
 
@@ -214,6 +279,9 @@ def compare_text(stored: str, new: str, context: ToleranceContext, label: str = 
     a_lines, b_lines = stored.split("\n"), new.split("\n")
     prefix = f"{label} " if label else ""
     if len(a_lines) != len(b_lines):
+        layout = _layout(stored, new, context)
+        if layout is not None:
+            return TextMatch(True, {layout})
         return TextMatch(False, detail=prefix + _line_change(a_lines, b_lines), kind="text")
     rules: set[str] = set()
     moved: list[str] = []
@@ -244,9 +312,20 @@ def compare_text(stored: str, new: str, context: ToleranceContext, label: str = 
         kind = "text" if not moved else kind
     if first is None:
         return TextMatch(True, rules)
+    layout = _layout(stored, new, context)
+    if layout is not None:
+        return TextMatch(True, rules | {layout})
     if kind == "numbers" and moved:
         first += "; " + ", ".join(moved[:3]) + (" ..." if len(moved) > 3 else "")
     return TextMatch(False, detail=first, kind=kind)
+
+
+def _layout(stored: str, new: str, context: ToleranceContext) -> str | None:
+    """The first layout rule under which two texts match, if any."""
+    for name, rule in context.layout_rules:
+        if rule(stored, new):
+            return name
+    return None
 
 
 def _compare_line(
@@ -254,11 +333,11 @@ def _compare_line(
 ) -> tuple[bool, set[str], list[str] | None]:
     """(match, rules used, numbers that moved beyond tolerance - None if text changed,
     [] if only the width of spaces did)."""
-    ta, tb = tokenize(a), tokenize(b)
+    ta, tb = TokenLine(tokenize(a), a), TokenLine(tokenize(b), b)
     if len(ta) != len(tb) or any(x.kind != y.kind for x, y in zip(ta, tb, strict=True)):
         # Realigned columns can add or drop padding; compare without the spaces.
-        ta = [t for t in ta if t.kind != "space"]
-        tb = [t for t in tb if t.kind != "space"]
+        ta = _without_spaces(ta)
+        tb = _without_spaces(tb)
         if len(ta) != len(tb):
             return False, set(), None
         spacing_changed = True
@@ -292,6 +371,11 @@ def _compare_line(
     return True, used, []
 
 
+def _without_spaces(line: TokenLine) -> TokenLine:
+    tokens = [t for t in line if t.kind != "space"]
+    return TokenLine(tokens, "".join(t.text for t in tokens))
+
+
 def _describe_move(a: str, b: str) -> str:
     x, y = float(a), float(b)
     delta = y - x
@@ -302,16 +386,24 @@ def _describe_move(a: str, b: str) -> str:
 
 
 def _line_change(a: list[str], b: list[str]) -> str:
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    for tag, i1, _i2, j1, _j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if tag == "delete":
-            return f"line {i1 + 1} removed: {_short(a[i1])!r} ({len(a)} -> {len(b)} lines)"
-        if tag == "insert":
-            return f"line {j1 + 1} added: {_short(b[j1])!r} ({len(a)} -> {len(b)} lines)"
-        return f"line {i1 + 1}: {_short(a[i1])!r} -> {_short(b[j1])!r} ({len(a)} -> {len(b)} lines)"
-    return f"{len(a)} -> {len(b)} lines"
+    """The first change between two lists of lines of different lengths.
+
+    Found from the common start and end (linear in the text, whatever it holds;
+    a sequence matcher is quadratic on crafted input): the lines between them were
+    removed, added or replaced."""
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    removed, added = len(a) - start - end, len(b) - start - end
+    counts = f"({len(a)} -> {len(b)} lines)"
+    if added == 0:
+        return f"line {start + 1} removed: {_short(a[start])!r} {counts}"
+    if removed == 0:
+        return f"line {start + 1} added: {_short(b[start])!r} {counts}"
+    return f"line {start + 1}: {_short(a[start])!r} -> {_short(b[start])!r} {counts}"
 
 
 def _short(line: str, limit: int = 80) -> str:

@@ -28,16 +28,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nbrepro.compare.canonical import TEXT_MIMES, canonical_outputs
 from nbrepro.compare.markers import Sanitizer
 from nbrepro.compare.options import CompareOptions
 from nbrepro.compare.outputs import OutputComparer
+from nbrepro.compare.result import CellComparison
 from nbrepro.compare.tolerance import Token, tokenize
-
-if TYPE_CHECKING:
-    from nbrepro.compare.result import CellComparison
 
 PLACEHOLDER = "<volatile>"
 IGNORE_HINT = "mark the cell `# NBVAL_IGNORE_OUTPUT` or seed its random numbers"

@@ -38,7 +38,9 @@ class BuildRequest:
 class BackendOptions:
     """How a backend isolates audited code (set from `CheckOptions`)."""
 
-    sandbox: bool = True  # sandbox kernels and build steps on the host when possible
+    # Sandbox audited code that runs on the host (kernels, build steps). True fails
+    # closed: without a working sandbox nothing audited runs (`BackendUnavailable`).
+    sandbox: bool = True
     limits: ResourceLimits = field(default_factory=ResourceLimits)
     base_image: str | None = None  # docker: the image environments are built on
     # More paths audited code must not see (the results database, the real repository).
@@ -71,8 +73,9 @@ class Backend(abc.ABC):
 
     @property
     def host_sandbox(self) -> Sandbox:
-        """The sandbox for audited code that runs on this machine (resolving; for the
-        venv backend also installing and the kernel)."""
+        """The sandbox for audited code that runs on this machine (the venv backend's
+        resolving, installing and kernels). Raises `BackendUnavailable` when one is
+        asked for and none works here."""
         if self._host_sandbox is None:
             self._host_sandbox = detect(self.options.sandbox)
         return self._host_sandbox

@@ -246,6 +246,15 @@ class Lifeline:
         return not left
 
 
+def parse_size(text: str) -> int:
+    """'512m', '4g', '1.5G', '1000000' -> bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not m:
+        raise ConfigError(f"not a size (like 512m or 4g): {text!r}")
+    scale = {"": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}[m.group(2)]
+    return int(float(m.group(1)) * scale)
+
+
 @dataclass(frozen=True)
 class ResourceLimits:
     """Bounds for one kernel: memory (bytes), CPUs and processes (tasks, i.e. threads)."""
@@ -256,12 +265,8 @@ class ResourceLimits:
 
     @staticmethod
     def parse_size(text: str) -> int:
-        """'512m', '4g', '1.5G', '1000000' -> bytes."""
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
-        if not m:
-            raise ConfigError(f"not a size (like 512m or 4g): {text!r}")
-        scale = {"": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}[m.group(2)]
-        size = int(float(m.group(1)) * scale)
+        """A kernel's memory limit: '512m', '4g', '1.5G', '1000000' -> bytes."""
+        size = parse_size(text)
         if size < 64 * 1024**2:
             raise ConfigError(f"memory limit too small for a kernel (at least 64m): {text!r}")
         return size

@@ -1,11 +1,17 @@
 """The docker backend: an image per environment, a container per kernel.
 
-Images are built with the Docker SDK for Python from a generated Dockerfile on a
-configurable base image (`python:X.Y-slim` for the notebook's Python by default).
-The build context holds only what the environment needs (the lock, `uv`, the local
-project's sources without notebooks, `postBuild`), and the image is labelled with
-the content hash of those inputs, so a later check with the same inputs reuses it
-and changing a notebook never rebuilds. Build failures are results naming the step.
+Images are built with the Docker SDK for Python on a configurable base image
+(`python:X.Y-slim` for the notebook's Python by default), in two parts: a generated
+Dockerfile holds only what runs no audited code (uv, apt packages from Debian, an
+empty environment, the lock, the local project's sources without notebooks,
+`postBuild`); the steps that run the repository's code (building sdists, installing
+the project, `postBuild`) run in one container of that image with no network of its
+own (only nbrepro's egress proxy: public addresses and the package index), no
+capabilities, bounded memory and processes and no credentials, and are committed as
+the environment's image. Resolving, which runs build code too, also happens in such
+a container, never on the host. The image is labelled with the content hash of its
+inputs, so a later check with the same inputs reuses it and changing a notebook
+never rebuilds. Build failures are results naming the step.
 
 A kernel runs in a container started by the `docker` command line (jupyter_client
 launches it like any kernel): no network, memory/CPU/pids limits, a non-root user,
@@ -20,14 +26,18 @@ next one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +51,20 @@ from nbrepro.isolation.base import (
     project_hash,
 )
 from nbrepro.isolation.confine import KernelTeardown, owner_alive, owner_token
-from nbrepro.isolation.environ import CA_VARIABLES, INDEX_VARIABLES, PROXY_VARIABLES
-from nbrepro.isolation.tools import BUILD_TIMEOUT, PythonChoice, uv_binary
+from nbrepro.isolation.environ import (
+    CA_VARIABLES,
+    PROXY_VARIABLES,
+    TOOL_SETTINGS,
+    tool_environment,
+)
+from nbrepro.isolation.sandbox import NoSandbox
+from nbrepro.isolation.tools import (
+    BUILD_PIDS,
+    BUILD_TIMEOUT,
+    PythonChoice,
+    ToolRunner,
+    uv_binary,
+)
 from nbrepro.model import EnvironmentResult
 from nbrepro.stages.resolve import blame
 from nbrepro.stages.scan import SKIP_DIRS
@@ -51,13 +73,28 @@ if TYPE_CHECKING:
     import docker
 
 # Bump when the generated Dockerfile changes in a way that makes old images unfit.
-IMAGE_FORMAT = 1
+IMAGE_FORMAT = 2
+TOOLS_FORMAT = 2
 IMAGE_REPOSITORY = "nbrepro-env"
-LABEL_KEY = "org.nbrepro.key"
+STAGE_REPOSITORY = "nbrepro-stage"  # the trusted part of an image being built
+TOOLS_REPOSITORY = "nbrepro-tools"  # a base image with uv, for resolving and building
+LABEL_KEY = cache.IMAGE_LABEL_KEY
 LABEL_PYTHON = "org.nbrepro.python"
 LABEL_KERNEL = "org.nbrepro.kernel"
+LABEL_TOOLS = "org.nbrepro.tools"
+LABEL_BUILD = "org.nbrepro.build"
+LABEL_STAGE = "org.nbrepro.stage"
 LABEL_OWNER = "org.nbrepro.owner"  # "<hostname>:<pid>:<start>" of the nbrepro that started it
 ENV_DIR = "/env"
+PROJECT_DIR = "/opt/nbrepro/project"
+TOOLS_DIR = "/opt/nbrepro/tools"  # pip-tools, for the pip-tools resolver
+CA_PATH = "/opt/nbrepro/ca-certificates.crt"
+CACHE_MOUNT = "/nbrepro-cache"  # a build step's private package cache (not committed)
+STEP_MARK = "::nbrepro step: "
+# Settings naming certificate files of the host (a build container has its own).
+TLS_PATH_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                      "PIP_CERT", "NIX_SSL_CERT_FILE", "GIT_SSL_CAINFO", "PIP_FIND_LINKS",
+                      "UV_FIND_LINKS")
 # The kernel's user when nbrepro runs as root (otherwise the user's own uid/gid).
 UNPRIVILEGED_UID = 65534
 ENGINE_TIMEOUT = 120
@@ -111,7 +148,7 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
     killed nbrepro (SIGKILL, power loss) could not remove itself."""
     from docker.errors import APIError, NotFound
 
-    removed = []
+    removed: list[str] = []
     try:
         containers = client.containers.list(all=True, filters={"label": LABEL_OWNER})
     except APIError:
@@ -226,34 +263,90 @@ class DockerBackend(Backend):
                 return result
             with tempfile.TemporaryDirectory(prefix="nbrepro-image-") as tmp:
                 notes: list[str] = []
-                steps = self._context(request, reference, Path(tmp), notes)
-                self._build_image(Path(tmp), tag, key, request, steps, result)
-                result.log = "\n".join([*notes, result.log])
+                steps = self._context(request, self.tools_image(reference), Path(tmp), notes)
+                stage = f"{STAGE_REPOSITORY}:{key}"
+                log: list[str] = []
+                if self._build_stage(Path(tmp), stage, request, steps, result, log):
+                    self._run_build_steps(stage, tag, key, request, result, log)
+                result.log = "\n".join([*notes, *(ln for ln in log if ln.strip())])
         result.seconds = time.monotonic() - started
         return result
 
-    def _context(self, request: BuildRequest, base: str, ctx: Path,
+    # The image is built in two parts. The Dockerfile (`_context`) holds only what runs
+    # no audited code: the tools, apt packages from Debian, an empty environment, the
+    # lock and the project's files. What runs the repository's code (building sdists,
+    # installing the project, postBuild) runs in a container of that image with no
+    # network of its own (only nbrepro's egress proxy), no capabilities and a bound on
+    # memory and processes, and is committed as the environment's image.
+
+    def tools_image(self, base: str, pip_tools: bool = False) -> str:
+        """An image of `base` with uv (and pip-tools) in it, nbrepro's settings and the
+        host's extra certificate authority: what resolving and building start from.
+        Built once per base image; runs no audited code."""
+        from docker.errors import DockerException
+
+        image = self._image(base)
+        uv = uv_binary()
+        ca = _ca_bundle()
+        key = cache.content_key("docker-tools", TOOLS_FORMAT, image.id, _digest(Path(uv)),
+                                _digest(ca) if ca else None, pip_tools)
+        tag = f"{TOOLS_REPOSITORY}:{key}"
+        found = self._local(tag)
+        if found:
+            return found
+        with cache.locked(cache.entry("images", f"tools-{key}")), \
+                tempfile.TemporaryDirectory(prefix="nbrepro-tools-") as tmp:
+            found = self._local(tag)
+            if found:  # another check built it meanwhile
+                return found
+            ctx = Path(tmp)
+            shutil.copy2(uv, ctx / "uv")
+            lines = [f"FROM {image.id}", "COPY uv /usr/local/bin/uv"]
+            env = [f"{k}={v}" for k, v in TOOL_SETTINGS.items()]
+            env += ["UV_LINK_MODE=copy", "DEBIAN_FRONTEND=noninteractive"]
+            if ca is not None:
+                shutil.copy2(ca, ctx / "ca-certificates.crt")
+                lines.append(f"COPY ca-certificates.crt {CA_PATH}")
+                env += [f"{name}={CA_PATH}" for name in CA_VARIABLES]
+            lines.append("ENV " + " ".join(env))
+            if pip_tools:
+                lines.append(f"RUN uv venv --quiet --python python3 {TOOLS_DIR} && uv pip "
+                             f"install --quiet --python {TOOLS_DIR}/bin/python pip-tools")
+            (ctx / "Dockerfile").write_text("\n".join(lines) + "\n")
+            log: list[str] = []
+            try:
+                error = self._docker_build(ctx, tag, {LABEL_TOOLS: key}, log,
+                                           network=pip_tools)
+            except DockerException as exc:
+                error = str(exc)
+            if error is not None:
+                raise BackendUnavailable(f"cannot prepare the base image {base} for builds: "
+                                         f"{_last_lines(log or [error])}")
+            found = self._local(tag)
+            if not found:
+                raise BackendUnavailable(f"cannot prepare the base image {base} for builds")
+            return found
+
+    def _local(self, reference: str) -> str | None:
+        """The id of the local image `reference`, if there is one."""
+        from docker.errors import ImageNotFound
+
+        try:
+            return str(self.client.images.get(reference).id)
+        except ImageNotFound:
+            return None
+
+    def tool_runner(self, python: PythonChoice, writable: list[Path]) -> ToolRunner:
+        """Resolving runs the repository's build code too: in a container of the base
+        image, never on the host."""
+        return ContainerToolRunner(self, self.base_image(python.requested), writable)
+
+    def _context(self, request: BuildRequest, tools: str, ctx: Path,
                  notes: list[str]) -> list[tuple[str, str]]:
-        """Write the build context into `ctx`; returns the Dockerfile's instructions,
-        each with the name of the step it belongs to."""
-        shutil.copy2(uv_binary(), ctx / "uv")
+        """Write the build context of the trusted part into `ctx`; returns the
+        Dockerfile's instructions, each with the name of the step it belongs to."""
         (ctx / "requirements.txt").write_text(request.lock.text)
-        steps: list[tuple[str, str]] = [
-            ("base image", f"FROM {base}"),
-            ("tools", "COPY uv /usr/local/bin/uv"),
-        ]
-        env = ["UV_PYTHON_DOWNLOADS=never", "UV_NO_CACHE=1", "UV_LINK_MODE=copy",
-               "DEBIAN_FRONTEND=noninteractive"]
-        ca = next((Path(os.environ[v]) for v in CA_VARIABLES
-                   if os.environ.get(v) and Path(os.environ[v]).is_file()), None)
-        if ca is not None:
-            # The host trusts an extra certificate authority (a proxy): so must builds.
-            shutil.copy2(ca, ctx / "ca-certificates.crt")
-            steps.append(("tools", "COPY ca-certificates.crt /opt/nbrepro/ca-certificates.crt"))
-            env += ["SSL_CERT_FILE=/opt/nbrepro/ca-certificates.crt",
-                    "PIP_CERT=/opt/nbrepro/ca-certificates.crt"]
-        steps.append(("tools", "ENV " + " ".join(env)))
-        steps += [("index settings", f"ARG {v}") for v in INDEX_VARIABLES if os.environ.get(v)]
+        steps: list[tuple[str, str]] = [("base image", f"FROM {tools}")]
         apt = [p.strip() for p in request.apt_packages if p.strip()]
         if apt:
             bad = [p for p in apt if not _APT_NAME.match(p)]
@@ -268,82 +361,213 @@ class DockerBackend(Backend):
         steps += [
             ("create environment", f"RUN uv venv --quiet --python python3 {ENV_DIR}"),
             ("install requirements", "COPY requirements.txt /opt/nbrepro/requirements.txt"),
-            ("install requirements",
-             f"RUN uv pip sync --python {ENV_DIR}/bin/python /opt/nbrepro/requirements.txt"),
         ]
-        workdir = "/opt/nbrepro"
         if request.project_dir is not None:
             _copy_project(request.project_dir, ctx / "project")
-            workdir = "/opt/nbrepro/project"
-            steps += [
-                ("install project", "COPY project /opt/nbrepro/project"),
-                ("install project", f"RUN uv pip install --no-deps --python {ENV_DIR}/bin/python "
-                                    "/opt/nbrepro/project"),
-            ]
-        steps.append(("environment", f"ENV PATH={ENV_DIR}/bin:$PATH VIRTUAL_ENV={ENV_DIR}"))
+            steps.append(("install project", f"COPY project {PROJECT_DIR}"))
         if request.post_build is not None and request.post_build.is_file():
             shutil.copy2(request.post_build, ctx / "postBuild")
-            shebang = request.post_build.read_bytes()[:2] == b"#!"
-            run = "./postBuild" if shebang else "bash ./postBuild"
-            steps += [
-                ("postBuild", f"COPY postBuild {workdir}/postBuild"),
-                ("postBuild", f"RUN cd {workdir} && chmod +x postBuild && {run}"),
-            ]
-        steps.append(("check kernel", f"RUN {ENV_DIR}/bin/python -c 'import ipykernel'"))
+            workdir = PROJECT_DIR if request.project_dir is not None else "/opt/nbrepro"
+            steps.append(("postBuild", f"COPY postBuild {workdir}/postBuild"))
+        steps.append(("environment", f"ENV PATH={ENV_DIR}/bin:$PATH VIRTUAL_ENV={ENV_DIR}"))
         (ctx / "Dockerfile").write_text("\n".join(line for _, line in steps) + "\n")
         return steps
 
-    def _build_image(self, ctx: Path, tag: str, key: str, request: BuildRequest,
-                     steps: list[tuple[str, str]], result: EnvironmentResult) -> None:
-        from docker.errors import DockerException
+    def _docker_build(self, ctx: Path, tag: str | None, labels: dict[str, str],
+                      log: list[str], network: bool, nocache: bool = False) -> str | None:
+        """Build `ctx`; the error, or None. Only trusted steps are built this way."""
         from requests.exceptions import RequestException
 
-        log: list[str] = []
-        step = 0
-        error: str | None = None
-        buildargs = {v: os.environ[v] for v in (*PROXY_VARIABLES, *INDEX_VARIABLES)
-                     if os.environ.get(v)}
-        # Build steps run the repository's code too (setup.py, postBuild): bounded.
-        memory = self.options.limits.memory
-        limits = {"memory": memory, "memswap": memory} if memory else {}
+        # The user's proxy reaches only these trusted steps (apt, pip-tools), as the
+        # predefined build arguments Docker keeps out of the image's history.
+        buildargs = {v: os.environ[v] for v in PROXY_VARIABLES if os.environ.get(v)} \
+            if network else {}
         try:
             stream: Iterator[dict[str, Any]] = self.client.api.build(
                 path=str(ctx), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
-                nocache=not request.use_cache, buildargs=buildargs, timeout=BUILD_TIMEOUT,
-                container_limits=limits,
-                labels={LABEL_KEY: key, LABEL_PYTHON: request.python.version},
+                nocache=nocache, buildargs=buildargs, timeout=BUILD_TIMEOUT,
+                labels=labels, use_config_proxy=False,
+                network_mode=None if network else "none",
             )
             for chunk in stream:
                 text = chunk.get("stream")
                 if text:
                     log.append(text.rstrip("\n"))
-                    m = _STEP.match(text)
-                    if m:
-                        step = int(m.group(1))
                 if "error" in chunk:
                     error = str(chunk.get("error") or chunk.get("errorDetail"))
                     log.append(error)
+                    return error
         except RequestException:
             error = f"building took longer than {BUILD_TIMEOUT} s"
             log.append(error)
+            return error
+        return None
+
+    def _build_stage(self, ctx: Path, stage: str, request: BuildRequest,
+                     steps: list[tuple[str, str]], result: EnvironmentResult,
+                     log: list[str]) -> bool:
+        """The trusted part of the image (see `_context`)."""
+        from docker.errors import DockerException
+
+        try:
+            error = self._docker_build(ctx, stage, {LABEL_STAGE: "1"}, log, network=True,
+                                       nocache=not request.use_cache)
         except DockerException as exc:
             error = str(exc)
             log.append(error)
-        result.log = "\n".join(line for line in log if line.strip())
         if error is None:
-            result.ok = True
-            self._drop_replaced(key, tag)
-            return
+            return True
+        step = 0
+        for line in log:
+            m = _STEP.match(line)
+            if m:
+                step = int(m.group(1))
         name = steps[step - 1][0] if 0 < step <= len(steps) else "build"
         result.message = f"{name} failed: {_last_lines(log)}"
+        if name == "apt packages":
+            result.failed_requirement = blame("\n".join(log), request.apt_packages) \
+                or "apt.txt"
+        return False
+
+    def _run_build_steps(self, stage: str, tag: str, key: str, request: BuildRequest,
+                         result: EnvironmentResult, log: list[str]) -> None:
+        """The steps that run the repository's code, in one confined container of the
+        stage image, committed as the environment's image when they all succeed."""
+        from docker.errors import DockerException
+
+        script = ["set -e", f"cd {PROJECT_DIR if request.project_dir else '/opt/nbrepro'}"]
+        for name, command in self._build_commands(request):
+            script += [f"echo '{STEP_MARK}{name}'", command]
+        outcome = self._in_container(stage, ["/bin/sh", "-c", "\n".join(script)],
+                                     writable=[], timeout=BUILD_TIMEOUT, keep=True)
+        log.extend(outcome.output.splitlines())
+        if outcome.note:
+            log.append(outcome.note)
+        failed = outcome.error or outcome.code != 0
+        try:
+            if not failed:
+                stage_image = self.client.images.get(stage)
+                config = stage_image.attrs.get("Config") or {}
+                assert outcome.container is not None
+                outcome.container.commit(IMAGE_REPOSITORY, key, conf={
+                    # The container's own settings (its command, the owner label)
+                    # are not the image's: the stage's are.
+                    "Env": config.get("Env") or [], "Cmd": config.get("Cmd") or ["python3"],
+                    "Entrypoint": config.get("Entrypoint"),
+                    "WorkingDir": config.get("WorkingDir") or "",
+                    "Labels": {LABEL_KEY: key, LABEL_PYTHON: request.python.version,
+                               LABEL_OWNER: "", LABEL_BUILD: "", LABEL_STAGE: "",
+                               LABEL_TOOLS: ""},
+                })
+        except DockerException as exc:
+            failed, outcome.error = True, str(exc)
+        finally:
+            if outcome.container is not None:
+                with contextlib.suppress(DockerException):
+                    outcome.container.remove(force=True)
+        if not failed:
+            result.ok = True
+            self._drop_replaced(key, tag)
+            with contextlib.suppress(DockerException):
+                self.client.images.remove(stage)  # only the tag: the layers are the image's
+            return
+        marks = [ln[len(STEP_MARK):] for ln in log if ln.startswith(STEP_MARK)]
+        name = marks[-1] if marks else "build"
+        detail = outcome.error or _last_lines([ln for ln in log if not ln.startswith(STEP_MARK)])
+        result.message = f"{name} failed: {detail}"
         if name == "install requirements":
-            result.failed_requirement = blame(result.log, request.lock.text.splitlines())
-        elif name == "apt packages":
-            result.failed_requirement = blame(result.log, request.apt_packages) or "apt.txt"
+            result.failed_requirement = blame("\n".join(log), request.lock.text.splitlines())
         elif name == "postBuild":
             result.failed_requirement = "postBuild"
         elif name == "install project" and request.project_dir is not None:
             result.failed_requirement = request.project_dir.name
+
+    @staticmethod
+    def _build_commands(request: BuildRequest) -> list[tuple[str, str]]:
+        python = f"{ENV_DIR}/bin/python"
+        commands = [("install requirements",
+                     f"uv pip sync --python {python} /opt/nbrepro/requirements.txt")]
+        if request.project_dir is not None:
+            commands.append(("install project",
+                             f"uv pip install --no-deps --python {python} {PROJECT_DIR}"))
+        if request.post_build is not None and request.post_build.is_file():
+            run = "./postBuild" if request.post_build.read_bytes()[:2] == b"#!" \
+                else "bash ./postBuild"
+            commands.append(("postBuild", f"chmod +x postBuild && {run}"))
+        commands.append(("check kernel", f"{python} -c 'import ipykernel'"))
+        return commands
+
+    def _in_container(self, image: str, command: list[str], *, writable: list[Path],
+                      timeout: float, keep: bool = False, user: str = "0:0",
+                      workdir: str | None = None,
+                      environ: Mapping[str, str] | None = None) -> ContainerRun:
+        """Run `command` (which may run audited code) in a container of `image`: no
+        network of its own (only nbrepro's egress proxy), no capabilities, no new
+        privileges, bounded memory and processes, a private package cache, nbrepro's
+        settings and the index settings without credentials. `keep`: leave the
+        container (stopped) for the caller to commit and remove."""
+        from docker.errors import DockerException, NotFound
+        from requests.exceptions import RequestException
+
+        from nbrepro.isolation.egress import EgressProxy
+
+        limits = self.options.limits
+        variables = tool_environment(os.environ if environ is None else environ,
+                                     Path("/tmp"))
+        # The image's own PATH and certificate settings: the host's name host paths.
+        for name in ("PATH", *TLS_PATH_VARIABLES):
+            variables.pop(name, None)
+        variables.update(UV_CACHE_DIR=f"{CACHE_MOUNT}/uv", PIP_CACHE_DIR=f"{CACHE_MOUNT}/pip",
+                         TMPDIR=f"{CACHE_MOUNT}/tmp", UV_LINK_MODE="copy")
+        run = ContainerRun()
+        with tempfile.TemporaryDirectory(prefix="nbrepro-cache-") as cache_dir, \
+                EgressProxy() as proxy:
+            Path(cache_dir).chmod(0o777)  # the container's user may be another uid
+            (Path(cache_dir) / "tmp").mkdir(mode=0o777)
+            (Path(cache_dir) / "tmp").chmod(0o777)
+            # Settings in a mounted file, not `-e`: a committed image keeps neither.
+            settings = proxy.folder / "settings.sh"
+            settings.write_text("".join(f"export {k}={shlex.quote(v)}\n"
+                                        for k, v in variables.items()))
+            settings.chmod(0o644)
+            inner = ["/bin/sh", "-c", f'. {shlex.quote(str(settings))} && exec "$@"', "nbrepro",
+                     *command]
+            volumes = {str(proxy.folder): {"bind": str(proxy.folder), "mode": "ro"},
+                       cache_dir: {"bind": CACHE_MOUNT, "mode": "rw"}}
+            for path in writable:
+                volumes[str(path)] = {"bind": str(path), "mode": "rw"}
+            try:
+                run.container = self.client.containers.create(
+                    image, proxy.wrap("python3", inner), name=f"nbrepro-build-{proxy.folder.name}",
+                    labels={LABEL_OWNER: owner(), LABEL_BUILD: "1"}, network_mode="none",
+                    cap_drop=["ALL"], security_opt=["no-new-privileges"], init=True,
+                    pids_limit=BUILD_PIDS, user=user, working_dir=workdir,
+                    mem_limit=limits.memory, memswap_limit=limits.memory,
+                    nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
+                    tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={TMPFS_SIZE}"}, volumes=volumes,
+                )
+                run.container.start()
+                try:
+                    run.code = int(run.container.wait(timeout=timeout).get("StatusCode", 1))
+                except RequestException:
+                    run.error = f"took longer than {timeout:g} s"
+                    with contextlib.suppress(DockerException):
+                        run.container.kill()
+                run.stdout = run.container.logs(stdout=True, stderr=False).decode(
+                    errors="replace")
+                run.stderr = run.container.logs(stdout=False, stderr=True).decode(
+                    errors="replace")
+                run.output = run.container.logs(stdout=True, stderr=True).decode(
+                    errors="replace")
+            except DockerException as exc:
+                run.error = str(exc)
+            finally:
+                if not keep and run.container is not None:
+                    with contextlib.suppress(NotFound, DockerException):
+                        run.container.remove(force=True)
+                    run.container = None
+            run.note = proxy.report()
+        return run
 
     def _drop_replaced(self, key: str, tag: str) -> None:
         """A rebuild (--no-cache) leaves the previous image of `key` untagged: remove it."""
@@ -445,6 +669,64 @@ class DockerBackend(Backend):
             except APIError as exc:
                 if "already in progress" not in str(exc):  # --rm got there first
                     raise
+
+
+@dataclass
+class ContainerRun:
+    """What a confined build container did."""
+
+    code: int = 1
+    stdout: str = ""
+    stderr: str = ""
+    output: str = ""  # both, in order
+    error: str | None = None  # nbrepro's side: the engine failed, or the time ran out
+    note: str = ""  # connections the egress proxy refused
+    container: Any = None  # kept for a commit when asked
+
+
+class ContainerToolRunner(ToolRunner):
+    """Resolver and installer commands in a container of the base image (with uv),
+    confined like the docker backend's build steps (`DockerBackend._in_container`);
+    `writable` and the working folder are bind-mounted at the same paths."""
+
+    def __init__(self, backend: DockerBackend, base: str, writable: list[Path]) -> None:
+        super().__init__(NoSandbox(), writable=writable)
+        self.backend, self.base = backend, base
+
+    @property
+    def sandboxed(self) -> bool:
+        return True
+
+    def run(self, cmd: list[str], *, cwd: Path, timeout: float,
+            env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        pip_tools = cmd[1:3] == ["-m", "piptools"]
+        image = self.backend.tools_image(self.base, pip_tools=pip_tools)
+        if pip_tools:
+            program = f"{TOOLS_DIR}/bin/python"
+        elif cmd[0] == uv_binary():
+            program = "/usr/local/bin/uv"
+        else:
+            program = cmd[0]
+        uid, gid = os.getuid(), os.getgid()
+        user = "0:0" if uid == 0 or self.backend.rootless else f"{uid}:{gid}"
+        run = self.backend._in_container(image, [program, *cmd[1:]],
+                                         writable=[cwd, *self.writable], timeout=timeout,
+                                         user=user, workdir=str(cwd), environ=env)
+        if run.error and run.error.startswith("took longer"):
+            raise subprocess.TimeoutExpired(cmd, timeout)
+        stderr = "\n".join(t for t in (run.stderr.rstrip(), run.note, run.error or "") if t)
+        return subprocess.CompletedProcess(cmd, 1 if run.error else run.code, run.stdout,
+                                           stderr)
+
+
+def _ca_bundle() -> Path | None:
+    """The extra certificate authority the host trusts (a proxy's), if any."""
+    return next((Path(os.environ[v]) for v in CA_VARIABLES
+                 if os.environ.get(v) and Path(os.environ[v]).is_file()), None)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:

@@ -6,10 +6,14 @@ backend runs all of them through a `Sandbox` strategy:
 - `Bubblewrap` (when `bwrap` works here): the whole system read-only, the user's
   home, nbrepro's cache and database, `/run` (the Docker socket, the user's runtime
   sockets) and secret system files hidden, a private `/tmp`, `/proc` and PID
-  namespace (no other process is visible or can be signalled), no capabilities, no
-  network unless asked for; only the paths a step needs are bound back, read-only
-  or writable.
-- `NoSandbox`: runs as the user, with a one-time warning; recorded as `none`.
+  namespace (no other process is visible or can be signalled), no capabilities and
+  a network namespace of its own (kernels: no network unless asked for; build steps:
+  only through nbrepro's egress proxy); only the paths a step needs are bound back,
+  read-only or writable.
+- `NoSandbox`: runs as the user; only when the user asks for it (`--no-sandbox`).
+
+Without a working bubblewrap, `detect` refuses (fail closed): audited code never
+runs unsandboxed unless the user said so.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import logging
 import os
 import pwd
 import shutil
@@ -30,11 +33,11 @@ from typing import ClassVar
 
 from nbrepro.isolation.confine import KERNEL_VARIABLE, OWNER_VARIABLE
 
-log = logging.getLogger("nbrepro")
-
-# Readable by uid 0 even without capabilities (owned by root); masked in the sandbox.
+# Readable by uid 0 even without capabilities (owned by root), or system-wide package
+# tool settings that may hold index credentials; masked in the sandbox.
 SECRET_SYSTEM_PATHS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
-                       "/etc/ssh", "/etc/sudoers.d", "/var/lib/docker", "/root")
+                       "/etc/ssh", "/etc/sudoers.d", "/var/lib/docker", "/root",
+                       "/etc/pip.conf", "/etc/xdg/pip", "/etc/uv", "/etc/netrc")
 
 
 # --- what the sandbox hides ----------------------------------------------------------
@@ -78,7 +81,11 @@ def _existing(paths: Iterable[Path]) -> list[Path]:
 
 
 def python_prefixes(python: str | Path | None) -> list[Path]:
-    """What an interpreter needs to start: its venv (if any) and its base installation."""
+    """What an interpreter needs to start: its venv (if any) and its base installation.
+
+    Only for interpreters nbrepro chose itself: the answer comes from the
+    interpreter's files (`pyvenv.cfg`, its symlink), which audited build code can
+    rewrite in an environment it installs into."""
     if not python:
         return []
     exe = Path(python)
@@ -123,7 +130,7 @@ class Sandbox:
 
     def tool_argv(self, argv: list[str], mounts: Mounts, cwd: Path, home: Path) -> list[str]:
         """`argv` (a resolver or installer, which runs the audited repository's build
-        code) wrapped: network allowed, writes only to `mounts.writable`."""
+        code) wrapped: no network of its own, writes only to `mounts.writable`."""
         raise NotImplementedError
 
 
@@ -221,7 +228,10 @@ class Bubblewrap(Sandbox):
                 "--unsetenv", OWNER_VARIABLE, "--unsetenv", KERNEL_VARIABLE, "--", *argv]
 
     def tool_argv(self, argv: list[str], mounts: Mounts, cwd: Path, home: Path) -> list[str]:
-        return [*self._common(mounts, cwd, network=True), "--setenv", "HOME", str(home),
+        # Its own network namespace: the host's loopback services (a Jupyter server),
+        # its private networks and cloud metadata stay out of reach; `argv` reaches the
+        # package index through nbrepro's egress proxy (see `egress`).
+        return [*self._common(mounts, cwd, network=False), "--setenv", "HOME", str(home),
                 "--", *argv]
 
 
@@ -236,26 +246,21 @@ def _empty_file() -> Path:
 
 
 SANDBOXES: dict[str, type[Sandbox]] = {s.name: s for s in (Bubblewrap, NoSandbox)}
-_warned = False
+NO_SANDBOX_MESSAGE = (
+    "no working sandbox for audited code: bubblewrap (`bwrap`) is missing or cannot "
+    "create namespaces here; install bubblewrap, use --backend docker, or pass "
+    "--no-sandbox to run the audited repository's code unsandboxed, as you"
+)
 
 
 def detect(enabled: bool = True) -> Sandbox:
-    """The best sandbox available here (`NoSandbox` when `enabled` is false).
-
-    When none is available, checks still run, with a one-time warning."""
-    global _warned
+    """The sandbox for audited code on this machine: bubblewrap, or `NoSandbox` when
+    `enabled` is false. Fails closed: without a working bubblewrap it raises
+    `BackendUnavailable` rather than run audited code unprotected."""
     if not enabled:
         return NoSandbox()
     if Bubblewrap.available():
         return Bubblewrap()
-    if not _warned:
-        _warned = True
-        log.warning(
-            "nbrepro: warning: no sandbox available (bubblewrap's `bwrap` is missing or "
-            "cannot create namespaces here): audited code runs as you, with your "
-            "network. Install bubblewrap, use --backend docker, or pass --no-sandbox "
-            "to accept this."
-        )
-    return NoSandbox()
+    from nbrepro.errors import BackendUnavailable
 
-
+    raise BackendUnavailable(NO_SANDBOX_MESSAGE)

@@ -53,7 +53,7 @@ CLEANUP_SECONDS = 60.0
 
 def _prctl() -> Callable[..., int] | None:
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # not Linux
         return None
 

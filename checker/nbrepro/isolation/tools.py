@@ -1,28 +1,55 @@
 """The tools nbrepro runs to resolve and install: uv (and pip-tools), interpreters.
 
-`ToolRunner` runs a resolver or installer the way a backend wants it (sandboxed on
-the host for the venv backend) with an allow-listed environment; `find_python`
-finds an interpreter that exists here (interpreters are never downloaded).
+Two kinds of calls, never mixed up:
+
+- on the host, calls that run no audited code (finding an interpreter, creating a
+  venv, installing wheels): `host_tool_run`, with the user's own settings and caches;
+- everything that may run the audited repository's build code (`setup.py`, build
+  backends: resolving, building sdists, installing the local project): a
+  `ToolRunner`, sandboxed, without credentials, with a private package cache of its
+  own and the network only through nbrepro's egress proxy.
+
+Both run in a private, empty working folder and never read uv's or pip's
+configuration files. `find_python` finds an interpreter that exists here
+(interpreters are never downloaded); the version it is asked for must be a version
+number (`python_version`), whatever the repository says.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbrepro.errors import ConfigError
-from nbrepro.isolation.environ import tool_environment
+from nbrepro.isolation.environ import host_tool_environment, tool_environment
 from nbrepro.isolation.sandbox import Mounts, NoSandbox, Sandbox, python_prefixes
 
 # Seconds one environment build (all its install steps) may take.
 BUILD_TIMEOUT = 1800
+# Processes (tasks) one sandboxed build step may have at once.
+BUILD_PIDS = 4096
+# The only interpreter requests nbrepro passes on: X, X.Y or X.Y.Z.
+_VERSION = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4}){0,2}")
+
+
+def python_version(value: object) -> str | None:
+    """`value` when it is a version number (X, X.Y or X.Y.Z), else None.
+
+    Every interpreter request read from an audited repository goes through here:
+    anything else (a path such as `./evil`, a name) would make uv run it."""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text if _VERSION.fullmatch(text) else None
 
 
 def uv_binary() -> str:
@@ -39,11 +66,25 @@ def uv_binary() -> str:
 
 
 def tool_env() -> dict[str, str]:
-    """Environment for resolver/installer subprocesses: never download interpreters."""
-    env = dict(os.environ)
-    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
-    env.pop("VIRTUAL_ENV", None)
-    return env
+    """Environment for uv on the host (no audited code): never a config file, never
+    an interpreter download."""
+    return host_tool_environment(os.environ)
+
+
+@contextlib.contextmanager
+def private_folder(prefix: str = "nbrepro-tool-") -> Iterator[Path]:
+    """An empty folder of nbrepro's own to run a tool in: no `uv.toml`, `pyproject.toml`
+    or `.python-version` of anyone else in it or above it that the tool could find."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
+def host_tool_run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a tool on the host that runs no audited code (uv finding an interpreter,
+    creating a venv, installing wheels only), in a private folder."""
+    with private_folder() as cwd:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                              env=tool_env(), stdin=subprocess.DEVNULL)
 
 
 @dataclass
@@ -68,8 +109,11 @@ def find_python(requested: str | None) -> PythonChoice:
     """The interpreter closest to `requested` (X, X.Y or X.Y.Z) that exists here.
 
     Interpreters are never downloaded. Without a match, the harness's own Python is
-    used and the mismatch is recorded by the caller.
+    used and the mismatch is recorded by the caller. Anything but a version number
+    is refused (`ConfigError`): uv would run a path it is given.
     """
+    if requested is not None and python_version(requested) is None:
+        raise ConfigError(f"not a Python version (X, X.Y or X.Y.Z): {requested!r}")
     own = ".".join(map(str, sys.version_info[:3]))
     base = getattr(sys, "_base_executable", None) or sys.executable
     candidates = []
@@ -80,10 +124,10 @@ def find_python(requested: str | None) -> PythonChoice:
         # nbrepro's own interpreter is what is asked for: no need to search (saves ~0.3 s)
         return PythonChoice(base, own, requested)
     for want in dict.fromkeys(candidates):
-        proc = subprocess.run(
-            [uv_binary(), "python", "find", "--system", want],
-            capture_output=True, text=True, env=tool_env(), timeout=60,
-        )
+        assert python_version(want), want  # checked above; never a path
+        proc = host_tool_run(
+            [uv_binary(), "python", "find", "--no-config", "--no-project", "--system", want],
+            timeout=60)
         if proc.returncode == 0 and proc.stdout.strip():
             exe = proc.stdout.strip()
             return PythonChoice(exe, _version_of(exe), requested)
@@ -102,10 +146,9 @@ def _version_of(exe: str) -> str:
 
 @functools.cache
 def uv_cache_dir(uv: str) -> Path | None:
-    """uv's package cache, so that a sandboxed install (another $HOME) still uses it."""
+    """The user's uv package cache (hidden from build code)."""
     try:
-        proc = subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+        proc = host_tool_run([uv, "cache", "dir", "--no-config"], timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     out = proc.stdout.strip()
@@ -121,18 +164,24 @@ def pip_cache_dir() -> Path:
     return Path(user_cache_dir("pip"))
 
 
-def tool_config_paths() -> list[Path]:
-    """The user's resolver/installer configuration (index URLs): readable in the sandbox."""
-    home = Path.home()
-    config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-    return [config / "uv", config / "pip", home / ".pip", home / ".pydistutils.cfg"]
+def user_package_caches() -> list[Path]:
+    """The user's uv and pip caches: never visible to build code, so it can neither
+    poison them (for the user's own later installs and other repositories'
+    environments) nor read what they hold."""
+    found = [pip_cache_dir()]
+    uv_cache = uv_cache_dir(uv_binary())
+    if uv_cache is not None:
+        found.append(uv_cache)
+    return found
 
 
 class ToolRunner:
     """Runs resolver and installer commands, which execute the audited repository's
-    build code (`setup.py`, build backends), in a sandbox: network allowed, the
-    user's home hidden, writes only to `writable`, the package caches and a private
-    home; an allow-listed environment."""
+    build code (`setup.py`, build backends), in a sandbox: no network of its own (only
+    public addresses and the package index, through nbrepro's egress proxy), the
+    user's home and package caches hidden, writes only to `writable` and a private
+    home, a package cache of the step's own (deleted after it), an allow-listed
+    environment without credentials, a bound on processes."""
 
     def __init__(self, sandbox: Sandbox, *, writable: Iterable[Path] = (),
                  readable: Iterable[Path] = (), hidden: Iterable[Path] = (),
@@ -149,35 +198,42 @@ class ToolRunner:
             env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         """Like `subprocess.run(cmd, capture_output=True, text=True)`, sandboxed.
         Raises `subprocess.TimeoutExpired` like it."""
+        from nbrepro.isolation.confine import ResourceLimits, confine
+        from nbrepro.isolation.egress import EgressProxy
 
-        uv = uv_binary()
-        with tempfile.TemporaryDirectory(prefix="nbrepro-tool-") as tmp:
-            home = Path(tmp)
-            variables = tool_environment(env, home if self.sandboxed else None)
-            variables["TMPDIR"] = str(home)
-            caches: list[Path] = []
-            if self.sandboxed:
-                # The caches live under the real home, which the sandbox hides.
-                uv_cache = uv_cache_dir(uv)
-                if uv_cache is not None:
-                    variables.setdefault("UV_CACHE_DIR", str(uv_cache))
-                variables.setdefault("PIP_CACHE_DIR", str(pip_cache_dir()))
-                # Hardlinks cannot cross the sandbox's bind mounts: copy, without warning.
-                variables.setdefault("UV_LINK_MODE", "copy")
-                caches = [Path(variables["UV_CACHE_DIR"]), Path(variables["PIP_CACHE_DIR"])] \
-                    if "UV_CACHE_DIR" in variables else [Path(variables["PIP_CACHE_DIR"])]
-                for folder in caches:
-                    folder.mkdir(parents=True, exist_ok=True)
+        with private_folder() as home:
+            variables = tool_environment(env, home)
+            (home / "tmp").mkdir()
+            variables["TMPDIR"] = str(home / "tmp")
+            # The step's own package cache, deleted with it: build code never writes
+            # where the user's installs or another repository's build would read.
+            variables["UV_CACHE_DIR"] = str(home / "uv-cache")
+            variables["PIP_CACHE_DIR"] = str(home / "pip-cache")
+            variables["UV_LINK_MODE"] = "copy"
             if self.python and os.path.isabs(self.python):
-                variables.setdefault("UV_PYTHON", self.python)
-            mounts = Mounts(
-                writable=[*self.writable, cwd, home, *caches],
-                readable=[*self.readable, *python_prefixes(self.python),
-                          *python_prefixes(sys.executable), Path(uv), *tool_config_paths()],
-                hidden=self.hidden,
-            )
-            argv = self.sandbox.tool_argv(cmd, mounts, cwd, home)
-            return subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
-                                  timeout=timeout, env=variables, stdin=subprocess.DEVNULL)
-
-
+                variables["UV_PYTHON"] = self.python
+            if not self.sandboxed:  # --no-sandbox: the user accepted running it as them
+                return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                                      timeout=timeout, env=variables, stdin=subprocess.DEVNULL)
+            base_python = getattr(sys, "_base_executable", None) or sys.executable
+            confinement = confine(ResourceLimits(memory=None, cpus=None, pids=BUILD_PIDS),
+                                  label=f"build-{home.name}")
+            with EgressProxy() as proxy:
+                mounts = Mounts(
+                    writable=[*self.writable, cwd, home],
+                    readable=[*self.readable, *python_prefixes(self.python),
+                              *python_prefixes(sys.executable), *python_prefixes(base_python),
+                              Path(uv_binary()), proxy.folder],
+                    hidden=[*self.hidden, *user_package_caches()],
+                )
+                argv = self.sandbox.tool_argv(proxy.wrap(base_python, cmd), mounts, cwd, home)
+                try:
+                    proc = subprocess.run(confinement.wrap(argv), cwd=cwd, capture_output=True,
+                                          text=True, timeout=timeout, env=variables,
+                                          stdin=subprocess.DEVNULL)
+                finally:
+                    confinement.close()
+                note = proxy.report()
+            if note:
+                proc.stderr = f"{proc.stderr.rstrip()}\n{note}\n".lstrip()
+            return proc

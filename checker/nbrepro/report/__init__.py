@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from nbrepro.model import CheckResult
 
-from . import badge, html
+from . import badge, html, junit, markdown, terminal
 from . import json as json_report
 
 Renderer = Callable[[CheckResult], str]
@@ -19,6 +19,10 @@ RENDERERS: dict[str, Renderer] = {
     "json": json_report.render,
     "html": html.render,
     "badge": badge.render,
+    "shields": badge.endpoint_json,
+    "markdown": markdown.render,
+    "junit": junit.render,
+    "table": terminal.render,
 }
 
 __all__ = ["RENDERERS", "Renderer"]

@@ -20,6 +20,7 @@ import contextlib
 import copy
 import enum
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
@@ -190,7 +191,7 @@ async def _run(
         executed.cells[index].outputs = []
         executed.cells[index].execution_count = None
     # The kernel's own stdout/stderr (not the cells'): kept for the failure message.
-    kernel_log = (ctx.runtime_dir / "kernel.log").open("wb")
+    kernel_log = _open_log(ctx.runtime_dir / "kernel.log")
     # Before anything is started: from here on, every path out ends the kernel.
     try:
         lifeline = Lifeline()
@@ -219,8 +220,7 @@ async def _run(
             return run
         except Exception as exc:  # a kernel that cannot start is a dead kernel
             run.outcome = Outcome.KERNEL_DIED
-            kernel_log.flush()
-            tail = _tail(ctx.runtime_dir / "kernel.log")
+            tail = _tail(kernel_log)
             run.message = (f"the kernel did not start: {type(exc).__name__}: {exc}"
                            + (f" ({tail})" if tail else ""))[:500]
             return run
@@ -321,12 +321,26 @@ class _StopOnSignal:
             raise KeyboardInterrupt
 
 
-def _tail(log: Path) -> str:
-    """The last meaningful line a kernel printed before dying."""
+def _open_log(path: Path) -> BinaryIO:
+    """A new log file, never through a link. It is read back only through this
+    descriptor: the folder it is in is the kernel's to write, and a kernel could put
+    a link to the user's secrets in its place."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    return os.fdopen(fd, "w+b")
+
+
+def _tail(log: BinaryIO, limit: int = 64 * 1024) -> str:
+    """The last meaningful line a kernel printed before dying (read with pread: the
+    kernel shares the descriptor's offset)."""
     try:
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
+        log.flush()
+        fd = log.fileno()
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, limit, max(0, size - limit))
+    except (OSError, ValueError):
         return ""
+    lines = [ln for ln in data.decode(errors="replace").splitlines() if ln.strip()]
     return lines[-1].strip()[:300] if lines else ""
 
 

@@ -77,7 +77,7 @@ class UvResolver(Resolver):
     ) -> ResolverRun:
         cmd = [
             uv_binary(), "pip", "compile", str(requirements_in), "--quiet", "--no-header",
-            "--no-annotate", "--python-version", python_version,
+            "--no-annotate", "--no-config", "--python-version", python_version,
         ]
         if exclude_newer:
             cmd += ["--exclude-newer", exclude_newer]
@@ -99,7 +99,8 @@ class PipToolsResolver(Resolver):
         out = requirements_in.with_suffix(".txt")
         cmd = [
             sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header",
-            "--no-annotate", "--strip-extras", "--no-emit-index-url", "--no-emit-find-links",
+            "--no-annotate", "--no-config", "--strip-extras", "--no-emit-index-url",
+            "--no-emit-find-links",
             "--output-file", str(out), str(requirements_in),
         ]
         if exclude_newer:
@@ -154,6 +155,17 @@ def resolve(
     )
     lock = Lock(ok=False, resolver=resolver, python_version=python_version, key=key)
     cached = cache.entry("locks", key + ".txt")
+    # Parallel checks (an audit's workers) needing the same lock resolve it once.
+    with cache.locked(cached):
+        return _resolve_locked(lock, cached, spec, lines, python_version, resolver,
+                               exclude_newer, project_dir, use_cache, runner)
+
+
+def _resolve_locked(
+    lock: Lock, cached: Path, spec: Spec, lines: list[str], python_version: str,
+    resolver: str, exclude_newer: str | None, project_dir: Path | None, use_cache: bool,
+    runner: ToolRunner | None,
+) -> Lock:
     if use_cache and cached.is_file():
         lock.ok, lock.cached, lock.text = True, True, cached.read_text()
         lock.pins = parse_pins(lock.text)
@@ -172,7 +184,9 @@ def resolve(
     lock.ok = True
     lock.text = _without_project(run.text, project_dir)
     lock.pins = parse_pins(lock.text)
-    cached.write_text(lock.text)
+    partial = cached.with_name(cached.name + ".part")  # readers never see half a lock
+    partial.write_text(lock.text)
+    partial.replace(cached)
     return lock
 
 

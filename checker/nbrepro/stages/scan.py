@@ -69,7 +69,7 @@ def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.Notebook
     info.language = lang_info.get("name") or kernelspec.get("language")
     info.kernel_name = kernelspec.get("name")
     version = lang_info.get("version")
-    info.python_version = str(version) if version and info.language == "python" else None
+    info.python_version = notebook_python(version) if info.language == "python" else None
     code = [c for c in nb.cells if c.cell_type == "code"]
     info.cells = len(nb.cells)
     info.code_cells = len(code)
@@ -78,6 +78,19 @@ def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.Notebook
     info.top_down = all(a < b for a, b in itertools.pairwise(counts))
     info.imports = sorted({m for c in code for m in imports_of(c.source)})
     return info, nb
+
+
+_RELEASE = re.compile(r"([0-9]{1,4}(?:\.[0-9]{1,4}){0,2})(?:(?:a|b|rc|\.dev|\+)[0-9A-Za-z.+]*)?")
+
+
+def notebook_python(version: object) -> str | None:
+    """The Python version a notebook's `language_info.version` names: a version number
+    (a pre-release's number without its suffix), else None. Whatever else a crafted
+    notebook puts there never reaches the interpreter search."""
+    if not isinstance(version, str):
+        return None
+    m = _RELEASE.fullmatch(version.strip())
+    return m.group(1) if m else None
 
 
 def _invalid(info: NotebookInfo, reason: str) -> NotebookInfo:
@@ -96,7 +109,9 @@ def imports_of(source: str) -> set[str]:
     lines = ["" if _MAGIC.match(line) else line for line in source.splitlines()]
     try:
         tree = ast.parse("\n".join(lines))
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        # Not Python, or nested deeper than the parser goes (a crafted cell): fall back
+        # to reading import lines; the cell itself still runs and is judged.
         return _imports_by_regex(source)
     found: set[str] = set()
     for node in ast.walk(tree):

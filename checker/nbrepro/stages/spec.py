@@ -4,6 +4,9 @@ Dependency files are found the way repo2docker finds them: if a `binder/` or
 `.binder/` folder exists, only it is read; otherwise the repository root. Each
 kind of file is a small class with `detect()` and `read()`, tried in the order of
 `DEPENDENCY_FILES`. Every requirement keeps the file it came from.
+
+Every file is read with `read_repo_file` (only regular files inside the
+repository), and a Python version is kept only when it is a version number.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PEP508
 from packaging.utils import canonicalize_name
 
+from nbrepro.errors import RepositoryFileError
+from nbrepro.isolation.tools import python_version as version_number
 from nbrepro.model import Requirement, Spec
+from nbrepro.stages.source import read_repo_text
 
 
 @dataclass
@@ -47,7 +53,10 @@ class DependencyFile:
             found.extend(sorted(p for p in folder.glob(pattern) if p.is_file()))
         return found
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
+        """What the file at `rel` (relative to the repository `root`) declares.
+        Raises `OSError` (`RepositoryFileError`) and `UnicodeDecodeError` for a file
+        that cannot be read; `read_spec` records those as skipped."""
         raise NotImplementedError
 
 
@@ -122,21 +131,23 @@ class EnvironmentYml(DependencyFile):
     name = "environment.yml"
     patterns = ("environment.yml", "environment.yaml")
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
         out = Declared()
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            doc = yaml.safe_load(read_repo_text(root, rel)) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
             out.skipped.append(f"{rel}: not valid YAML ({str(exc).splitlines()[0]})")
             return out
         if not isinstance(doc, dict):
             out.skipped.append(f"{rel}: not a conda environment file")
             return out
-        for dep in doc.get("dependencies") or []:
+        dependencies = doc.get("dependencies") or []
+        for dep in dependencies if isinstance(dependencies, list) else []:
             if isinstance(dep, dict):
                 pip_lines = dep.get("pip") or []
                 out.requirements += _requirements(
-                    (str(x) for x in pip_lines), rel, out.skipped
+                    (str(x) for x in (pip_lines if isinstance(pip_lines, list) else [])),
+                    rel, out.skipped,
                 )
                 continue
             self._conda_dep(str(dep), rel, out)
@@ -150,9 +161,9 @@ class EnvironmentYml(DependencyFile):
             return
         name, constraint = m.group(1), m.group(2).strip()
         if name.lower() == "python":
-            version = re.match(r"^[=<>~!]*\s*(\d+(?:\.\d+)?)", constraint)
+            version = re.match(r"^[=<>~!]*\s*([0-9]+(?:\.[0-9]+)?)", constraint)
             if version:
-                out.python_version = version.group(1)
+                out.python_version = version_number(version.group(1))
             return
         if name.lower() in CONDA_TO_PYPI:
             mapped = CONDA_TO_PYPI[name.lower()]
@@ -175,21 +186,26 @@ class PipfileLock(DependencyFile):
     name = "Pipfile.lock"
     patterns = ("Pipfile.lock",)
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
         import json
 
         out = Declared()
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            doc = json.loads(read_repo_text(root, rel))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             out.skipped.append(f"{rel}: not valid JSON ({exc})")
             return out
-        python = (doc.get("_meta", {}).get("requires", {}) or {}).get("python_version")
-        out.python_version = str(python) if python else None
+        if not isinstance(doc, dict):
+            out.skipped.append(f"{rel}: not a Pipfile.lock")
+            return out
+        python = _table(_table(doc.get("_meta")).get("requires")).get("python_version")
+        out.python_version = _python(python, rel, out)
         lines = []
-        for name, entry in (doc.get("default") or {}).items():
+        for name, entry in _table(doc.get("default")).items():
             version = entry.get("version", "") if isinstance(entry, dict) else ""
             marker = entry.get("markers") if isinstance(entry, dict) else None
+            version = version if isinstance(version, str) else ""
+            marker = marker if isinstance(marker, str) else None
             lines.append(f"{name}{version}" + (f"; {marker}" if marker else ""))
         out.requirements = _requirements(lines, rel, out.skipped)
         return out
@@ -199,20 +215,20 @@ class Pipfile(DependencyFile):
     name = "Pipfile"
     patterns = ("Pipfile",)
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
         out = Declared()
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            doc = tomllib.loads(read_repo_text(root, rel))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             out.skipped.append(f"{rel}: not valid TOML ({exc})")
             return out
-        python = (doc.get("requires") or {}).get("python_version")
-        out.python_version = str(python) if python else None
+        python = _table(doc.get("requires")).get("python_version")
+        out.python_version = _python(python, rel, out)
         lines = []
-        for name, value in (doc.get("packages") or {}).items():
+        for name, value in _table(doc.get("packages")).items():
             if isinstance(value, str):
                 lines.append(name if value.strip() == "*" else f"{name}{value}")
-            elif isinstance(value, dict) and "version" in value:
+            elif isinstance(value, dict) and isinstance(value.get("version"), str):
                 version = value["version"]
                 lines.append(name if version.strip() == "*" else f"{name}{version}")
             else:
@@ -228,17 +244,20 @@ class RequirementsTxt(DependencyFile):
     def detect(self, folder: Path) -> list[Path]:
         return list(dict.fromkeys(super().detect(folder)))  # requirements.txt first, once
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
         out = Declared()
-        self._read(path, rel, out, seen=set())
+        self._read(root, root / rel, rel, out, seen=set())
         return out
 
-    def _read(self, path: Path, rel: str, out: Declared, seen: set[Path]) -> None:
+    def _read(self, repo: Path, path: Path, rel: str, out: Declared, seen: set[Path]) -> None:
         if path in seen:
             return
         seen.add(path)
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = read_repo_text(repo, path, errors="replace")
+        except RepositoryFileError as exc:
+            out.skipped.append(str(exc))
+            return
         except OSError as exc:
             out.skipped.append(f"{rel}: unreadable ({exc.strerror})")
             return
@@ -249,7 +268,7 @@ class RequirementsTxt(DependencyFile):
                 target = (path.parent / line.split(None, 1)[1]).resolve()
                 root = path.parent.resolve()
                 if target.is_file() and root in target.parents:
-                    self._read(target, target.relative_to(root).as_posix(), out, seen)
+                    self._read(repo, target, target.relative_to(root).as_posix(), out, seen)
                 else:
                     out.skipped.append(f"{rel}: {line!r}: included file not found")
             elif line in ("-e .", "."):
@@ -272,22 +291,24 @@ class PythonProject(DependencyFile):
         # A pyproject.toml that only configures tools is not a package.
         return [p for p in found if p.name != "pyproject.toml" or _is_project(p)]
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
         out = Declared()
+        path = root / rel
         out.local_project = path.name != "setup.cfg" or not (path.parent / "setup.py").exists()
         if path.name == "pyproject.toml":
             doc = _toml(path)
-            requires = (doc.get("project") or {}).get("requires-python")
-            if requires:
-                m = re.search(r"(\d+\.\d+)", str(requires))
-                out.python_version = m.group(1) if m and ">=" in str(requires) else None
+            requires = _table(doc.get("project")).get("requires-python")
+            if isinstance(requires, str):
+                m = re.search(r"([0-9]+\.[0-9]+)", requires)
+                out.python_version = version_number(m.group(1)) if m and ">=" in requires \
+                    else None
         return out
 
 
 def _toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return tomllib.loads(read_repo_text(path.parent, path.name))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError, RecursionError):
         return {}
 
 
@@ -296,15 +317,30 @@ def _is_project(path: Path) -> bool:
     return "project" in doc or "build-system" in doc
 
 
+def _table(value: Any) -> dict[str, Any]:
+    """`value` when it is a table (a crafted file may put anything anywhere)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _python(value: Any, rel: str, out: Declared) -> str | None:
+    """A declared Python version, kept only when it is a version number."""
+    if value is None or value == "":
+        return None
+    version = version_number(value)
+    if version is None:
+        out.skipped.append(f"{rel}: python_version {str(value)[:60]!r}: not a version number")
+    return version
+
+
 class RuntimeTxt(DependencyFile):
     name = "runtime.txt"
     patterns = ("runtime.txt",)
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
         out = Declared()
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
-        m = re.match(r"^python-(\d+(?:\.\d+){0,2})$", text)
-        if m:
+        text = read_repo_text(root, rel, errors="replace").strip()
+        m = re.fullmatch(r"python-([0-9]+(?:\.[0-9]+){0,2})", text)
+        if m and version_number(m.group(1)):
             out.python_version = m.group(1)
         else:
             out.skipped.append(f"{rel}: {text[:40]!r}: not a Python runtime")
@@ -315,8 +351,8 @@ class AptTxt(DependencyFile):
     name = "apt.txt"
     patterns = ("apt.txt",)
 
-    def read(self, path: Path, rel: str) -> Declared:
-        text = path.read_text(encoding="utf-8", errors="replace")
+    def read(self, root: Path, rel: str) -> Declared:
+        text = read_repo_text(root, rel, errors="replace")
         lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
         return Declared(apt_packages=[ln for ln in lines if ln])
 
@@ -325,7 +361,7 @@ class PostBuild(DependencyFile):
     name = "postBuild"
     patterns = ("postBuild",)
 
-    def read(self, path: Path, rel: str) -> Declared:
+    def read(self, root: Path, rel: str) -> Declared:
         return Declared(post_build=rel)
 
 
@@ -359,7 +395,14 @@ def read_spec(root: Path, imports: Iterable[str] = ()) -> Spec:
             continue
         for path in kind.detect(folder):
             rel = path.relative_to(root).as_posix()
-            declared = kind.read(path, rel)
+            try:
+                declared = kind.read(root, rel)
+            except RepositoryFileError as exc:
+                spec.skipped.append(str(exc))
+                continue
+            except (OSError, UnicodeDecodeError) as exc:
+                spec.skipped.append(f"{rel}: not read ({getattr(exc, 'strerror', None) or exc})")
+                continue
             kinds_found.add(kind.name)
             spec.files.append(rel)
             spec.requirements += declared.requirements

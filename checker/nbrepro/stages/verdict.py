@@ -1,7 +1,8 @@
-"""The verdict stage: a run and its comparison -> one notebook's verdict (DESIGN.md)."""
+"""The verdict stage: a run and its comparison -> one notebook's verdict."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
@@ -9,6 +10,10 @@ from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, 
 from nbrepro.stages.execute import NotebookRun, Outcome
 
 _NOT_REPRODUCED = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
+# Cells whose stored and re-run outputs the results keep, for the reports to show.
+_SHOWN = (*_NOT_REPRODUCED, CellStatus.ERROR)
+# Longest output value (text, or base64 image) kept in the results; reports cut further.
+OUTPUT_VALUE_LIMIT = 256 * 1024
 
 
 def not_checked(info: NotebookInfo, reason: str) -> NotebookResult:
@@ -54,6 +59,10 @@ def judge(
     cells = [_cell_result(index, run, compared.get(index))
              for index, cell in enumerate(stored.cells) if cell.cell_type == "code"]
 
+    for cell in cells:
+        if cell.status in _SHOWN:
+            cell.stored_outputs = shown_outputs(stored.cells[cell.index])
+            cell.rerun_outputs = shown_outputs(run.executed.cells[cell.index])
     result = NotebookResult(
         path=info.path, verdict=Verdict.REPRODUCED, cells=cells, seconds=run.seconds, info=info,
         failing_cell=run.failing_cell, exception=run.exception, message=run.message,
@@ -103,3 +112,33 @@ def _cell_result(index: int, run: NotebookRun, comparison: CellComparison | None
     if comparison is None:  # a cell the comparer could not pair (sources changed)
         return CellResult(index, CellStatus.NOT_RUN, execution_seconds=cell_run.seconds)
     return comparison.to_cell_result(index, execution_seconds=cell_run.seconds)
+
+
+def shown_outputs(cell: Any, limit: int = OUTPUT_VALUE_LIMIT) -> list[dict[str, Any]]:
+    """A code cell's outputs as plain JSON, each value cut at `limit` characters (the
+    cut recorded in `nbrepro_truncated`, never silent)."""
+    shown: list[dict[str, Any]] = []
+    for output in cell.get("outputs", []) or []:
+        out = json.loads(json.dumps(output, default=str))
+        if not isinstance(out, dict):
+            continue
+        cut: dict[str, int] = {}
+        holders: list[tuple[str, dict[str, Any]]] = [("text", out)] if "text" in out else []
+        if isinstance(out.get("data"), dict):
+            holders += [(mime, out["data"]) for mime in out["data"]]
+        for key, holder in holders:
+            value = holder[key]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                value = "".join(value)
+            elif not isinstance(value, str):  # application/json and the like
+                value = json.dumps(value)
+                if len(value) <= limit:
+                    continue
+            if len(value) > limit:
+                cut[key] = len(value)
+                value = value[:limit]
+            holder[key] = value
+        if cut:
+            out["nbrepro_truncated"] = cut
+        shown.append(out)
+    return shown

@@ -1,0 +1,356 @@
+"""Where an audit's tasks run, behind one interface: a local process pool or Dask
+distributed (a local cluster, or an existing scheduler). Both run the same task
+function, `nbrepro.audit.tasks.run_repository`, and hand back messages:
+
+- `{"type": "started" | "progress" | "notebook", "id": ..., ...}` for the live view;
+- `{"type": "done", "outcome": {...}}` with the task's `Outcome` (results model inside);
+- `{"type": "lost", "id": ..., "kind": "died" | "timeout", "reason": ...}` when the
+  process running a task died or had to be stopped; the runner decides what next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from nbrepro.audit.tasks import run_repository
+from nbrepro.errors import InputError
+
+Message = dict[str, Any]
+TOPIC = "nbrepro-audit"
+# After a repository's own time limit, how long a local worker gets to stop by itself
+# before it is killed (the limit is checked between stages and notebooks).
+GRACE = 30.0
+GiB = 1024**3
+
+
+class Executor(ABC):
+    description = ""
+
+    @property
+    @abstractmethod
+    def slots(self) -> int:
+        """How many tasks can run at once."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def submit(self, task: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def poll(self, timeout: float) -> list[Message]:
+        """Messages that arrived, waiting up to `timeout` seconds for the first."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop every task and worker now."""
+
+
+def default_jobs(kernel_memory: int | None) -> tuple[int, str]:
+    """Workers for this machine: one per core, fewer when memory would not hold a
+    kernel at its limit (plus the harness) for each."""
+    import psutil
+
+    cores = os.cpu_count() or 1
+    memory = psutil.virtual_memory().total
+    per_job = (kernel_memory or 4 * GiB) + GiB
+    jobs = max(1, min(cores, memory // per_job))
+    return jobs, f"{cores} cores, {memory / GiB:.1f} GiB memory"
+
+
+# --- local process pool ----------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen[str]
+    log: Path
+    name: str
+    task: dict[str, Any] | None = None
+    started: float = 0.0
+    buffer: str = ""
+    stdout: IO[str] | None = field(default=None, repr=False)
+
+
+class LocalPool(Executor):
+    """N long-lived worker processes (`python -m nbrepro.audit.worker`), each checking
+    one repository at a time: the pipeline is imported once per worker, not once per
+    repository. A worker that exceeds a repository's time limit is killed with its
+    processes and replaced; one that dies is reported and replaced."""
+
+    def __init__(self, jobs: int, timeout: float | None = None) -> None:
+        self.jobs, self.timeout = jobs, timeout
+        self.workers: list[_Worker] = []
+        self.selector = selectors.DefaultSelector()
+        self.logs = Path(tempfile.mkdtemp(prefix="nbrepro-audit-workers-"))
+        self.description = f"local process pool, {jobs} worker{'s' * (jobs != 1)}"
+        self._pending: list[Message] = []
+
+    @property
+    def slots(self) -> int:
+        return self.jobs
+
+    def start(self) -> None:
+        for number in range(self.jobs):
+            self.workers.append(self._spawn(number))
+
+    def _spawn(self, number: int) -> _Worker:
+        log = self.logs / f"worker-{number}.log"
+        with open(log, "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "nbrepro.audit.worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+                bufsize=1, start_new_session=True,
+                env=dict(os.environ, NBREPRO_AUDIT_PARENT=str(os.getpid())),
+            )
+        worker = _Worker(proc, log, f"worker {number + 1}", stdout=proc.stdout)
+        os.set_blocking(proc.stdout.fileno(), False)  # type: ignore[union-attr]
+        self.selector.register(proc.stdout, selectors.EVENT_READ, worker)  # type: ignore[arg-type]
+        return worker
+
+    def submit(self, task: dict[str, Any]) -> None:
+        worker = next((w for w in self.workers if w.task is None), None)
+        if worker is None:
+            raise RuntimeError("no idle worker")  # the runner never oversubscribes
+        worker.task, worker.started = task, time.monotonic()
+        try:
+            assert worker.process.stdin is not None
+            worker.process.stdin.write(json.dumps(task) + "\n")
+            worker.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self._replace(worker, "died", "the worker process had exited")
+
+    def poll(self, timeout: float) -> list[Message]:
+        messages, self._pending = self._pending, []
+        for key, _ in self.selector.select(timeout=0 if messages else timeout):
+            worker: _Worker = key.data
+            messages += self._read(worker)
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.task is not None and worker.process.poll() is not None:
+                messages += self._read(worker)  # what it said before it went
+                if worker.task is not None:
+                    code = worker.process.returncode
+                    how = (f"killed by signal {-code}" if code < 0 else f"exited with {code}")
+                    self._replace(worker, "died", f"the worker process {how}{_tail(worker)}")
+            elif (worker.task is not None and self.timeout
+                  and now - worker.started > self.timeout + GRACE):
+                self._replace(worker, "timeout",
+                              f"the repository took longer than {self.timeout:g} s "
+                              "(its worker was stopped)")
+        messages += self._pending
+        self._pending = []
+        return messages
+
+    def _read(self, worker: _Worker) -> list[Message]:
+        assert worker.stdout is not None
+        try:
+            chunk = worker.stdout.read() or ""
+        except (BlockingIOError, ValueError):
+            chunk = ""
+        worker.buffer += chunk
+        *lines, worker.buffer = worker.buffer.split("\n")
+        messages: list[Message] = []
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message.get("type") == "started":
+                message["worker"] = worker.name
+            if message.get("type") == "done":
+                worker.task = None
+            messages.append(message)
+        return messages
+
+    def _replace(self, worker: _Worker, kind: str, reason: str) -> None:
+        task = worker.task
+        _kill_tree(worker.process.pid)
+        self.selector.unregister(worker.stdout)  # type: ignore[arg-type]
+        index = self.workers.index(worker)
+        self.workers[index] = self._spawn(index)
+        if task is not None:
+            self._pending.append({"type": "lost", "id": task["id"], "kind": kind,
+                                  "reason": reason, "worker": worker.name})
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            _kill_tree(worker.process.pid)
+        self.workers = []
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a worker with everything it started (kernels run in sessions of their own,
+    so its process group alone would miss them)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        family = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        family = []
+    for proc in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    psutil.wait_procs(family, timeout=5)
+
+
+def _tail(worker: _Worker) -> str:
+    try:
+        lines = [ln for ln in worker.log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return f": {lines[-1].strip()[:200]}" if lines else ""
+
+
+# --- Dask distributed --------------------------------------------------------------------
+
+
+def _warm_up() -> None:
+    """Run on every Dask worker before the first task: import the pipeline once, as the
+    local pool's workers do, instead of inside the first repository's time."""
+    from nbrepro.lazyimport import skip_unused_imports
+
+    skip_unused_imports()
+    import nbrepro.check  # noqa: F401
+
+
+def dask_task(task: dict[str, Any]) -> dict[str, Any]:
+    """The task as Dask runs it: progress goes to the client as worker events."""
+    from distributed import get_worker
+
+    worker = get_worker()
+
+    def emit(event: dict[str, Any]) -> None:
+        if event.get("type") == "started":
+            event = {**event, "worker": worker.name or worker.address}
+        worker.log_event(TOPIC, event)
+
+    return run_repository(task, emit)
+
+
+def _warm_up_plugin() -> Any:
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class WarmUp(WorkerPlugin):
+        name = "nbrepro-warm-up"
+
+        def setup(self, worker: Any) -> None:
+            _warm_up()
+
+    return WarmUp()
+
+
+class DaskExecutor(Executor):
+    def __init__(self, scheduler: str | None = None, local_workers: int | None = None) -> None:
+        self.scheduler, self.local_workers = scheduler, local_workers
+        self.client: Any = None
+        self.cluster: Any = None
+        self.inbox: queue.Queue[Message] = queue.Queue()
+        self.futures: dict[str, Any] = {}
+        self._slots, self._slots_at = 1, -1e9
+        self.description = (f"Dask scheduler {scheduler}" if scheduler
+                            else f"Dask local cluster, {local_workers} workers")
+
+    @property
+    def slots(self) -> int:
+        """Worker threads of the cluster (asked again every few seconds: workers of an
+        existing scheduler come and go)."""
+        if self.client is None:
+            return 0
+        if time.monotonic() - self._slots_at > 5:
+            try:
+                self._slots = max(1, sum(self.client.nthreads().values()))
+            except Exception:  # the scheduler went away: the next poll says so
+                self._slots = 1
+            self._slots_at = time.monotonic()
+        return self._slots
+
+    def start(self) -> None:
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError("Dask is not installed: pip install 'nbrepro[audit]'") from None
+        # A task whose worker dies is reported at once; the audit's own policy retries it.
+        dask.config.set({"distributed.scheduler.allowed-failures": 0})
+        if self.scheduler:
+            try:
+                self.client = Client(self.scheduler, timeout=30)
+            except (OSError, TimeoutError) as exc:
+                raise InputError(f"cannot reach Dask scheduler {self.scheduler}: {exc}") \
+                    from None
+        else:
+            self.cluster = LocalCluster(
+                n_workers=self.local_workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None, memory_limit=0,
+                silence_logs=logging.ERROR,
+            )
+            self.client = Client(self.cluster)
+        self.client.subscribe_topic(TOPIC, self._on_event)
+        self.client.register_plugin(_warm_up_plugin())  # also workers that join later
+        if self.scheduler:
+            count = len(self.client.nthreads())
+            self.description += f" ({count} worker{'s' * (count != 1)})"
+
+    def _on_event(self, event: Any) -> None:
+        _time, message = event if isinstance(event, tuple) else (None, event)
+        if isinstance(message, dict):
+            self.inbox.put(message)
+
+    def submit(self, task: dict[str, Any]) -> None:
+        key = f"nbrepro-audit-{task['id']}-{task.get('attempt', 1)}-{uuid.uuid4().hex[:8]}"
+        future = self.client.submit(dask_task, task, key=key, pure=False)
+        self.futures[key] = future
+        future.add_done_callback(lambda f, t=task: self._on_done(f, t))
+
+    def _on_done(self, future: Any, task: dict[str, Any]) -> None:
+        self.futures.pop(future.key, None)
+        try:
+            self.inbox.put({"type": "done", "outcome": future.result()})
+        except Exception as exc:
+            from distributed import KilledWorker
+
+            kind = "died" if isinstance(exc, KilledWorker) else "error"
+            self.inbox.put({"type": "lost", "id": task["id"], "kind": kind,
+                            "reason": f"{type(exc).__name__}: {exc}"})
+
+    def poll(self, timeout: float) -> list[Message]:
+        messages: list[Message] = []
+        try:
+            messages.append(self.inbox.get(timeout=timeout))
+            while True:
+                messages.append(self.inbox.get_nowait())
+        except queue.Empty:
+            pass
+        return messages
+
+    def stop(self) -> None:
+        if self.client is not None:
+            try:
+                for future in list(self.futures.values()):
+                    future.cancel()
+                self.client.close(timeout=10)
+            except Exception:  # closing a cluster that is already gone
+                pass
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):  # a cluster that is already gone
+                self.cluster.close(timeout=10)
+        self.client = self.cluster = None

@@ -1,0 +1,196 @@
+"""`nbrepro audit`: read the sources, record the audit, check every repository that
+needs it through an executor, and store each outcome as it arrives.
+
+Resumable and idempotent: a repository already checked with the same options is not
+checked again (`--retry-failed` redoes nbrepro-side errors and timeouts, `--force`
+everything). A repository whose worker died is retried once, then recorded as an
+`error` with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from nbrepro.audit.collect import read_sources
+from nbrepro.audit.database import AuditDatabase, Planned
+from nbrepro.audit.executors import DaskExecutor, Executor, LocalPool, default_jobs
+from nbrepro.audit.live import AuditView
+from nbrepro.audit.options import options_key, options_to_dict
+from nbrepro.audit.tasks import ERROR, TIMEOUT, Outcome, RepoTask
+from nbrepro.store import Store
+
+if TYPE_CHECKING:
+    from nbrepro.check import CheckOptions
+
+RETRIES = 1  # extra attempts for a repository whose worker died
+
+
+@dataclass
+class AuditConfig:
+    sources: list[str]
+    options: CheckOptions
+    github_queries: list[str] = field(default_factory=list)
+    pmc_queries: list[str] = field(default_factory=list)
+    db_url: str | None = None
+    name: str | None = None
+    jobs: int | None = None
+    scheduler: str | None = None
+    dask_local: int | None = None
+    repo_timeout: float | None = None
+    limit: int | None = None
+    retry_failed: bool = False
+    force: bool = False
+    keep_clones: bool = False
+    github_metadata: bool = True
+    quiet: bool = False
+
+
+@dataclass
+class AuditRun:
+    audit_id: int
+    name: str
+    db_url: str
+    repositories: int
+    checked_now: int
+    already_done: int
+    failed: int  # nbrepro-side errors and timeouts among all repositories
+
+
+def audit_name(config: AuditConfig) -> str:
+    if config.name:
+        return config.name
+    first = next(iter(config.sources), None)
+    if first and not re.match(r"^[a-z]+://", first):
+        return Path(first).stem or "audit"
+    query = next(iter(config.github_queries + config.pmc_queries), "")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", query).strip("-")[:60] or "audit"
+
+
+def make_executor(config: AuditConfig) -> Executor:
+    if config.scheduler or config.dask_local:
+        return DaskExecutor(config.scheduler, config.dask_local)
+    memory = config.options.limits.memory
+    jobs, machine = default_jobs(memory)
+    if config.jobs:
+        return LocalPool(config.jobs, config.repo_timeout)
+    pool = LocalPool(jobs, config.repo_timeout)
+    pool.description += f" (from {machine})"
+    return pool
+
+
+def run_audit(config: AuditConfig, console: Console) -> AuditRun:
+    """Raises `InputError` for unusable sources or database; returns when every
+    repository has an outcome (KeyboardInterrupt/SystemExit stop it early, keeping
+    every finished repository)."""
+    store = Store(config.db_url)
+    quiet = config.quiet
+
+    def say(text: str) -> None:
+        if not quiet:
+            console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    found = read_sources(config.sources, config.github_queries, config.pmc_queries,
+                         config.limit, say=say)
+    name = audit_name(config)
+    options = options_to_dict(config.options)
+    key = options_key(options)
+    db = AuditDatabase(store)
+    audit_id = db.open_audit(
+        name, {"check": options, "key": key, "repo_timeout": config.repo_timeout},
+        [*config.sources, *(f"github:{q}" for q in config.github_queries),
+         *(f"pmc:{q}" for q in config.pmc_queries)],
+        [p.to_dict() for p in found.problems], found.entries)
+    db.add_repositories(audit_id, found.repositories)
+    urls = [r.url for r in found.repositories]
+    todo, already = db.plan(audit_id, key, urls, config.retry_failed, config.force)
+    for problem in found.problems:
+        where = f"{problem.source}:{problem.line}" if problem.line else problem.source
+        say(f"skipped {where}: {problem.text!r}: {problem.reason}")
+    executor = make_executor(config)
+    say(f"audit {name!r}: {len(urls)} repositories, {already} already done, "
+        f"{len(todo)} to check; {executor.description}; results in {store.url}")
+    view = AuditView(console, total=len(urls), already=already, todo=len(todo), quiet=quiet)
+    checked_now = 0
+    if todo:
+        with view:
+            executor.start()
+            try:
+                checked_now = _drive(executor, db, todo, config, options, key, view)
+            finally:
+                executor.stop()
+    failed = db.count_failed(audit_id)
+    return AuditRun(audit_id, name, store.url, len(urls), checked_now, already, failed)
+
+
+def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: AuditConfig,
+           options: dict[str, object], key: str, view: AuditView) -> int:
+    queue = list(reversed(todo))  # pop() from the end keeps the listed order
+    running: dict[int, tuple[Planned, RepoTask]] = {}
+    finished = 0
+    try:
+        while queue or running:
+            while queue and len(running) < executor.slots:
+                planned = queue.pop()
+                if not db.claim(planned):
+                    continue  # another client took it
+                task = RepoTask(
+                    id=planned.id, url=planned.url, full_name=planned.full_name,
+                    options=options, timeout=config.repo_timeout,
+                    keep_clone=config.keep_clones,
+                    known_commits=[] if config.force else db.known_commits(planned.url, key),
+                    github_metadata=config.github_metadata,
+                )
+                running[planned.id] = (planned, task)
+                executor.submit(task.to_dict())
+            for message in executor.poll(0.25):
+                task_id = int(message.get("id") or message.get("outcome", {}).get("id", -1))
+                if task_id not in running:
+                    continue
+                planned, task = running[task_id]
+                kind = message.get("type")
+                if kind == "done":
+                    outcome = Outcome.from_dict(message["outcome"])
+                    _store(db, outcome, options, key, planned, task, view)
+                    running.pop(task_id)
+                    finished += 1
+                elif kind == "lost":
+                    if message.get("kind") == "died" and task.attempt <= RETRIES:
+                        task.attempt += 1
+                        view.say(f"{planned.url}: {message.get('reason')}; trying once more")
+                        executor.submit(task.to_dict())
+                        continue
+                    status = TIMEOUT if message.get("kind") == "timeout" else ERROR
+                    reason = str(message.get("reason"))
+                    if message.get("kind") == "died":
+                        reason = f"{reason} (twice)"
+                    _store(db, Outcome(id=task_id, status=status, reason=reason,
+                                       worker=str(message.get("worker", ""))),
+                           options, key, planned, task, view)
+                    running.pop(task_id)
+                    finished += 1
+                else:
+                    view.event(message, planned.url)
+            view.refresh()
+    except BaseException:
+        db.release(list(running))
+        raise
+    return finished
+
+
+def _store(db: AuditDatabase, outcome: Outcome, options: dict[str, object], key: str,
+           planned: Planned, task: RepoTask, view: AuditView) -> None:
+    stored = db.record(outcome, options, key, planned.attempts + task.attempt)
+    verdicts = [n["verdict"] for n in (outcome.result or {}).get("notebooks", [])]
+    if not stored:
+        view.say(f"{planned.url}: already recorded by another client")
+    view.done(planned.url, planned.id, "checked" if outcome.status == "reused"
+              else outcome.status, verdicts if outcome.status != "timeout" else [],
+              outcome.seconds, outcome.reason)
+
+
+__all__ = ["AuditConfig", "AuditRun", "run_audit"]

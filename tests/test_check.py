@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nbrepro.isolation.confine import marked_processes
 from tests.helpers.cli import REPOS
 
 pytestmark = pytest.mark.slow
@@ -105,7 +106,7 @@ def test_infinite_loop_times_out_and_the_kernel_is_gone(repo, run_cli):
     assert nb["failing_cell"] == 1
     assert "3 s" in nb["reason"]
     assert [c["status"] for c in nb["cells"]] == ["identical", "error", "not-run"]
-    assert not _kernels_left()
+    assert _kernels_left(result.pid) == []
 
 
 def test_notebook_time_limit_applies_across_cells(repo, run_cli):
@@ -244,7 +245,7 @@ def test_interrupted_check_keeps_finished_notebooks(tmp_path, repo):
     con = sqlite3.connect(db)
     assert con.execute("select state from checks").fetchone()[0] == "interrupted"
     assert con.execute("select count(*) from runs").fetchone()[0] == 2
-    assert not _kernels_left()
+    assert _kernels_left(proc.pid) == []
 
 
 def _count(db: Path, sql: str) -> int:
@@ -259,13 +260,16 @@ def _tree_digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _kernels_left() -> bool:
-    """Is any ipykernel process still alive (other than zombies)? Used after time-outs."""
-    time.sleep(0.5)
-    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
-    mine = str(os.getpid())
-    return any("ipykernel_launcher" in ln and "nbr-" in ln and " Z" not in ln
-               and mine not in ln for ln in out.splitlines())
+def _kernels_left(pid: int) -> list[str]:
+    """Processes nbrepro started for a kernel of the check process `pid` that still run
+    (found by nbrepro's marker, after a moment for the kernel's supervisor)."""
+    deadline = time.monotonic() + 10
+    while True:
+        left = [m for m in marked_processes() if m.owner.split(":")[1] == str(pid)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return [f"{m.pid}: {Path(f'/proc/{m.pid}/cmdline').read_bytes()[:200]!r}" for m in left]
 
 
 def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli):

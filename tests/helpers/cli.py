@@ -18,6 +18,7 @@ class CliRun:
     stdout: str
     stderr: str
     json: dict[str, Any] | None
+    pid: int = 0  # of the nbrepro process: names the kernels it started
 
     def notebook(self, path: str) -> dict[str, Any]:
         assert self.json is not None, self.stderr
@@ -34,6 +35,12 @@ def nbrepro(*args: str, tmp: Path | None = None, timeout: float = 600) -> CliRun
     if tmp is not None:
         out = tmp / "result.json"
         argv += ["--json", str(out)]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     data = json.loads(out.read_text()) if out is not None and out.exists() else None
-    return CliRun(proc.returncode, proc.stdout, proc.stderr, data)
+    return CliRun(proc.returncode, stdout, stderr, data, proc.pid)

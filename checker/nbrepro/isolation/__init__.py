@@ -4,6 +4,8 @@
 - `venv`, `docker`: the two built-in backends.
 - `sandbox`: bubblewrap, for audited code that runs on the host.
 - `confine`: resource limits and the end of every process a kernel starts.
+- `supervisor`: the parent of every kernel and build step, tied to the check by a
+  lifeline; kills their whole tree when the check ends.
 - `tools`: uv, pip-tools and interpreters, run the way a backend wants them.
 - `environ`: which environment variables reach those processes.
 

@@ -18,8 +18,10 @@ launches it like any kernel): no network, memory/CPU/pids limits, a non-root use
 no new privileges, no capabilities, a read-only root; only the scratch copy and the
 runtime directory (IPC sockets, connection file, private home) are bind-mounted,
 at the same paths as on the host. Containers are labelled with the nbrepro process
-that started them and removed after each notebook; containers left by an nbrepro
-that was killed are removed by the next one.
+that started them and removed after each notebook, by the kernel's supervisor, which
+also does so when the check is killed (see `nbrepro.isolation.supervisor`);
+containers left by an nbrepro whose supervisor was killed too are removed by the
+next one.
 """
 
 from __future__ import annotations

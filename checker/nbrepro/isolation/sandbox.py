@@ -232,7 +232,7 @@ class Bubblewrap(Sandbox):
         # its private networks and cloud metadata stay out of reach; `argv` reaches the
         # package index through nbrepro's egress proxy (see `egress`).
         return [*self._common(mounts, cwd, network=False), "--setenv", "HOME", str(home),
-                "--", *argv]
+                "--unsetenv", OWNER_VARIABLE, "--unsetenv", KERNEL_VARIABLE, "--", *argv]
 
 
 @functools.cache

@@ -198,7 +198,7 @@ class ToolRunner:
             env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         """Like `subprocess.run(cmd, capture_output=True, text=True)`, sandboxed.
         Raises `subprocess.TimeoutExpired` like it."""
-        from nbrepro.isolation.confine import ResourceLimits, confine
+        from nbrepro.isolation.confine import KernelTeardown, Lifeline, ResourceLimits, confine
         from nbrepro.isolation.egress import EgressProxy
 
         with private_folder() as home:
@@ -227,11 +227,17 @@ class ToolRunner:
                     hidden=[*self.hidden, *user_package_caches()],
                 )
                 argv = self.sandbox.tool_argv(proxy.wrap(base_python, cmd), mounts, cwd, home)
+                # Started like a kernel: by a supervisor that joins the cgroup before
+                # exec and ends the step's whole tree when this check ends, however.
+                lifeline = Lifeline()
                 try:
-                    proc = subprocess.run(confinement.wrap(argv), cwd=cwd, capture_output=True,
-                                          text=True, timeout=timeout, env=variables,
-                                          stdin=subprocess.DEVNULL)
+                    proc = subprocess.run(
+                        lifeline.command(confinement.wrap(argv),
+                                         KernelTeardown(cgroups=confinement.procs_files())),
+                        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                        env={**variables, **lifeline.environment()}, stdin=lifeline.stdin)
                 finally:
+                    lifeline.cut()
                     confinement.close()
                 note = proxy.report()
             if note:

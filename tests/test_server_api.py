@@ -528,8 +528,14 @@ async def test_the_diff_is_the_one_the_verdict_came_from(jp_fetch, project, tmp_
     assert json.dumps(pair["diff"]) == diff
 
 
-async def test_diff_of_an_unfinished_check_is_not_found(jp_fetch, project):
-    summary = await api(jp_fetch, "checks", method="POST", body={"path": "infinite-loop"})
+async def test_a_running_check_keeps_its_path_and_has_no_diff_yet(jp_fetch, project):
+    summary = await api(jp_fetch, "checks", method="POST",
+                        body={"path": "infinite-loop/spin.ipynb"})
+    running = await wait_for(jp_fetch, summary["id"], ("running",))
+    for _ in range(20):  # from start to its endless cell, it names the same notebook
+        assert running["path"] == "infinite-loop/spin.ipynb", running
+        running = await api(jp_fetch, "checks", str(summary["id"]))
+        await asyncio.sleep(0.25)
     status, message = await api_error(jp_fetch, "checks", str(summary["id"]), "diff",
                                       params={"path": "infinite-loop/spin.ipynb"})
     assert status == 404 and "no stored result yet" in message

@@ -234,11 +234,21 @@ class CheckService:
         for nb in row["notebooks"]:  # the result names them relative to their repository
             nb["repository_path"] = nb["path"]
             nb["path"] = self._api_path(real_root, nb["path"])
-        if source.endswith(".ipynb") and len(in_repo) == 1:  # a check of one notebook
-            row["path"] = relative_to_root(self.root_dir, Path(real_root, in_repo[0]))
-        else:
-            row["path"] = row["root"]
+        row["path"] = self._checked_path(source, Path(real_root), in_repo)
         return row
+
+    def _checked_path(self, source: str, real_root: Path, in_repo: list[str]) -> str | None:
+        """What a started check checked, relative to the server root."""
+        # The source names it when the repository is it or holds it. (A command-line
+        # check's relative source is relative to a folder the server never saw: it
+        # counts only when the repository agrees.)
+        if "://" not in source:
+            named = Path(self.root_dir).resolve() / source  # an absolute source stays
+            if named == real_root or (named.suffix == ".ipynb" and real_root in named.parents):
+                return relative_to_root(self.root_dir, named)
+        if source.endswith(".ipynb") and len(in_repo) == 1:  # a check of one notebook
+            return relative_to_root(self.root_dir, real_root / in_repo[0])
+        return relative_to_root(self.root_dir, real_root)
 
     def _api_path(self, real_root: str, rel: str) -> str:
         """A notebook's API name: relative to the server root when it is inside it,

@@ -269,8 +269,8 @@ def test_report_never_runs_commands_or_trusts_audited_outputs(lab: Lab, page: Pa
     expect(cell).to_have_attribute("data-status", "identical")
 
     # The crafted button is shown (stored and re-run), stripped of its command.
-    buttons = cell.locator("button.nbrepro-fixture-linker")
-    expect(buttons).to_have_count(2, timeout=UI_TIMEOUT_MS)
+    buttons = section.locator("button.nbrepro-fixture-linker")
+    expect(buttons).to_have_count(4, timeout=UI_TIMEOUT_MS)  # two cells, two columns
     for button in buttons.all():
         assert button.get_attribute("data-commandlinker-command") is None
         assert button.get_attribute("data-commandlinker-args") is None
@@ -285,16 +285,16 @@ def test_report_never_runs_commands_or_trusts_audited_outputs(lab: Lab, page: Pa
     toggle.click()
     view = section.locator(".jp-nbrepro-nbdime")
     expect(view).to_be_visible(timeout=UI_TIMEOUT_MS)
-    outputs = view.locator(".jp-Diff-outputsContainer .jp-OutputArea-output, "
-                           ".jp-Diff-outputsContainer .jp-RenderedHTMLCommon")
+    outputs = view.locator(".jp-Diff-renderedOutput:visible")
     expect(outputs.first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(view.locator("button.nbrepro-fixture-linker:visible")).to_have_count(2)  # 41, 42
     for output in outputs.all():
         output.hover()
         expect(view.locator(".jp-Diff-trustOutputButton:visible")).to_have_count(0)
     trust = view.locator(".jp-Diff-trustOutputButton")
     for button in trust.all():
         expect(button).to_be_disabled()
-    view.locator("button.nbrepro-fixture-linker").first.click()
+    view.locator("button.nbrepro-fixture-linker:visible").first.click()
     page.wait_for_timeout(1000)
     expect(page.locator("body")).to_have_attribute("data-jp-theme-name", "JupyterLab Light")
     shot(page, "10-nbdime-crafted-output")

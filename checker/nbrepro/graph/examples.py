@@ -26,8 +26,9 @@ class Example:
 
 
 # Patterns are written selective first, without type tests that the predicates
-# already imply, and through the runs' and notebooks' direct links to their
-# notebook and repository: joins over tens of thousands of runs are what costs.
+# already imply, through the runs' and notebooks' direct links to their notebook
+# and repository, and counted per repository or check before joining what is
+# known about it: joins over tens of thousands of runs are what costs.
 _RAN = '"reproduced", "reproduced-equivalent", "differs"'
 
 _LIST = [
@@ -61,19 +62,23 @@ GROUP BY ?year ?verdict ORDER BY ?year ?verdict
     Example("python-versions-by-year",
             "Which Python versions did notebooks declare, by the year their article "
             "was published? (distinct notebooks)", """
-SELECT ?year ?python (COUNT(DISTINCT ?notebook) AS ?notebooks) WHERE {
-  ?notebook nbr:pythonVersion ?version ; nbr:repository ?repo .
-  ?article dcterms:references ?repo ; fabio:hasPublicationYear ?published .
-  BIND(STR(?published) AS ?year)
-  BIND(REPLACE(?version, "^([0-9]+)([.][0-9]+)?.*$", "$1$2") AS ?python)
+SELECT ?year ?python (SUM(?n) AS ?notebooks) WHERE {
+  { SELECT ?repo ?python (COUNT(?notebook) AS ?n) WHERE {
+      ?notebook nbr:pythonVersion ?version ; nbr:repository ?repo .
+      BIND(REPLACE(?version, "^([0-9]+)([.][0-9]+)?.*$", "$1$2") AS ?python)
+    } GROUP BY ?repo ?python }
+  { SELECT DISTINCT ?repo ?year WHERE {
+      ?article dcterms:references ?repo ; fabio:hasPublicationYear ?published .
+      BIND(STR(?published) AS ?year) } }
 }
 GROUP BY ?year ?python ORDER BY ?year ?python
 """),
     Example("notebooks-per-repository",
             "How many notebooks does each repository hold (over the commits checked)?", """
-SELECT ?repository (SAMPLE(?given) AS ?source) (COUNT(DISTINCT ?notebook) AS ?notebooks)
-WHERE {
-  ?notebook nbr:path ?path ; nbr:repository ?repository .
+SELECT ?repository (SAMPLE(?given) AS ?source) (SUM(?n) AS ?notebooks) WHERE {
+  { SELECT ?repository (COUNT(?notebook) AS ?n) WHERE {
+      ?notebook nbr:path ?path ; nbr:repository ?repository .
+    } GROUP BY ?repository }
   ?repository nbr:source ?given .
 }
 GROUP BY ?repository ORDER BY DESC(?notebooks) ?repository

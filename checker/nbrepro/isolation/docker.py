@@ -41,7 +41,7 @@ from nbrepro.isolation.base import (
 )
 from nbrepro.isolation.confine import alive
 from nbrepro.isolation.environ import CA_VARIABLES, INDEX_VARIABLES, PROXY_VARIABLES
-from nbrepro.isolation.tools import BUILD_TIMEOUT, PythonChoice, uv_binary
+from nbrepro.isolation.tools import BUILD_TIMEOUT, PythonChoice, strip_ansi, uv_binary
 from nbrepro.model import EnvironmentResult
 from nbrepro.stages.resolve import blame
 from nbrepro.stages.scan import SKIP_DIRS
@@ -172,7 +172,9 @@ class DockerBackend(Backend):
             reason = str(getattr(exc, "explanation", None) or exc).splitlines()[0][:200]
             raise BackendUnavailable(
                 f"the base image {reference} is not here and cannot be pulled ({reason}): "
-                "pass --base-image with an image that is"
+                "pass --base-image with an image that is, or set $NBREPRO_BASE_IMAGE; "
+                "without a registry, `scripts/base-image.sh` in nbrepro's repository "
+                "builds one offline from Debian's packages"
             ) from None
 
     def choose_python(self, requested: str | None) -> PythonChoice:
@@ -330,6 +332,8 @@ class DockerBackend(Backend):
         except DockerException as exc:
             error = str(exc)
             log.append(error)
+        # Build output is read as text (JSON, HTML, the database): no terminal codes.
+        log = [strip_ansi(line) for line in log]
         result.log = "\n".join(line for line in log if line.strip())
         if error is None:
             result.ok = True

@@ -8,7 +8,9 @@ finds an interpreter that exists here (interpreters are never downloaded).
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +48,23 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_PYTHON_VERSION = re.compile(r"^\d+(?:\.\d+){0,2}$")
+
+
+def strip_ansi(text: str) -> str:
+    """A tool's output without terminal colour and cursor codes (logs are read as text)."""
+    return _ANSI.sub("", text)
+
+
+def parse_python_version(text: str) -> str:
+    """`X`, `X.Y` or `X.Y.Z`, else `ConfigError` (a malformed `--python`)."""
+    text = text.strip()
+    if not _PYTHON_VERSION.match(text):
+        raise ConfigError(f"--python: not a Python version (like 3.11): {text!r}")
+    return text
+
+
 @dataclass
 class PythonChoice:
     executable: str
@@ -58,9 +77,10 @@ class PythonChoice:
 
     @property
     def mismatch(self) -> bool:
+        """The interpreter is not the X.Y asked for (a patch release never decides)."""
         if not self.requested:
             return False
-        want = self.requested.split(".")
+        want = self.requested.split(".")[:2]
         return self.version.split(".")[: len(want)] != want
 
 
@@ -68,26 +88,48 @@ def find_python(requested: str | None) -> PythonChoice:
     """The interpreter closest to `requested` (X, X.Y or X.Y.Z) that exists here.
 
     Interpreters are never downloaded. Without a match, the harness's own Python is
-    used and the mismatch is recorded by the caller.
+    used; `PythonChoice.mismatch` says so and the caller decides what that means.
     """
     own = ".".join(map(str, sys.version_info[:3]))
     base = getattr(sys, "_base_executable", None) or sys.executable
-    candidates = []
-    if requested:
-        parts = requested.split(".")
-        candidates = [".".join(parts[:n]) for n in (min(len(parts), 3), 2) if n <= len(parts)]
-    if not candidates or own.split(".")[: len(candidates[0].split("."))] == parts[:3]:
+    if not requested:
+        return PythonChoice(base, own, requested)
+    parts = requested.split(".")
+    if own.split(".")[: min(len(parts), 2)] == parts[:2]:
         # nbrepro's own interpreter is what is asked for: no need to search (saves ~0.3 s)
         return PythonChoice(base, own, requested)
-    for want in dict.fromkeys(candidates):
+    if parts[0] != "3":  # uv refuses Python 2 requests; kernels need Python 3 anyway
+        return PythonChoice(base, own, requested)
+    for want in dict.fromkeys([requested, ".".join(parts[:2])]):
         proc = subprocess.run(
             [uv_binary(), "python", "find", "--system", want],
             capture_output=True, text=True, env=tool_env(), timeout=60,
         )
         if proc.returncode == 0 and proc.stdout.strip():
             exe = proc.stdout.strip()
-            return PythonChoice(exe, _version_of(exe), requested)
+            version = _version_of(exe)
+            if version.split(".")[:2] == parts[:2]:
+                return PythonChoice(exe, version, requested)
     return PythonChoice(base, own, requested)
+
+
+def available_pythons() -> list[str]:
+    """The X.Y.Z of every interpreter found here (never downloaded), newest first."""
+    found = {".".join(map(str, sys.version_info[:3]))}
+    try:
+        proc = subprocess.run(
+            [uv_binary(), "python", "list", "--only-installed", "--output-format", "json"],
+            capture_output=True, text=True, env=tool_env(), timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        entries = json.loads(proc.stdout) if proc.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired, ValueError, ConfigError):
+        entries = []
+    for entry in entries if isinstance(entries, list) else []:
+        version = entry.get("version") if isinstance(entry, dict) else None
+        if isinstance(version, str) and _PYTHON_VERSION.match(version):
+            found.add(version)
+    return sorted(found, key=lambda v: [int(p) for p in v.split(".")], reverse=True)
 
 
 def _version_of(exe: str) -> str:
@@ -96,8 +138,6 @@ def _version_of(exe: str) -> str:
         capture_output=True, text=True, timeout=60,
     )
     return out.stdout.strip() or "unknown"
-
-
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from nbrepro.isolation.base import (
 )
 from nbrepro.isolation.confine import Confinement, confine
 from nbrepro.isolation.sandbox import Mounts, python_prefixes
-from nbrepro.isolation.tools import BUILD_TIMEOUT, tool_env, uv_binary
+from nbrepro.isolation.tools import BUILD_TIMEOUT, strip_ansi, tool_env, uv_binary
 from nbrepro.model import EnvironmentResult
 from nbrepro.stages.resolve import blame
 
@@ -98,9 +98,10 @@ class VenvBackend(Backend):
                     result.message = f"installing took longer than {BUILD_TIMEOUT} s"
                     log.append(result.message)
                     return False
-                log.append((proc.stdout + proc.stderr).strip())
+                # Logs are read as text (JSON, HTML, the database): no terminal codes.
+                log.append(strip_ansi(proc.stdout + proc.stderr).strip())
                 if proc.returncode != 0:
-                    result.message = (proc.stderr or proc.stdout).strip()
+                    result.message = strip_ansi(proc.stderr or proc.stdout).strip()
                     result.failed_requirement = blame(
                         result.message, request.lock.text.splitlines()
                     )
@@ -122,7 +123,7 @@ class VenvBackend(Backend):
         except subprocess.TimeoutExpired:
             return False
         if proc.returncode == 0:
-            log.append((proc.stdout + proc.stderr).strip())
+            log.append(strip_ansi(proc.stdout + proc.stderr).strip())
         return proc.returncode == 0
 
     def kernel_command(self, env: EnvironmentResult, ctx: KernelContext) -> list[str]:

@@ -7,7 +7,7 @@ from html import escape
 from nbrepro.model import CellResult, CellStatus, CheckResult, NotebookResult
 
 from . import badge
-from .terminal import summary_line
+from .terminal import notes, summary_line
 
 STATUS_COLOUR = {
     CellStatus.IDENTICAL: "#2e7d32",
@@ -90,6 +90,9 @@ def render(result: CheckResult) -> str:
     if result.spec is not None and result.spec.files:
         head.append('<p class="meta">declared: '
                     + ", ".join(f"<code>{escape(f)}</code>" for f in result.spec.files) + "</p>")
+    # Warnings, interruption, kernel packages, volatile cells, hints: as the terminal says.
+    head.extend(f'<p class="warning">{escape(line)}</p>' for line in notes(result)
+                if not line.startswith("volatile: "))  # per cell below, with its sanitiser
     details = []
     if lock is not None and lock.text:
         details.append(f"<details><summary>lock ({escape(lock.resolver)})</summary>"

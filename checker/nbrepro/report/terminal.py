@@ -1,12 +1,19 @@
-"""The terminal report: one row per notebook, then a summary line (rich)."""
+"""The terminal report: one row per notebook, notes a user should act on (warnings,
+volatile cells and their suggested sanitisers, hints), then a summary line (rich).
+
+Cells are named as the notebook shows them (`In [n]`), as the progress line does.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nbrepro.model import CheckResult, Verdict
+from nbrepro.model import CellStatus, CheckResult, NotebookResult, Verdict
 
 VERDICT_STYLE = {
     Verdict.REPRODUCED: "bold green",
@@ -18,6 +25,24 @@ VERDICT_STYLE = {
     Verdict.INSTALL_FAILED: "magenta",
     Verdict.NOT_CHECKED: "dim",
 }
+_DIFFERENT = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
+
+
+def cell_column(nb: NotebookResult) -> str:
+    """Where to look: the failing cell, or the first cell that differs."""
+    if nb.failing_cell is not None:
+        return nb.failing_label or ""
+    if nb.verdict is Verdict.DIFFERS:
+        first = next((c for c in nb.cells if c.status in _DIFFERENT), None)
+        return first.label if first is not None else ""
+    return ""
+
+
+def reason_column(nb: NotebookResult) -> str:
+    """The reason, without what the exception and cell columns already say."""
+    if nb.verdict is Verdict.FAILED and nb.exception:
+        return nb.message or ""
+    return nb.reason or ""
 
 
 def table(result: CheckResult) -> Table:
@@ -25,37 +50,93 @@ def table(result: CheckResult) -> Table:
                 expand=False, show_lines=False)
     tab.add_column("notebook", overflow="fold")
     tab.add_column("verdict", no_wrap=True)
-    tab.add_column("cell", justify="right")
+    tab.add_column("cell", no_wrap=True)
     tab.add_column("exception")
     tab.add_column("reason", overflow="fold", max_width=70)
     for nb in result.notebooks:
         # Text(), not str: paths and reasons may contain [brackets] rich would parse.
+        verdict = nb.verdict.value + (" (skipped)" if nb.skipped else "")
         tab.add_row(
             Text(nb.path),
-            Text(nb.verdict.value, style=VERDICT_STYLE[nb.verdict]),
-            Text("" if nb.failing_cell is None else str(nb.failing_cell)),
+            Text(verdict, style=VERDICT_STYLE[nb.verdict]),
+            Text(cell_column(nb)),
             Text(nb.exception or ""),
-            Text(nb.reason or ""),
+            Text(reason_column(nb)),
         )
     return tab
+
+
+def notes(result: CheckResult) -> list[str]:
+    """What a user should know beyond the table, most important first."""
+    lines = [f"warning: {w}" for w in result.warnings]
+    if result.interrupted:
+        rest = ", ".join(result.unfinished) if result.unfinished else "none found yet"
+        lines.append(f"interrupted: no verdict for what was not checked ({rest})")
+    lock = result.lock
+    if lock is not None and lock.kernel_pins:
+        pins = ", ".join(f"{name} {version}" for name, version in sorted(lock.kernel_pins.items()))
+        lines.append(f"kernel packages nbrepro added, not cut off by --exclude-newer "
+                     f"{lock.exclude_newer}: {pins}")
+    for nb in result.notebooks:
+        for cell in nb.cells:
+            if cell.status is CellStatus.VOLATILE:
+                line = (f"volatile: {nb.path} {cell.label} differs between two runs, "
+                        "left out of the verdict")
+                if cell.suggested_sanitiser:
+                    sanitiser = cell.suggested_sanitiser.replace("\n", "\n    ")
+                    line += f"; suggested sanitiser:\n    {sanitiser}"
+                lines.append(line)
+    for nb in result.notebooks:
+        if nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
+                and nb.verdict in (Verdict.FAILED, Verdict.DIFFERS):
+            lines.append(f"hint: {nb.path}: its stored execution counts are out of order "
+                         "(it was not run top to bottom before it was saved), which may "
+                         "explain this")
+    return lines
 
 
 def summary_line(result: CheckResult) -> str:
     counts = result.summary()
     if not counts:
-        return "no notebooks found"
+        return "interrupted before any notebook was checked" if result.interrupted \
+            else "no notebooks found"
     parts = [f"{n} {verdict}" for verdict, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    skipped = sum(nb.skipped for nb in result.notebooks)
+    if skipped:
+        parts.append(f"{skipped} skipped")
     total = len(result.notebooks)
     env = result.environment
     extra = ""
     if env is not None and env.ok:
         extra = f"; environment {'cached' if env.cached else 'built'} (Python {env.python_version})"
     commit = f" at {result.repository.commit[:10]}" if result.repository.commit else ""
-    return (f"{total} notebook{'s' if total != 1 else ''}{commit}: " + ", ".join(parts)
+    head = "interrupted after " if result.interrupted else ""
+    return (f"{head}{total} notebook{'s' if total != 1 else ''}{commit}: " + ", ".join(parts)
             + f" in {result.seconds:.1f} s{extra}")
 
 
-def print_report(result: CheckResult, console: Console) -> None:
+def print_report(result: CheckResult, console: Console, strict: bool = False) -> None:
     if result.notebooks:
         console.print(table(result))
-    console.print(Text(summary_line(result)))
+    for line in notes(result):
+        console.print(Text(line))
+    summary = summary_line(result)
+    if strict and any(nb.skipped for nb in result.notebooks):
+        summary += " (--strict: skipped notebooks fail the run)"
+    console.print(Text(summary))
+
+
+def checks_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """`nbrepro list`: one row per stored check, newest first."""
+    tab = Table(expand=False)
+    for name in ("id", "state", "verdict", "notebooks", "source", "started"):
+        tab.add_column(name, overflow="fold", justify="right" if name == "id" else "left")
+    for row in rows:
+        when = (row.get("started_at") or row.get("created_at") or "")[:19].replace("T", " ")
+        verdict = row.get("verdict") or ""
+        style = VERDICT_STYLE.get(Verdict(verdict), "") if verdict in Verdict._value2member_map_ \
+            else ""
+        tab.add_row(Text(str(row["id"])), Text(row.get("state") or ""), Text(verdict, style=style),
+                    Text(str(len(row.get("notebooks") or []))), Text(row.get("source") or ""),
+                    Text(when))
+    return tab

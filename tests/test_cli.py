@@ -158,3 +158,26 @@ def test_usage_errors_answer_before_the_pipeline_is_imported(tmp_path):
     assert out.stdout.strip() == "2 []", out.stdout + out.stderr
     assert "no such file or directory" in out.stderr
     assert seconds < 4, seconds
+
+
+def test_progress_line_names_cells_as_the_table_does():
+    """The progress line says `In [n]`, as the notebook and the results table do."""
+    import io
+
+    from rich.console import Console
+
+    from nbrepro.cli import ConsoleProgress
+
+    shown: list[str] = []
+
+    class Recorded(ConsoleProgress):
+        def _show(self, text: str) -> None:
+            shown.append(text)
+
+    console = Console(file=io.StringIO(), width=200)
+    progress = Recorded(console)
+    progress.notebook_started("model.ipynb", 0, 2, 3, {0: "In [1]", 2: "In [7]", 3: "cell 3"})
+    progress.cell_done("model.ipynb", 2, 2, 3)
+    assert shown[-1] == "execute [1/2] model.ipynb In [7] done (2/3 code cells)"
+    progress.warning("something to know")
+    assert "nbrepro: warning: something to know" in console.file.getvalue()

@@ -78,7 +78,7 @@ def judge(
         result.verdict, result.reason = Verdict.KERNEL_DIED, run.message
     elif run.outcome is Outcome.FAILED:
         result.verdict = Verdict.FAILED
-        result.reason = (f"{run.exception} in {result.failing_label}: "
+        result.reason = (f"{result.failing_label}: {run.exception}: "
                          f"{run.message}").rstrip(": ")
     elif not info.has_outputs:
         result.verdict, result.skipped = Verdict.NOT_CHECKED, True

@@ -188,9 +188,11 @@ def cli() -> None:
 @click.option("--cpus", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
               metavar="N", help="CPUs a kernel may use.")
 @click.option("--exclude-newer", metavar="DATE",
-              help="Resolve as of this date (YYYY-MM-DD): ignore newer releases.")
+              help="Resolve the repository's requirements as of this date (YYYY-MM-DD): "
+                   "ignore newer releases (the kernel nbrepro adds is not cut off).")
 @click.option("--python", "python_version", metavar="X.Y",
-              help="Python version to use instead of the one the repository asks for.")
+              help="Python version to use instead of the one the repository asks for "
+                   "(one installed here: interpreters are never downloaded).")
 @click.option("--keep-going", is_flag=True, help="Run on after an unexpected error.")
 @click.option("--twice", is_flag=True,
               help="Run every notebook twice: outputs that differ between the runs are "

@@ -486,6 +486,11 @@ class Store:
             rows = s.scalars(query).all()
             return [_check_dict(r, full=False) for r in rows]
 
+    def latest_id(self) -> int | None:
+        """The id of the newest check, whatever its state (None in an empty database)."""
+        with self.session() as s:
+            return s.scalar(select(CheckRow.id).order_by(CheckRow.id.desc()).limit(1))
+
     def latest_check(self, source: str, finished: bool = True) -> dict[str, Any] | None:
         """The newest check of `source` (only finished ones unless told otherwise)."""
         with self.session() as s:

@@ -184,7 +184,8 @@ def test_git_url_is_cloned_and_its_commit_recorded(tmp_path, run_cli):
     result = run_cli("check", f"file://{bare}")
     assert result.code == 0, result.stderr
     assert result.json["repository"] == {
-        "source": f"file://{bare}", "commit": commit, "path": result.json["repository"]["path"]}
+        "source": f"file://{bare}", "commit": commit, "path": result.json["repository"]["path"],
+        "ref": None, "subdir": None}
     assert result.notebook("analysis.ipynb")["verdict"] == "reproduced"
 
 

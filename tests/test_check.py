@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from nbrepro.isolation.confine import marked_processes
@@ -41,7 +43,8 @@ def test_changed_output_differs_and_names_the_cell(repo, run_cli):
     statuses = {c["index"]: c["status"] for c in nb["cells"]}
     assert statuses == {0: "identical", 1: "different", 2: "identical"}
     assert "'42' -> '43'" in nb["cells"][1]["detail"]
-    assert "cell 1" in nb["reason"]
+    assert "first: In [2]: " in nb["reason"]  # as the notebook shows the cell
+    assert nb["cells"][1]["execution_count"] == 2
 
 
 def test_undeclared_dependency_fails_with_module_not_found(repo, run_cli):
@@ -109,12 +112,21 @@ def test_infinite_loop_times_out_and_the_kernel_is_gone(repo, run_cli):
     assert _kernels_left(result.pid) == []
 
 
-def test_notebook_time_limit_applies_across_cells(repo, run_cli):
-    result = run_cli("check", str(repo("infinite-loop")), "--cell-timeout", "60",
-                     "--notebook-timeout", "4")
-    nb = result.notebook("spin.ipynb")
-    assert nb["verdict"] == "timeout"
-    assert "notebook" in nb["reason"]
+def test_notebook_time_limit_applies_across_cells_and_is_named_as_set(tmp_path, run_cli):
+    root = tmp_path / "slow"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import time\ntime.sleep(10)", execution_count=1),
+        nbformat.v4.new_code_cell("while True:\n    pass", execution_count=2),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}
+    nbformat.write(nb, str(root / "spin.ipynb"))
+    result = run_cli("check", str(root), "--cell-timeout", "60", "--notebook-timeout", "30")
+    nb_result = result.notebook("spin.ipynb")
+    assert nb_result["verdict"] == "timeout"
+    # the limit the user set, not the 10-19 s that were left of it when the loop began
+    assert nb_result["reason"] == "In [2] exceeded the notebook's time limit (30 s)"
 
 
 def test_kernel_that_exits_is_kernel_died(repo, run_cli):
@@ -173,7 +185,8 @@ def test_git_url_is_cloned_and_its_commit_recorded(tmp_path, run_cli):
     result = run_cli("check", f"file://{bare}")
     assert result.code == 0, result.stderr
     assert result.json["repository"] == {
-        "source": f"file://{bare}", "commit": commit, "path": result.json["repository"]["path"]}
+        "source": f"file://{bare}", "commit": commit, "path": result.json["repository"]["path"],
+        "ref": None, "subdir": None}
     assert result.notebook("analysis.ipynb")["verdict"] == "reproduced"
 
 
@@ -218,15 +231,16 @@ def test_pip_tools_resolver_gives_the_same_pins(repo, run_cli):
     assert result.json["lock"]["pins"]["six"] == "1.16.0"
 
 
-def test_interrupted_check_keeps_finished_notebooks(tmp_path, repo):
+def test_interrupted_check_keeps_finished_notebooks_and_writes_the_outputs(tmp_path, repo):
     root = repo("chain")
-    # a second notebook that takes long enough to interrupt
+    # a third notebook that takes long enough to interrupt
     slow = (REPOS / "infinite-loop" / "spin.ipynb").read_text()
     (root / "03_slow.ipynb").write_text(slow)
     db = tmp_path / "interrupt.sqlite"
+    out, page = tmp_path / "partial.json", tmp_path / "partial.html"
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbrepro", "check", str(root), "--db", f"sqlite:///{db}",
-         "--cell-timeout", "120"],
+         "--cell-timeout", "120", "--json", str(out), "--html", str(page)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -237,14 +251,24 @@ def test_interrupted_check_keeps_finished_notebooks(tmp_path, repo):
                 break
         time.sleep(1.5)  # inside the endless cell now
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+        stdout, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 130
     assert "Traceback" not in stderr
     con = sqlite3.connect(db)
-    assert con.execute("select state from checks").fetchone()[0] == "interrupted"
+    check_id, state, verdict = con.execute("select id, state, verdict from checks").fetchone()
+    assert state == "interrupted"
+    assert verdict != "reproduced"  # the two finished notebooks reproduced; the check did not
     assert con.execute("select count(*) from runs").fetchone()[0] == 2
+    assert f"check {check_id}" in stderr and f"nbrepro show {check_id}" in stderr
+    # what finished is in the requested outputs, marked interrupted
+    data = json.loads(out.read_text())
+    assert data["interrupted"] is True and data["verdict"] != "reproduced"
+    assert [n["path"] for n in data["notebooks"]] == ["01_prepare.ipynb", "02_use.ipynb"]
+    assert data["unfinished"] == ["03_slow.ipynb"]
+    assert "03_slow.ipynb" in page.read_text() and "interrupted" in page.read_text()
+    assert "02_use.ipynb" in stdout and "interrupted" in stdout
     assert _kernels_left(proc.pid) == []
 
 
@@ -285,6 +309,9 @@ def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli
     assert cell["status"] == "volatile"
     assert cell["suggested_sanitiser"].startswith("regex: ")
     assert "draw" in cell["suggested_sanitiser"]
+    # the terminal lists the volatile cell and its sanitiser too, not only the JSON
+    assert "volatile: unseeded.ipynb In [2]" in twice.stdout
+    assert cell["suggested_sanitiser"].splitlines()[0] in twice.stdout
 
 
 def test_nbval_markers_and_repository_settings_are_honoured(repo, run_cli):
@@ -348,3 +375,96 @@ def test_html_report_shows_each_cell_status(repo, run_cli, tmp_path):
     assert html.count('data-status="different"') == 1
     assert "&#x27;42&#x27; -&gt; &#x27;43&#x27;" in html or "'42' -&gt; '43'" in html
     assert "<script" not in html
+
+
+def _merge_repos(tmp_path: Path, *names: str) -> Path:
+    root = tmp_path / "merged"
+    root.mkdir()
+    for name in names:
+        for nb in (REPOS / name).glob("*.ipynb"):
+            shutil.copy(nb, root / nb.name)
+    return root
+
+
+def test_terminal_table_names_cells_as_the_notebook_shows_them(tmp_path, run_cli):
+    root = _merge_repos(tmp_path, "differs", "undeclared-module")
+    result = run_cli("check", str(root))
+    rows = {ln.split()[1]: ln for ln in result.stdout.splitlines()
+            if ".ipynb" in ln and ln.startswith("│")}
+    differs, failed = rows["model.ipynb"], rows["uses_requests.ipynb"]
+    assert "differs" in differs and "In [2]" in differs  # the cell column is filled
+    assert "In [1]" in failed and "No module named 'requests'" in failed
+    assert result.stdout.count("ModuleNotFoundError") == 1  # said once
+    assert result.notebook("uses_requests.ipynb")["reason"].startswith(
+        "In [1]: ModuleNotFoundError: ")
+
+
+def test_out_of_order_execution_counts_give_a_hint(tmp_path, run_cli):
+    root = tmp_path / "ooo"
+    root.mkdir()
+    nb = nbformat.read(str(REPOS / "differs" / "model.ipynb"), as_version=4)
+    for cell, count in zip(nb.cells, (3, 1, 2), strict=True):
+        cell.execution_count = count
+        for out in cell.outputs:
+            if "execution_count" in out:
+                out["execution_count"] = count
+    nbformat.write(nb, str(root / "model.ipynb"))
+    result = run_cli("check", str(root))
+    assert result.notebook("model.ipynb")["verdict"] == "differs"
+    assert "hint: model.ipynb: its stored execution counts are out of order" in result.stdout
+    assert "In [1]" in result.stdout  # the differing cell, as the notebook shows it
+
+
+def test_skipped_notebooks_do_not_fail_the_run_unless_strict(tmp_path, run_cli):
+    root = tmp_path / "skips"
+    shutil.copytree(REPOS / "reproduces", root)
+    markdown = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Notes")])
+    markdown.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3"}
+    nbformat.write(markdown, str(root / "notes.ipynb"))
+    bare = nbformat.read(str(root / "analysis.ipynb"), as_version=4)
+    for cell in bare.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(bare, str(root / "cleared.ipynb"))
+    shutil.copy(root / "analysis.ipynb", root / "slow.ipynb")
+    (root / "pyproject.toml").write_text('[tool.nbrepro.notebooks."slow.ipynb"]\nskip = true\n')
+
+    result = run_cli("check", str(root))
+    assert result.code == 0, result.stdout
+    verdicts = {n["path"]: (n["verdict"], n["skipped"]) for n in result.json["notebooks"]}
+    assert verdicts == {"analysis.ipynb": ("reproduced", False),
+                        "notes.ipynb": ("not-checked", True),
+                        "cleared.ipynb": ("not-checked", True),
+                        "slow.ipynb": ("not-checked", True)}
+    assert "3 skipped" in result.stdout
+    strict = run_cli("check", str(root), "--strict")
+    assert strict.code == 1
+    assert "--strict" in strict.stdout
+
+
+def test_unavailable_python_the_repository_asks_for_is_a_visible_warning(repo, run_cli,
+                                                                         tmp_path):
+    root = repo("reproduces")
+    (root / "runtime.txt").write_text("python-3.42\n")
+    page = tmp_path / "report.html"
+    result = run_cli("check", str(root), "--html", str(page))
+    assert result.code == 0, result.stderr  # it ran, on the Python that is here
+    assert "nbrepro: warning: the repository declares Python 3.42" in result.stderr
+    assert any("Python 3.42" in w for w in result.json["warnings"])
+    assert "warning: the repository declares Python 3.42" in result.stdout
+    assert "Python 3.42" in page.read_text()
+    assert result.json["environment"]["requested_python"] == "3.42"
+
+
+def test_build_logs_carry_no_terminal_codes(repo, tmp_path):
+    out = tmp_path / "colour.json"
+    env = dict(os.environ, FORCE_COLOR="1", CLICOLOR_FORCE="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbrepro", "check", str(repo("with-deps")), "--no-cache",
+         "--json", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(out.read_text())
+    log = data["environment"]["log"]
+    assert "six" in log
+    assert "\x1b" not in log and "\x1b" not in out.read_text()

@@ -83,7 +83,101 @@ def test_help_lists_the_options(run_cli):
         assert option in out
 
 
-def test_path_without_notebooks(run_cli, tmp_path: Path):
-    result = run_cli("check", str(tmp_path))
-    assert result.code == 1
-    assert "no notebooks found" in result.stdout
+def test_path_without_notebooks_says_so_on_stderr_with_its_own_status(run_cli, tmp_path: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("check", str(empty))
+    assert result.code == 5, (result.stdout, result.stderr)  # as pytest's "no tests collected"
+    assert result.stderr.startswith("nbrepro: no notebooks found")
+    assert result.stdout == ""
+
+
+def test_unwritable_outputs_are_refused_before_any_work(run_cli, tmp_path):
+    db = tmp_path / "untouched.sqlite"
+    for option in ("--json", "--html"):
+        result = run_cli("check", str(REPOS / "reproduces"), option, "/proc/x.json",
+                         "--db", f"sqlite:///{db}", json_output=False)
+        _assert_one_line_error(result, option, "/proc/x.json")
+    result = run_cli("check", str(REPOS / "reproduces"), "--output-dir", "/proc/out",
+                     "--db", f"sqlite:///{db}", json_output=False)
+    _assert_one_line_error(result, "--output-dir")
+    assert not db.exists()  # nothing ran, nothing was recorded
+
+
+def test_two_outputs_to_stdout_are_refused(run_cli):
+    result = run_cli("check", str(REPOS / "reproduces"), "--json", "-", "--html", "-",
+                     json_output=False)
+    _assert_one_line_error(result, "stdout")
+
+
+@pytest.mark.parametrize("version", ["banana", "3.x", "3.11.2.1", ""])
+def test_malformed_python_version(run_cli, version):
+    result = run_cli("check", str(REPOS / "reproduces"), "--python", version, json_output=False)
+    _assert_one_line_error(result, "--python", "not a Python version")
+
+
+@pytest.mark.parametrize("version", ["3.42", "2.7"])
+def test_unavailable_python_lists_the_ones_here(run_cli, version):
+    import sys
+
+    result = run_cli("check", str(REPOS / "reproduces"), "--python", version, json_output=False)
+    _assert_one_line_error(result, f"--python {version}", "never downloads")
+    assert ".".join(map(str, sys.version_info[:3])) in result.stderr  # what exists here
+
+
+@pytest.mark.parametrize("expr", ["a and", "(a or b", "not", "a b", ")"])
+def test_malformed_keyword_expression(run_cli, expr):
+    _assert_one_line_error(run_cli("check", str(REPOS / "reproduces"), "-k", expr,
+                                   json_output=False), "-k")
+
+
+@pytest.mark.parametrize("subdir", ["../outside", "/abs"])
+def test_subdir_outside_the_repository(run_cli, subdir):
+    _assert_one_line_error(run_cli("check", str(REPOS / "chain"), "--subdir", subdir,
+                                   json_output=False), "--subdir")
+
+
+def test_usage_errors_answer_before_the_pipeline_is_imported(tmp_path):
+    """`nbrepro check /nonexistent` used to import nbformat, jsonschema and SQLAlchemy
+    (5-8 s) before saying "no such file"."""
+    import subprocess
+    import sys
+    import time
+
+    probe = ("import sys, runpy\n"
+             "sys.argv = ['nbrepro', 'check', sys.argv[1]]\n"
+             "try:\n    runpy.run_module('nbrepro', run_name='__main__')\n"
+             "except SystemExit as e:\n"
+             "    heavy = sorted(m for m in ('nbformat', 'jsonschema', 'sqlalchemy', 'rich',"
+             " 'nbrepro.check', 'nbrepro.store') if m in sys.modules)\n"
+             "    print(e.code, heavy)\n")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "nonexistent")],
+                         capture_output=True, text=True, timeout=60)
+    seconds = time.monotonic() - started
+    assert out.stdout.strip() == "2 []", out.stdout + out.stderr
+    assert "no such file or directory" in out.stderr
+    assert seconds < 4, seconds
+
+
+def test_progress_line_names_cells_as_the_table_does():
+    """The progress line says `In [n]`, as the notebook and the results table do."""
+    import io
+
+    from rich.console import Console
+
+    from nbrepro.cli import ConsoleProgress
+
+    shown: list[str] = []
+
+    class Recorded(ConsoleProgress):
+        def _show(self, text: str) -> None:
+            shown.append(text)
+
+    console = Console(file=io.StringIO(), width=200)
+    progress = Recorded(console)
+    progress.notebook_started("model.ipynb", 0, 2, 3, {0: "In [1]", 2: "In [7]", 3: "cell 3"})
+    progress.cell_done("model.ipynb", 2, 2, 3)
+    assert shown[-1] == "execute [1/2] model.ipynb In [7] done (2/3 code cells)"
+    progress.warning("something to know")
+    assert "nbrepro: warning: something to know" in console.file.getvalue()

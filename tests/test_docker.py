@@ -118,6 +118,21 @@ def test_an_unreachable_engine_is_a_one_line_error(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+def test_a_missing_base_image_names_the_setting_and_the_offline_script(
+        tmp_path: Path, docker_engine: str) -> None:
+    repo = shutil.copytree(REPOS / "reproduces", tmp_path / "repo")
+    env = {k: v for k, v in os.environ.items() if k != "NBREPRO_BASE_IMAGE"}
+    proc = start_nbrepro("check", str(repo), "--backend", "docker", "--base-image",
+                         "nbrepro-no-such-image:none", "--db",
+                         f"sqlite:///{tmp_path / 'db.sqlite'}", env=env)
+    code, _, err = finish(proc, timeout=300)
+    assert code == 2 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "nbrepro-no-such-image:none" in lines[0]
+    assert "$NBREPRO_BASE_IMAGE" in lines[0] and "scripts/base-image.sh" in lines[0]
+
+
 def test_kernel_container_is_confined_and_removed_after_ctrl_c(
         tmp_path: Path, docker_engine: str, docker_client: Any) -> None:
     repo = tmp_path / "repo"

@@ -43,7 +43,7 @@ def test_json_round_trip_keeps_every_field():
         "index": 3, "status": "error", "reason": "KeyError: 'x'", "detail": None,
         "execution_seconds": None, "normalisers": [], "warnings": [], "image_score": None,
         "image_diff": None, "nbdime_diff": None, "suggested_sanitiser": None,
-        "stored_outputs": None, "rerun_outputs": None}
+        "stored_outputs": None, "rerun_outputs": None, "execution_count": None}
     back = CheckResult.from_dict(data)
     assert back == result()
     assert back.notebooks[1].cells[0].status is CellStatus.ERROR

@@ -159,3 +159,78 @@ def test_warnings_mode_is_checked(tmp_path):
     write(tmp_path, '[tool.nbrepro]\nwarnings = "loud"\n')
     with pytest.raises(ConfigError, match="warnings must be one of 'report', 'strict'"):
         repoconfig.load(tmp_path)
+BAD_AND_GOOD = """
+[tool.nbrepro]
+rtol = "abc"
+rtl = 1e-3
+atol = 1e-4
+ignore = ['(unclosed', 'Run id: \\w+']
+disable = ["collection-order", "no-such-normaliser"]
+
+[tool.nbrepro.notebooks."skipme.ipynb"]
+skip = true
+"""
+
+
+def test_lenient_load_names_every_problem_and_keeps_the_valid_keys(tmp_path):
+    write(tmp_path, BAD_AND_GOOD)
+    config = repoconfig.load(tmp_path, strict=False)
+    problems = "\n".join(config.problems)
+    assert len(config.problems) == 4, problems
+    for needle in ("rtol must be a number", "unknown key 'rtl'", "invalid sanitizer regex",
+                   "no-such-normaliser"):
+        assert needle in problems
+    assert all(p.startswith("pyproject.toml [tool.nbrepro]") for p in config.problems)
+    options = config.options_for("a.ipynb")
+    assert options.atol == 1e-4 and options.rtol == CompareOptions().rtol
+    assert [s.pattern.pattern for s in options.sanitizers] == ["Run id: \\w+"]
+    assert "collection-order" not in options.normalisers
+    assert config.skipped("skipme.ipynb")
+    with pytest.raises(ConfigError, match="unknown key 'rtl'"):
+        repoconfig.load(tmp_path)  # strict: the first problem raises
+
+
+def test_lenient_load_of_broken_toml_is_one_problem(tmp_path):
+    write(tmp_path, "[tool.nbrepro\nrtol = 1\n")
+    config = repoconfig.load(tmp_path, strict=False)
+    assert len(config.problems) == 1 and "invalid TOML" in config.problems[0]
+    assert config.options_for("a.ipynb") == CompareOptions()
+
+
+def _repo_with(tmp_path: Path, pyproject: str) -> Path:
+    import shutil
+
+    from tests.conftest import REPOS
+
+    root = tmp_path / "repo"
+    shutil.copytree(REPOS / "reproduces", root)
+    shutil.copy(root / "analysis.ipynb", root / "skipme.ipynb")
+    (root / "pyproject.toml").write_text(pyproject)
+    return root
+
+
+@pytest.mark.slow
+def test_check_warns_on_stderr_per_problem_and_keeps_the_valid_keys(tmp_path, run_cli):
+    result = run_cli("check", str(_repo_with(tmp_path, BAD_AND_GOOD)))
+    warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("nbrepro: warning:")]
+    assert len(warnings) == 4, result.stderr
+    assert any("pyproject.toml [tool.nbrepro]: unknown key 'rtl'" in w for w in warnings)
+    assert any("rtol must be a number >= 0, got 'abc'" in w for w in warnings)
+    assert result.json["warnings"] and len(result.json["warnings"]) == 4
+    # the valid per-notebook table still applies: a skip does not fail the run
+    skipped = result.notebook("skipme.ipynb")
+    assert skipped["verdict"] == "not-checked" and skipped["skipped"] is True
+    assert result.notebook("analysis.ipynb")["verdict"] == "reproduced"
+    assert result.code == 0, result.stdout
+    assert "unknown key 'rtl'" in result.stdout  # the table's notes repeat it
+
+
+@pytest.mark.slow
+def test_broken_toml_is_a_warning_and_strict_config_makes_it_an_error(tmp_path, run_cli):
+    root = _repo_with(tmp_path, "[tool.nbrepro\n")
+    lenient = run_cli("check", str(root))
+    assert "nbrepro: warning: pyproject.toml: invalid TOML" in lenient.stderr
+    assert lenient.notebook("analysis.ipynb")["verdict"] == "reproduced"
+    strict = run_cli("check", str(root), "--strict-config", json_output=False)
+    assert strict.code == 2 and "Traceback" not in strict.stderr
+    assert "invalid TOML" in strict.stderr

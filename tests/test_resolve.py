@@ -1,9 +1,28 @@
-"""The resolve stage's parsing of resolver output (the resolvers themselves run in
-the end-to-end tests)."""
+"""The resolve stage: parsing resolver output, and the resolvers for real where a
+cut-off date is involved."""
 
 from __future__ import annotations
 
-from nbrepro.stages.resolve import blame, parse_pins, short_message
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbrepro.errors import ToolError
+from nbrepro.isolation.tools import uv_binary
+from nbrepro.stages.resolve import (
+    ResolverRun,
+    UvResolver,
+    _compile,
+    blame,
+    parse_pins,
+    short_message,
+)
+from tests.conftest import REPOS
 
 UV_FAILURE = """  \u00d7 No solution found when resolving dependencies:
   ╰─▶ Because there is no version of scikit_learn==0.0.1 and you require
@@ -29,3 +48,102 @@ def test_parse_pins_reads_exact_pins_only():
     text = "numpy==1.26.4 \\\n    --hash=sha256:abc\nPyYAML==6.0.1\nfoo @ file:///x\n" \
            "scikit_learn[extra]==1.4.0 ; python_version >= '3.9'\n"
     assert parse_pins(text) == {"numpy": "1.26.4", "pyyaml": "6.0.1", "scikit-learn": "1.4.0"}
+
+
+# -- a cut-off date applies to the repository's requirements, never to the kernel ----
+
+DATE = "2019-01-01"  # six 1.12.0 was the newest six then; ipykernel 5.1, pyzmq 17
+
+
+def _dated_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "dated"
+    shutil.copytree(REPOS / "reproduces", root)
+    (root / "requirements.txt").write_text("six\n")
+    return root
+
+
+def _major(version: str) -> int:
+    return int(version.split(".")[0])
+
+
+@pytest.mark.slow
+def test_exclude_newer_cuts_the_repository_requirements_not_the_kernel(tmp_path, run_cli):
+    result = run_cli("check", str(_dated_repo(tmp_path)), "--exclude-newer", DATE,
+                     "--no-cache")
+    assert result.code == 0, result.stdout + result.stderr
+    lock = result.json["lock"]
+    assert lock["pins"]["six"] == "1.12.0"  # as of the date
+    kernel = lock["kernel_pins"]
+    assert _major(kernel["ipykernel"]) >= 6 and _major(kernel["pyzmq"]) >= 25  # installable
+    assert "six" not in kernel
+    assert lock["exclude_newer"] == DATE
+    assert "kernel packages nbrepro added, not cut off by --exclude-newer" in result.stdout
+    again = run_cli("check", str(_dated_repo(tmp_path / "2")), "--exclude-newer", DATE)
+    assert again.json["lock"]["cached"] and again.json["lock"]["kernel_pins"] == kernel
+
+
+@pytest.mark.slow
+def test_pip_tools_with_exclude_newer_uses_a_pip_that_knows_the_date(tmp_path):
+    # The machine's own pip configuration adds a local mirror without upload dates.
+    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_FIND_LINKS="")
+    out = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbrepro", "check", str(_dated_repo(tmp_path)), "--resolver",
+         "pip-tools", "--exclude-newer", DATE, "--no-cache", "--json", str(out)],
+        capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lock = json.loads(out.read_text())["lock"]
+    assert lock["resolver"] == "pip-tools" and lock["ok"]
+    assert lock["pins"]["six"] == "1.12.0"
+    assert _major(lock["kernel_pins"]["ipykernel"]) >= 6
+
+
+@pytest.mark.slow
+def test_pip_tools_with_exclude_newer_and_an_old_pip_is_refused_up_front(tmp_path):
+    """In an installation whose pip predates `--uploaded-prior-to`: exit 2 before any
+    work, never the repository's `install-failed`."""
+    import site
+    import sysconfig
+
+    venv = tmp_path / "old-pip"
+    uv = uv_binary()
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+                    "pip==23.3.2"], check=True)
+    # everything else nbrepro needs comes from this interpreter's site-packages, after
+    # the old pip
+    purelib = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})
+                   ["purelib"])
+    (purelib / "zz-nbrepro.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    db = tmp_path / "db.sqlite"
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "nbrepro", "check", str(_dated_repo(tmp_path)),
+         "--resolver", "pip-tools", "--exclude-newer", DATE, "--db", f"sqlite:///{db}"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "needs pip >= 26" in proc.stderr and "pip 23.3.2" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not db.exists() or _count_runs(db) == 0  # nothing was judged
+
+
+def test_a_tool_called_wrongly_is_nbrepros_error_not_the_repositorys(tmp_path):
+    class WrongUv(UvResolver):
+        name = "uv"
+
+        def compile(self, requirements_in: Path, python_version: str,
+                    exclude_newer: str | None) -> ResolverRun:
+            cmd = [uv_binary(), "pip", "compile", str(requirements_in), "--no-such-flag"]
+            return self._run(cmd, requirements_in.parent)
+
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ToolError, match="not the repository's doing"):
+        _compile(WrongUv(), tmp_path / "run" / "x", ["six"], "3.11", None)
+
+
+def _count_runs(db: Path) -> int:
+    import sqlite3
+
+    try:
+        return sqlite3.connect(db).execute("select count(*) from runs").fetchone()[0]
+    except sqlite3.Error:
+        return 0

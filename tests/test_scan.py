@@ -97,3 +97,24 @@ def test_imports_skip_magics_stdlib_and_relative_imports():
     assert imports_of(source) == {"sklearn", "scipy"}
     # not Python at all (a stray line): a regex still finds the imports
     assert imports_of("import torch\nthis is not python") == {"torch"}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": {"a": 1}}',
+         "invalid notebook: cells must be a list"),
+        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": "x"}',
+         "invalid notebook: cells must be a list"),
+        ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [3]}',
+         "invalid notebook: cell 0 is not an object"),
+        ('{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": 5}',
+         "invalid notebook: worksheets must be a list of objects"),
+        ("[1, 2]", "invalid notebook: the file is not a JSON object"),
+    ],
+)
+def test_malformed_structure_is_said_plainly(tmp_path, text, reason):
+    (tmp_path / "odd.ipynb").write_text(text)
+    info, nb = scan_notebook(tmp_path, "odd.ipynb")
+    assert nb is None and not info.valid
+    assert info.error == reason  # not a Python TypeError from inside nbformat

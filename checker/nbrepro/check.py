@@ -3,7 +3,8 @@ compare -> verdict -> store. Each stage's result is kept in the `CheckResult`.
 
 Progress is reported through a `Progress` object (the terminal shows it; the
 database keeps it for the JupyterLab panel). Interruption (Ctrl-C, SIGTERM) keeps
-what finished: every notebook's result is stored as soon as it is known.
+what finished: every notebook's result is stored as soon as it is known, and
+`CheckInterrupted` carries the result so far (marked interrupted) to the caller.
 
 One notebook never ends the check: whatever goes wrong in nbrepro while it reads,
 runs or judges a notebook becomes that notebook's result, and the others go on.
@@ -17,6 +18,7 @@ import copy
 import shutil
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,10 +28,11 @@ import nbformat
 from nbrepro import __version__, repoconfig
 from nbrepro.compare import CompareOptions
 from nbrepro.compare.markers import apply_execution_tags
-from nbrepro.errors import ConfigError, NbreproError
+from nbrepro.errors import CheckInterrupted, InputError, NbreproError
 from nbrepro.isolation import get_backend
 from nbrepro.isolation.base import Backend, BackendOptions, BuildRequest
 from nbrepro.isolation.confine import ResourceLimits
+from nbrepro.isolation.tools import PythonChoice, available_pythons
 from nbrepro.model import (
     CheckResult,
     CheckState,
@@ -38,14 +41,16 @@ from nbrepro.model import (
     NotebookInfo,
     NotebookResult,
     Spec,
+    cell_label,
 )
 from nbrepro.progress import Progress
+from nbrepro.selection import OUTPUT_MARKER, Selection
 from nbrepro.stages.execute import ExecutionOptions, NotebookRun, run_notebook
-from nbrepro.stages.resolve import resolve, short_message
-from nbrepro.stages.scan import find_notebooks, scan_notebook
+from nbrepro.stages.resolve import check_resolver, resolve, short_message
+from nbrepro.stages.scan import find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
-from nbrepro.stages.verdict import install_failed, judge, not_checked, why_not_runnable
+from nbrepro.stages.verdict import install_failed, judge, not_checked, not_runnable
 from nbrepro.store import Store
 
 
@@ -67,6 +72,10 @@ class CheckOptions:
     # A single notebook's repository is searched for no higher than this folder (the
     # Jupyter server passes its root; None: the filesystem root).
     within: Path | None = None
+    exclude: list[str] = field(default_factory=list)  # globs of notebooks not to check
+    keyword: str | None = None  # a pytest-style `-k` expression over notebook paths
+    subdir: str | None = None  # check only this folder of the repository
+    strict_config: bool = False  # a problem in `[tool.nbrepro]` is an error, not a warning
 
 
 class StoreProgress(Progress):
@@ -89,12 +98,13 @@ class StoreProgress(Progress):
         self._write(force=True)
         self.inner.stage(stage, detail)
 
-    def notebook_started(self, path: str, index: int, total: int, cells: int) -> None:
+    def notebook_started(self, path: str, index: int, total: int, cells: int,
+                         labels: Mapping[int, str] | None = None) -> None:
         self.current = {"notebook": path, "notebook_index": index, "notebooks": total,
                         "cell": 0, "cells": cells}
         self._stage = "execute"
         self._write(force=True)
-        self.inner.notebook_started(path, index, total, cells)
+        self.inner.notebook_started(path, index, total, cells, labels)
 
     def cell_done(self, path: str, index: int, done: int, total: int) -> None:
         self.current.update(cell=done, cells=total)
@@ -104,6 +114,9 @@ class StoreProgress(Progress):
     def notebook_done(self, result: NotebookResult) -> None:
         self.store.record_notebook(self.check_id, result)
         self.inner.notebook_done(result)
+
+    def warning(self, message: str) -> None:
+        self.inner.warning(message)
 
 
 def requested_python(spec_version: str | None, infos: list[NotebookInfo]) -> str | None:
@@ -126,11 +139,17 @@ def check(
     in the audited repository; raises `NbreproError` for bad input."""
     options = options or CheckOptions()
     progress = progress or Progress()
-    # An unknown backend or an unreachable engine is an input error: fail before work.
+    # What the user asked for that cannot be done is an input error: fail before work.
+    selection = Selection(list(options.exclude), options.keyword)
+    check_resolver(options.resolver, options.exclude_newer)
     backend = get_backend(options.backend, BackendOptions(
         sandbox=options.sandbox, limits=options.limits, base_image=options.base_image))
-    src = source if isinstance(source, Source) else open_source(source, within=options.within)
+    chosen = _explicit_python(backend, options.python)
+    src = source if isinstance(source, Source) else open_source(source, options.subdir,
+                                                                options.within)
     backend.options.hidden += _hidden_paths(src, store)
+    if options.output_dir is not None:
+        _prepare_output_dir(options.output_dir)
     started = time.monotonic()
     result = CheckResult(
         repository=src.info, nbrepro_version=__version__,
@@ -140,12 +159,20 @@ def check(
         check_id = check_id or store.create_check(src.info.source, _options_record(options))
         store.start_check(check_id, src.info)
         progress = StoreProgress(store, check_id, progress)
+    result.check_id = check_id
+    progress = _Warnings(result, progress)
     scratch: list[Path] = []
+    found: list[str] = []
     try:
-        _run_stages(src, options, backend, result, progress, scratch, store, check_id)
-    except (KeyboardInterrupt, SystemExit):
+        _run_stages(src, options, backend, result, progress, scratch, store, check_id,
+                    selection, chosen, found)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Never a verdict for what was not checked: the rest is listed as unfinished.
+        judged = {n.path for n in result.notebooks}
+        result.interrupted = True
+        result.unfinished = [path for path in found if path not in judged]
         _finish(store, check_id, CheckState.INTERRUPTED, result, started, "interrupted")
-        raise
+        raise CheckInterrupted(result, check_id) from exc
     except BaseException as exc:
         _finish(store, check_id, CheckState.ERROR, result, started, f"{type(exc).__name__}: {exc}")
         raise
@@ -171,16 +198,17 @@ class NotebookSession:
     def __init__(self, root: str | Path, paths: list[str], options: CheckOptions | None = None,
                  progress: Progress | None = None) -> None:
         self.options = options or CheckOptions()
-        self.progress = progress or Progress()
         self.backend = get_backend(self.options.backend, BackendOptions(
             sandbox=self.options.sandbox, limits=self.options.limits,
             base_image=self.options.base_image))
+        self._chosen = _explicit_python(self.backend, self.options.python)
         self.src = open_source(str(root))
         self.backend.options.hidden += _hidden_paths(self.src, None)
         self.result = CheckResult(
             repository=self.src.info, nbrepro_version=__version__,
             started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
+        self.progress = _Warnings(self.result, progress or Progress())
         self.paths = list(paths)
         self._scanned: dict[str, tuple[NotebookInfo, nbformat.NotebookNode | None]] = {}
         self._config: repoconfig.RepoConfig | None = None
@@ -195,7 +223,7 @@ class NotebookSession:
 
     def _runnable(self, info: NotebookInfo, nb: nbformat.NotebookNode | None) -> bool:
         assert self._config is not None
-        return why_not_runnable(info) is None and nb is not None and \
+        return not_runnable(info) is None and nb is not None and \
             not self._config.skipped(info.path)
 
     def _load_settings(self) -> repoconfig.RepoConfig:
@@ -203,31 +231,34 @@ class NotebookSession:
             scanned = [self._scan(p) for p in self.paths]
             self.result.spec = read_spec(self.src.root,
                                          {m for info, _ in scanned for m in info.imports})
-            self._config = _repo_config(self.src.root, self.result.spec,
-                                        self.options.ignore_repo_config)
+            self._config = _repo_config(self.src.root, self.result.spec, self.options,
+                                        self.progress)
+            self.result.repo_settings = self._config.described
         return self._config
 
     def check_notebook(self, path: str) -> NotebookResult:
         """Check one notebook (relative to the root, POSIX separators)."""
         config = self._load_settings()
         info, nb = self._scan(path)
-        why = why_not_runnable(info)
-        if why is not None or nb is None:
-            outcome = not_checked(info, why or "unreadable")
+        not_run = not_runnable(info)
+        if not_run is not None or nb is None:
+            outcome = not_run or not_checked(info, "unreadable")
         elif config.skipped(info.path):
-            outcome = not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml")
+            outcome = _skipped_by_settings(info, config)
         else:
             if not self._ready:
                 self._ready = True
                 infos = [i for i, n in (self._scan(p) for p in self.paths)
                          if self._runnable(i, n)] or [info]
                 self._failure = _prepare(self.src, self.options, self.backend, self.result,
-                                         self.progress, self._scratch_dirs, None, None, infos)
+                                         self.progress, self._scratch_dirs, None, None, infos,
+                                         self._chosen)
             if self._failure is not None:
                 outcome = install_failed(info, self._failure)
             else:
                 self.progress.notebook_started(info.path, len(self.result.notebooks),
-                                               len(self.paths), info.code_cells)
+                                               len(self.paths), info.code_cells,
+                                               _labels(nb))
                 outcome = _check_one(info, nb, self._scratch_dirs, self.result, self.backend,
                                      self.options, config, self.progress)
         self.result.notebooks.append(outcome)
@@ -246,42 +277,83 @@ class NotebookSession:
         self.close()
 
 
+class _Warnings(Progress):
+    """Keeps every warning in the result (reports show them) and passes it on."""
+
+    def __init__(self, result: CheckResult, inner: Progress) -> None:
+        self.result, self.inner = result, inner
+
+    def stage(self, stage: str, detail: str | None = None) -> None:
+        self.inner.stage(stage, detail)
+
+    def notebook_started(self, path: str, index: int, total: int, cells: int,
+                         labels: Mapping[int, str] | None = None) -> None:
+        self.inner.notebook_started(path, index, total, cells, labels)
+
+    def cell_done(self, path: str, index: int, done: int, total: int) -> None:
+        self.inner.cell_done(path, index, done, total)
+
+    def notebook_done(self, result: NotebookResult) -> None:
+        self.inner.notebook_done(result)
+
+    def warning(self, message: str) -> None:
+        self.result.warnings.append(message)
+        self.inner.warning(message)
+
+
+def _explicit_python(backend: Backend, requested: str | None) -> PythonChoice | None:
+    """The interpreter `--python` asks for; one that is not here is an input error."""
+    if not requested:
+        return None
+    choice = backend.choose_python(requested)
+    if choice.mismatch or choice.version.split(".")[0] != "3":
+        raise InputError(
+            f"--python {requested}: no such Python here (found: "
+            f"{', '.join(available_pythons())}; nbrepro never downloads interpreters)")
+    return choice
+
+
 def _run_stages(
     src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
     progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
+    selection: Selection, chosen: PythonChoice | None, found: list[str],
 ) -> None:
     progress.stage("scan")
+    if src.selected is None:
+        for folder in sorted(output_folders(src.root)):
+            progress.warning(f"left out {'/'.join(folder)}/: it holds nbrepro's output marker "
+                             f"({OUTPUT_MARKER}), so its notebooks are copies nbrepro wrote")
     paths = src.selected if src.selected is not None else find_notebooks(src.root)
-    scanned = [_scan(src.root, p) for p in paths]
+    found.extend(p for p in paths if selection.chosen(p))
+    scanned = [_scan(src.root, p) for p in found]
     runnable: list[tuple[NotebookInfo, nbformat.NotebookNode]] = []
     for info, nb in scanned:
-        why = why_not_runnable(info)
-        if why is None and nb is not None:
+        skipped = not_runnable(info)
+        if skipped is None and nb is not None:
             runnable.append((info, nb))
         else:
-            _record(result, not_checked(info, why or "unreadable"), progress)
+            _record(result, skipped or not_checked(info, "unreadable"), progress)
 
     progress.stage("spec")
     result.spec = read_spec(src.root, {m for info, _ in scanned for m in info.imports})
-    config = _repo_config(src.root, result.spec, options.ignore_repo_config)
+    config = _repo_config(src.root, result.spec, options, progress)
     result.repo_settings = config.described
     for info, nb in list(runnable):
         if config.skipped(info.path):
             runnable.remove((info, nb))
-            outcome = not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml")
-            outcome.repo_settings = config.described_for(info.path)
-            _record(result, outcome, progress)
+            _record(result, _skipped_by_settings(info, config), progress)
     if not runnable:
         return
 
     reason = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
-                      [info for info, _ in runnable])
+                      [info for info, _ in runnable], chosen)
     if reason is not None:
         for info, _ in runnable:
             _record(result, install_failed(info, reason), progress)
         return
     for position, (info, nb) in enumerate(runnable):
-        progress.notebook_started(info.path, position, len(runnable), info.code_cells)
+        progress.notebook_started(info.path, position, len(runnable), info.code_cells,
+                                  _labels(nb))
         _record(result, _check_one(info, nb, scratch_dirs, result, backend, options, config,
                                    progress), progress)
 
@@ -289,7 +361,7 @@ def _run_stages(
 def _prepare(
     src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
     progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
-    infos: list[NotebookInfo],
+    infos: list[NotebookInfo], chosen: PythonChoice | None,
 ) -> str | None:
     """Resolve and build the environment once, into `result`, and make the scratch
     copies the notebooks run in (appended to `scratch_dirs`: one, two with --twice).
@@ -298,8 +370,13 @@ def _prepare(
     progress.stage("resolve")
     scratch = scratch_copy(src.root)
     scratch_dirs.append(scratch)
-    python = backend.choose_python(options.python or requested_python(
+    python = chosen or backend.choose_python(requested_python(
         result.spec.python_version, infos))
+    if python.mismatch:
+        where = "declares" if result.spec.python_version else "was run with (notebook metadata)"
+        progress.warning(f"the repository {where} Python {python.requested}, which is not here: "
+                         f"ran on Python {python.version} (nbrepro never downloads "
+                         "interpreters; --python picks another one that is here)")
     project_dir = scratch / result.spec.local_project if result.spec.local_project else None
     result.lock = resolve(
         result.spec, python.minor, resolver=options.resolver,
@@ -395,18 +472,45 @@ def _scan(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.NotebookNode | N
         return info, None
 
 
-def _repo_config(root: Path, spec: Spec, ignore: bool = False) -> repoconfig.RepoConfig:
-    """The audited repository's `[tool.nbrepro]`; a malformed one is reported in the
-    spec (it is the repository's problem) and the defaults are used."""
-    if ignore:
+def _labels(nb: nbformat.NotebookNode) -> dict[int, str]:
+    """Each code cell as the notebook shows it (`In [n]`), for the progress line."""
+    return {i: cell_label(i, c.get("execution_count"))
+            for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+
+
+def _skipped_by_settings(info: NotebookInfo, config: repoconfig.RepoConfig) -> NotebookResult:
+    """`skip = true` in the repository's settings: a skip, carrying the settings that
+    decided it."""
+    outcome = not_checked(info, "skipped by [tool.nbrepro] in pyproject.toml", skipped=True)
+    outcome.repo_settings = config.described_for(info.path)
+    return outcome
+
+
+def _repo_config(root: Path, spec: Spec, options: CheckOptions,
+                 progress: Progress) -> repoconfig.RepoConfig:
+    """The audited repository's `[tool.nbrepro]`. Each problem in it is a warning and
+    its key is ignored (the valid keys are kept); with `--strict-config`, an error."""
+    if options.ignore_repo_config:
         spec.skipped.append("the repository's own settings ([tool.nbrepro], sanitize files) "
                             "ignored: --ignore-repo-config")
         return repoconfig.RepoConfig(root=root)
+    config = repoconfig.load(root, strict=options.strict_config)
+    for problem in config.problems:
+        progress.warning(f"{problem} (ignored)")
+    return config
+
+
+def _prepare_output_dir(folder: Path) -> None:
+    """Create `--output-dir` with nbrepro's marker in it: the copies written there are
+    never taken for notebooks to check by a later check."""
     try:
-        return repoconfig.load(root)
-    except ConfigError as exc:
-        spec.skipped.append(f"pyproject.toml [tool.nbrepro] ignored: {exc}")
-        return repoconfig.RepoConfig(root=root)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / OUTPUT_MARKER
+        if not marker.is_file():
+            marker.write_text("nbrepro writes stored/ and rerun/ copies of checked notebooks "
+                              "here; checks leave this folder out.\n")
+    except OSError as exc:
+        raise InputError(f"cannot write to --output-dir {folder}: {exc.strerror}") from None
 
 
 def _hidden_paths(src: Source, store: Store | None) -> list[Path]:
@@ -460,6 +564,8 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "notebook_timeout": options.execution.notebook_timeout,
         "keep_going": options.execution.keep_going, "twice": options.twice,
         "ignore_repo_config": options.ignore_repo_config,
+        "exclude": list(options.exclude), "keyword": options.keyword,
+        "subdir": options.subdir, "strict_config": options.strict_config,
     }
 
 

@@ -40,3 +40,22 @@ class RepositoryFileError(OSError):
     """A file of an audited repository nbrepro will not read: a link out of the
     repository, not a regular file (a FIFO, a device), or too large. An `OSError`, so
     that readers treat it like any unreadable file: a result, never a crash."""
+
+
+class ToolError(NbreproError):
+    """A tool nbrepro runs (uv, pip-tools, pip) is missing, too old or was called
+    wrongly: nbrepro's problem, never the audited repository's `install-failed`."""
+
+
+class NoNotebooks(InputError):
+    """The source holds no notebook to check (or none is left after the selection)."""
+
+
+class CheckInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a check. Carries what finished, so the caller can
+    still write it to the outputs that were asked for."""
+
+    def __init__(self, result: object, check_id: int | None) -> None:
+        super().__init__("interrupted")
+        self.result = result  # a `nbrepro.model.CheckResult` marked interrupted
+        self.check_id = check_id

@@ -199,6 +199,10 @@ class Lock(Record):
     seconds: float = 0.0
     cached: bool = False
     key: str = ""
+    exclude_newer: str | None = None  # the date the repository's requirements were cut at
+    # Packages nbrepro added for the kernel (ipykernel and what it needs beyond the
+    # repository's own pins), name -> version: not cut off by `exclude_newer`.
+    kernel_pins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,6 +245,17 @@ class CellResult(Record):
     # `nbrepro_truncated`: {key: original length}.
     stored_outputs: list[dict[str, Any]] | None = None
     rerun_outputs: list[dict[str, Any]] | None = None
+    execution_count: int | None = None  # the stored `In [n]` a user sees in the notebook
+
+    @property
+    def label(self) -> str:
+        """How a user finds the cell in the notebook."""
+        return cell_label(self.index, self.execution_count)
+
+
+def cell_label(index: int, execution_count: int | None) -> str:
+    """`In [n]` as the notebook shows it, else the cell's position (markdown included)."""
+    return f"In [{execution_count}]" if execution_count is not None else f"cell {index}"
 
 
 @dataclass
@@ -258,6 +273,19 @@ class NotebookResult(Record):
     # verdict, one line each; empty when nbrepro's defaults give the same verdict.
     repo_settings: list[str] = field(default_factory=list)
     verdict_without_repo_settings: Verdict | None = None  # what the defaults give
+    # A deliberate or harmless skip (`skip = true`, no stored outputs, no code): the
+    # verdict is `not-checked`, but like a skipped test it does not fail the run.
+    skipped: bool = False
+
+    @property
+    def failing_label(self) -> str | None:
+        """The failing cell as a user finds it in the notebook (`In [n]`)."""
+        if self.failing_cell is None:
+            return None
+        for cell in self.cells:
+            if cell.index == self.failing_cell:
+                return cell.label
+        return cell_label(self.failing_cell, None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NotebookResult:
@@ -273,6 +301,8 @@ class RepositoryInfo(Record):
     source: str  # what the user gave: a path or a URL
     commit: str | None = None
     path: str | None = None  # the local directory that was checked
+    ref: str | None = None  # the branch, tag or commit asked for (git URLs)
+    subdir: str | None = None  # the subfolder checked, relative to the repository
 
 
 @dataclass
@@ -289,10 +319,18 @@ class CheckResult(Record):
     nbrepro_version: str = ""
     # Every setting the audited repository supplied for its own check, one line each.
     repo_settings: list[str] = field(default_factory=list)
+    check_id: int | None = None  # its id in the results database (`nbrepro show ID`)
+    warnings: list[str] = field(default_factory=list)  # said in every report
+    # Ctrl-C or SIGTERM stopped the check: `unfinished` notebooks were never judged.
+    interrupted: bool = False
+    unfinished: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict | None:
-        return worst([n.verdict for n in self.notebooks])
+        verdicts = [n.verdict for n in self.notebooks]
+        if self.interrupted:  # not everything was checked: never `reproduced`
+            verdicts.append(Verdict.NOT_CHECKED)
+        return worst(verdicts)
 
     @property
     def decided_by_repo_settings(self) -> bool:
@@ -301,7 +339,15 @@ class CheckResult(Record):
 
     @property
     def ok(self) -> bool:
-        return bool(self.notebooks) and all(n.verdict.ok for n in self.notebooks)
+        return (bool(self.notebooks) and not self.interrupted
+                and all(n.verdict.ok for n in self.notebooks))
+
+    def passed(self, strict: bool = False) -> bool:
+        """Whether `nbrepro check` exits 0: everything checked reproduced. Skipped
+        notebooks do not count against it (as pytest treats skips) unless `strict`."""
+        if self.interrupted or not self.notebooks:
+            return False
+        return all(n.verdict.ok or (n.skipped and not strict) for n in self.notebooks)
 
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -333,6 +379,10 @@ class CheckResult(Record):
             seconds=data.get("seconds", 0.0),
             nbrepro_version=data.get("nbrepro_version", ""),
             repo_settings=list(data.get("repo_settings") or []),
+            check_id=data.get("check_id"),
+            warnings=list(data.get("warnings", [])),
+            interrupted=bool(data.get("interrupted", False)),
+            unfinished=list(data.get("unfinished", [])),
         )
 
 

@@ -28,7 +28,9 @@ A repository that runs `pytest --nbval --nbval-sanitize-with FILE` (in pytest.in
 tox.ini, setup.cfg or `[tool.pytest.ini_options]`) has its sanitize file picked up
 too, without any nbrepro table.
 
-A malformed table raises `nbrepro.errors.ConfigError` with a one-line message.
+A malformed table raises `nbrepro.errors.ConfigError` with a one-line message; with
+`strict=False` every problem (key, file, why) is collected in `RepoConfig.problems`
+instead and the valid keys are kept.
 
 These settings come from the audited repository, so they can decide its own verdict
 (`ignore = ['(?s).+']` makes every output equal): every setting is kept as a line of
@@ -43,6 +45,7 @@ import contextlib
 import dataclasses
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -52,6 +55,7 @@ import tomllib
 from nbrepro.compare import NORMALISERS, CompareOptions
 from nbrepro.compare.markers import Sanitizer, parse_sanitize_text
 from nbrepro.errors import ConfigError
+from nbrepro.selection import glob_regex as _glob_regex
 from nbrepro.stages.source import read_repo_text
 
 IGNORE_PLACEHOLDER = "<ignored>"
@@ -107,6 +111,7 @@ class RepoConfig:
         """The settings that apply to one notebook, one line each."""
         return [*self.pytest_described, *self.settings.described,
                 *(d for s in self._matching(notebook_path) for d in s.described)]
+    problems: list[str] = field(default_factory=list)  # what was ignored, and why
 
     def options_for(self, notebook_path: str | Path) -> CompareOptions:
         """The compare options for one notebook (path relative to the repository root,
@@ -129,8 +134,25 @@ class RepoConfig:
         return [n.settings for n in self.notebooks if n.pattern.fullmatch(posix)]
 
 
-def load(repo_root: str | Path) -> RepoConfig:
-    """Read `[tool.nbrepro]` (and nbval sanitize files named in pytest settings)."""
+class _Problems:
+    """Strict: the first problem raises. Lenient: each is noted and its key dropped."""
+
+    def __init__(self, strict: bool, found: list[str]) -> None:
+        self.strict, self.found = strict, found
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except ConfigError as exc:
+            if self.strict:
+                raise
+            self.found.append(str(exc))
+
+
+def load(repo_root: str | Path, strict: bool = True) -> RepoConfig:
+    """Read `[tool.nbrepro]` (and nbval sanitize files named in pytest settings).
+    With `strict=False`, problems are collected in `problems` instead of raised."""
     root = Path(repo_root)
     config = RepoConfig(root=root)
     config.settings.sanitizers.extend(_pytest_sanitizers(root, config.sources))
@@ -140,93 +162,117 @@ def load(repo_root: str | Path) -> RepoConfig:
         return config
     try:
         document = tomllib.loads(read_repo_text(root, "pyproject.toml"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ConfigError(f"pyproject.toml: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"pyproject.toml: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError, OSError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        kind = "" if isinstance(exc, OSError) else "invalid TOML, "
+        problem = f"pyproject.toml: {kind}[tool.nbrepro] not read: {why}"
+        if strict:
+            raise ConfigError(problem) from None
+        config.problems.append(problem)
+        return config
     tool = document.get("tool", {})
     table = tool.get("nbrepro") if isinstance(tool, dict) else None
     if table is None:
         return config
-    return from_table(table, root=root, where="pyproject.toml [tool.nbrepro]", base=config)
+    return from_table(table, root=root, where="pyproject.toml [tool.nbrepro]", base=config,
+                      strict=strict)
 
 
 def from_table(
     table: Any, *, root: Path | None = None, where: str = "[tool.nbrepro]",
-    base: RepoConfig | None = None,
+    base: RepoConfig | None = None, strict: bool = True,
 ) -> RepoConfig:  # fmt: skip
     """A RepoConfig from an already-parsed `[tool.nbrepro]` table."""
     config = base or RepoConfig(root=root)
+    problems = _Problems(strict, config.problems)
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
-    _check_keys(table, _TOP_KEYS, where)
-    top = _settings({k: v for k, v in table.items() if k != "notebooks"}, root, where)
+        with problems.guard():
+            raise ConfigError(f"{where} must be a table")
+        return config
+    known = _check_keys(table, _TOP_KEYS, where, problems)
+    top = _settings({k: v for k, v in known.items() if k != "notebooks"}, root, where, problems)
     top.sanitizers[:0] = config.settings.sanitizers
     config.settings = top
     config.sources.append(where)
-    notebooks = table.get("notebooks", {})
+    notebooks = known.get("notebooks", {})
     if not isinstance(notebooks, dict):
-        raise ConfigError(f"{where} notebooks must be a table of glob = {{settings}}")
+        with problems.guard():
+            raise ConfigError(f"{where} notebooks must be a table of glob = {{settings}}")
+        return config
     for glob, sub in notebooks.items():
         sub_where = f"{where} notebooks.{glob!r}"
         if not isinstance(glob, str) or len(glob) > 1000:
-            raise ConfigError(f"{where} notebooks: not a glob: {str(glob)[:60]!r}")
+            with problems.guard():
+                raise ConfigError(f"{where} notebooks: not a glob: {str(glob)[:60]!r}")
+            continue
         if not isinstance(sub, dict):
-            raise ConfigError(f"{sub_where} must be a table")
-        _check_keys(sub, _NOTEBOOK_KEYS, sub_where)
+            with problems.guard():
+                raise ConfigError(f"{sub_where} must be a table")
+            continue
+        sub_known = _check_keys(sub, _NOTEBOOK_KEYS, sub_where, problems)
         config.notebooks.append(
-            NotebookSettings(glob, _glob_regex(glob), _settings(sub, root, sub_where))
+            NotebookSettings(glob, _glob_regex(glob),
+                             _settings(sub_known, root, sub_where, problems))
         )
     return config
 
 
-def _settings(table: dict[str, Any], root: Path | None, where: str) -> Settings:
+def _settings(
+    table: dict[str, Any], root: Path | None, where: str, problems: _Problems | None = None,
+) -> Settings:  # fmt: skip
+    problems = problems or _Problems(True, [])
     settings = Settings(described=[f"{where}: {key} = {_shown(value)}"
                                    for key, value in table.items()])
     for key in ("rtol", "atol", "image-threshold"):
         if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{where} {key} must be a number >= 0, got {value!r}")
-            setattr(settings, key.replace("-", "_"), float(value))
-    if settings.image_threshold is not None and settings.image_threshold > 1:
-        raise ConfigError(
-            f"{where} image-threshold must be at most 1, got {settings.image_threshold}"
-        )
+            with problems.guard():
+                value = table[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ConfigError(f"{where} {key} must be a number >= 0, got {value!r}")
+                if key == "image-threshold" and value > 1:
+                    raise ConfigError(f"{where} image-threshold must be at most 1, got {value}")
+                setattr(settings, key.replace("-", "_"), float(value))
     for key in ("disable", "enable"):
         if key in table:
-            names = _string_list(table[key], f"{where} {key}")
-            unknown = [n for n in names if n not in NORMALISERS]
-            if unknown:
-                raise ConfigError(
-                    f"{where} {key}: unknown normaliser(s) {', '.join(unknown)}; "
-                    f"known: {', '.join(NORMALISERS)}"
-                )
-            setattr(settings, key, names)
+            with problems.guard():
+                names = _string_list(table[key], f"{where} {key}")
+                unknown = [n for n in names if n not in NORMALISERS]
+                setattr(settings, key, [n for n in names if n in NORMALISERS])
+                if unknown:
+                    raise ConfigError(
+                        f"{where} {key}: unknown normaliser(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(NORMALISERS)}"
+                    )
     for key in ("lax", "skip"):
         if key in table:
-            if not isinstance(table[key], bool):
-                raise ConfigError(f"{where} {key} must be true or false, got {table[key]!r}")
-            setattr(settings, key, table[key])
+            with problems.guard():
+                if not isinstance(table[key], bool):
+                    raise ConfigError(
+                        f"{where} {key} must be true or false, got {table[key]!r}")
+                setattr(settings, key, table[key])
     if "warnings" in table:
-        mode = table["warnings"]
-        if mode not in WARNINGS_MODES:
-            raise ConfigError(
-                f"{where} warnings must be one of {', '.join(map(repr, WARNINGS_MODES))}, "
-                f"got {mode!r}"
-            )
-        # strict: the `warnings` normaliser is off, so a new warning is a difference
-        (settings.disable if mode == "strict" else settings.enable).append("warnings")
+        with problems.guard():
+            mode = table["warnings"]
+            if mode not in WARNINGS_MODES:
+                raise ConfigError(
+                    f"{where} warnings must be one of {', '.join(map(repr, WARNINGS_MODES))}, "
+                    f"got {mode!r}"
+                )
+            # strict: the `warnings` normaliser is off, so a new warning is a difference
+            (settings.disable if mode == "strict" else settings.enable).append("warnings")
     if "sanitize-with" in table:
         value = table["sanitize-with"]
-        paths = [value] if isinstance(value, str) else _string_list(value, f"{where} sanitize-with")
+        paths: list[str] = []
+        with problems.guard():
+            paths = ([value] if isinstance(value, str)
+                     else _string_list(value, f"{where} sanitize-with"))
         for name in paths:
-            settings.sanitizers.extend(
-                _checked(_sanitize_file(root, name, f"{where} sanitize-with"),
-                         f"{where} sanitize-with {name!r}"))
+            with problems.guard():
+                settings.sanitizers.extend(
+                    _checked(_sanitize_file(root, name, f"{where} sanitize-with"),
+                             f"{where} sanitize-with {name!r}"))
     if "ignore" in table:
-        settings.sanitizers.extend(_checked(_ignore(table["ignore"], f"{where} ignore"),
-                                            f"{where} ignore"))
+        settings.sanitizers.extend(_ignore(table["ignore"], f"{where} ignore", problems))
     return settings
 
 
@@ -261,26 +307,31 @@ def _checked(sanitizers: list[Sanitizer], where: str) -> list[Sanitizer]:
     return sanitizers
 
 
-def _ignore(value: Any, where: str) -> list[Sanitizer]:
+def _ignore(value: Any, where: str, problems: _Problems) -> list[Sanitizer]:
     if not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list of regexes or {{regex, replace}} tables")
+        with problems.guard():
+            raise ConfigError(f"{where} must be a list of regexes or {{regex, replace}} tables")
+        return []
     result = []
     for item in value:
-        if isinstance(item, str):
-            result.append(Sanitizer.compile(item, IGNORE_PLACEHOLDER, where))
-        elif isinstance(item, dict) and isinstance(item.get("regex"), str):
-            extra = set(item) - {"regex", "replace"}
-            if extra:
-                raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-            replace = item.get("replace", IGNORE_PLACEHOLDER)
-            if not isinstance(replace, str):
-                raise ConfigError(f"{where}: replace must be a string, got {replace!r}")
-            result.append(Sanitizer.compile(item["regex"], replace, where))
-        else:
-            raise ConfigError(
-                f"{where}: each entry must be a regex or {{regex, replace}}, got {item!r}"
-            )
+        with problems.guard():
+            result.extend(_checked(_ignore_entry(item, where), where))
     return result
+
+
+def _ignore_entry(item: Any, where: str) -> list[Sanitizer]:
+    """One `ignore` entry: a regex, or {regex, replace}."""
+    if isinstance(item, str):
+        return [Sanitizer.compile(item, IGNORE_PLACEHOLDER, where)]
+    if isinstance(item, dict) and isinstance(item.get("regex"), str):
+        extra = set(item) - {"regex", "replace"}
+        if extra:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+        replace = item.get("replace", IGNORE_PLACEHOLDER)
+        if not isinstance(replace, str):
+            raise ConfigError(f"{where}: replace must be a string, got {replace!r}")
+        return [Sanitizer.compile(item["regex"], replace, where)]
+    raise ConfigError(f"{where}: each entry must be a regex or {{regex, replace}}, got {item!r}")
 
 
 def _merge(options: CompareOptions, settings: Settings) -> CompareOptions:
@@ -297,40 +348,23 @@ def _merge(options: CompareOptions, settings: Settings) -> CompareOptions:
     return dataclasses.replace(options, **changes)
 
 
-def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+def _check_keys(
+    table: dict[str, Any], allowed: set[str], where: str, problems: _Problems
+) -> dict[str, Any]:
+    """The known keys of `table`; each unknown one is a problem."""
     for key in table:
         if key not in allowed:
-            hint = key.replace("_", "-")
-            suggestion = f"; did you mean {hint!r}?" if hint in allowed else ""
-            raise ConfigError(f"{where}: unknown key {key!r}{suggestion}")
+            with problems.guard():
+                hint = key.replace("_", "-")
+                suggestion = f"; did you mean {hint!r}?" if hint in allowed else ""
+                raise ConfigError(f"{where}: unknown key {key!r}{suggestion}")
+    return {k: v for k, v in table.items() if k in allowed}
 
 
 def _string_list(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of strings, got {value!r}")
     return list(value)
-
-
-def _glob_regex(glob: str) -> re.Pattern[str]:
-    """`*` within a directory, `**/` any number of directories, `?` one character."""
-    parts, i = [], 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            parts.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            parts.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            parts.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            parts.append("[^/]")
-            i += 1
-        else:
-            parts.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("".join(parts))
 
 
 # -- nbval settings in the repository's pytest configuration -----------------

@@ -507,6 +507,11 @@ class Store:
             rows = s.scalars(query).all()
             return [_check_dict(r, full=False) for r in rows]
 
+    def latest_id(self) -> int | None:
+        """The id of the newest check, whatever its state (None in an empty database)."""
+        with self.session() as s:
+            return s.scalar(select(CheckRow.id).order_by(CheckRow.id.desc()).limit(1))
+
     def latest_verdicts(self, path: str | Path) -> dict[str, Verdict]:
         """The verdict of each notebook at or below the absolute `path` (a notebook or
         a folder), from the newest finished check that judged it, keyed by the

@@ -63,6 +63,7 @@ from nbrepro.isolation.tools import (
     BUILD_TIMEOUT,
     PythonChoice,
     ToolRunner,
+    strip_ansi,
     uv_binary,
 )
 from nbrepro.model import EnvironmentResult
@@ -208,7 +209,9 @@ class DockerBackend(Backend):
             reason = str(getattr(exc, "explanation", None) or exc).splitlines()[0][:200]
             raise BackendUnavailable(
                 f"the base image {reference} is not here and cannot be pulled ({reason}): "
-                "pass --base-image with an image that is"
+                "pass --base-image with an image that is, or set $NBREPRO_BASE_IMAGE; "
+                "without a registry, `scripts/base-image.sh` in nbrepro's repository "
+                "builds one offline from Debian's packages"
             ) from None
 
     def choose_python(self, requested: str | None) -> PythonChoice:
@@ -268,7 +271,7 @@ class DockerBackend(Backend):
                 log: list[str] = []
                 if self._build_stage(Path(tmp), stage, request, steps, result, log):
                     self._run_build_steps(stage, tag, key, request, result, log)
-                result.log = "\n".join([*notes, *(ln for ln in log if ln.strip())])
+                result.log = "\n".join([*notes, *(strip_ansi(ln) for ln in log if ln.strip())])
         result.seconds = time.monotonic() - started
         return result
 
@@ -415,6 +418,8 @@ class DockerBackend(Backend):
         except DockerException as exc:
             error = str(exc)
             log.append(error)
+        # Build output is read as text (JSON, HTML, the database): no terminal codes.
+        log[:] = [strip_ansi(line) for line in log]
         if error is None:
             return True
         step = 0

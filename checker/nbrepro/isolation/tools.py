@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
 import shutil
@@ -87,6 +88,22 @@ def host_tool_run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess
                               env=tool_env(), stdin=subprocess.DEVNULL)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+def strip_ansi(text: str) -> str:
+    """A tool's output without terminal colour and cursor codes (logs are read as text)."""
+    return _ANSI.sub("", text)
+
+
+def parse_python_version(text: str) -> str:
+    """`X`, `X.Y` or `X.Y.Z`, else `ConfigError` (a malformed `--python`)."""
+    version = python_version(text)
+    if version is None:
+        raise ConfigError(f"--python: not a Python version (like 3.11): {text!r}")
+    return version
+
+
 @dataclass
 class PythonChoice:
     executable: str
@@ -99,9 +116,10 @@ class PythonChoice:
 
     @property
     def mismatch(self) -> bool:
+        """The interpreter is not the X.Y asked for (a patch release never decides)."""
         if not self.requested:
             return False
-        want = self.requested.split(".")
+        want = self.requested.split(".")[:2]
         return self.version.split(".")[: len(want)] != want
 
 
@@ -109,29 +127,51 @@ def find_python(requested: str | None) -> PythonChoice:
     """The interpreter closest to `requested` (X, X.Y or X.Y.Z) that exists here.
 
     Interpreters are never downloaded. Without a match, the harness's own Python is
-    used and the mismatch is recorded by the caller. Anything but a version number
-    is refused (`ConfigError`): uv would run a path it is given.
+    used; `PythonChoice.mismatch` says so and the caller decides what that means.
+    Anything but a version number is refused (`ConfigError`): uv would run a path it
+    is given.
     """
     if requested is not None and python_version(requested) is None:
         raise ConfigError(f"not a Python version (X, X.Y or X.Y.Z): {requested!r}")
     own = ".".join(map(str, sys.version_info[:3]))
     base = getattr(sys, "_base_executable", None) or sys.executable
-    candidates = []
-    if requested:
-        parts = requested.split(".")
-        candidates = [".".join(parts[:n]) for n in (min(len(parts), 3), 2) if n <= len(parts)]
-    if not candidates or own.split(".")[: len(candidates[0].split("."))] == parts[:3]:
+    if not requested:
+        return PythonChoice(base, own, requested)
+    parts = requested.split(".")
+    if own.split(".")[: min(len(parts), 2)] == parts[:2]:
         # nbrepro's own interpreter is what is asked for: no need to search (saves ~0.3 s)
         return PythonChoice(base, own, requested)
-    for want in dict.fromkeys(candidates):
+    if parts[0] != "3":  # uv refuses Python 2 requests; kernels need Python 3 anyway
+        return PythonChoice(base, own, requested)
+    for want in dict.fromkeys([requested, ".".join(parts[:2])]):
         assert python_version(want), want  # checked above; never a path
         proc = host_tool_run(
             [uv_binary(), "python", "find", "--no-config", "--no-project", "--system", want],
             timeout=60)
         if proc.returncode == 0 and proc.stdout.strip():
             exe = proc.stdout.strip()
-            return PythonChoice(exe, _version_of(exe), requested)
+            version = _version_of(exe)
+            if version.split(".")[:2] == parts[:2]:
+                return PythonChoice(exe, version, requested)
     return PythonChoice(base, own, requested)
+
+
+def available_pythons() -> list[str]:
+    """The X.Y.Z of every interpreter found here (never downloaded), newest first."""
+    found = {".".join(map(str, sys.version_info[:3]))}
+    try:
+        proc = host_tool_run(
+            [uv_binary(), "python", "list", "--no-config", "--only-installed",
+             "--output-format", "json"],
+            timeout=60)
+        entries = json.loads(proc.stdout) if proc.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired, ValueError, ConfigError):
+        entries = []
+    for entry in entries if isinstance(entries, list) else []:
+        version = entry.get("version") if isinstance(entry, dict) else None
+        if isinstance(version, str) and python_version(version) is not None:
+            found.add(version)
+    return sorted(found, key=lambda v: [int(p) for p in v.split(".")], reverse=True)
 
 
 def _version_of(exe: str) -> str:
@@ -140,8 +180,6 @@ def _version_of(exe: str) -> str:
         capture_output=True, text=True, timeout=60,
     )
     return out.stdout.strip() or "unknown"
-
-
 
 
 @functools.cache

@@ -41,6 +41,7 @@ from nbrepro.isolation.tools import (
     BUILD_TIMEOUT,
     host_tool_run,
     private_folder,
+    strip_ansi,
     tool_env,
     user_package_caches,
     uv_binary,
@@ -178,9 +179,10 @@ class VenvBackend(Backend):
     @staticmethod
     def _finished(proc: subprocess.CompletedProcess[str], log: list[str],
                   result: EnvironmentResult, request: BuildRequest) -> bool:
-        log.append((proc.stdout + proc.stderr).strip())
+        # Logs are read as text (JSON, HTML, the database): no terminal codes.
+        log.append(strip_ansi(proc.stdout + proc.stderr).strip())
         if proc.returncode != 0:
-            result.message = (proc.stderr or proc.stdout).strip()
+            result.message = strip_ansi(proc.stderr or proc.stdout).strip()
             result.failed_requirement = blame(result.message, request.lock.text.splitlines())
             return False
         return True
@@ -198,7 +200,7 @@ class VenvBackend(Backend):
         except subprocess.TimeoutExpired:
             return False
         if proc.returncode == 0:
-            log.append((proc.stdout + proc.stderr).strip())
+            log.append(strip_ansi(proc.stdout + proc.stderr).strip())
         else:
             log.append("(has something to build: installed in the sandbox)")
         return proc.returncode == 0

@@ -20,7 +20,7 @@ import nh3
 from nbrepro.model import CellResult, CellStatus, CheckResult, NotebookResult
 
 from . import badge
-from .terminal import summary_line
+from .terminal import notes, summary_line
 
 # The same policy the server sends as a header: nothing may run, nothing is fetched.
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -275,6 +275,9 @@ def render(result: CheckResult) -> str:
     if result.spec is not None and result.spec.files:
         head.append('<p class="meta">declared: '
                     + ", ".join(f"<code>{escape(f)}</code>" for f in result.spec.files) + "</p>")
+    # Warnings, interruption, kernel packages, volatile cells, hints: as the terminal says.
+    head.extend(f'<p class="warning">{escape(line)}</p>' for line in notes(result)
+                if not line.startswith("volatile: "))  # per cell below, with its sanitiser
     details = []
     if lock is not None and lock.text:
         details.append(f"<details><summary>lock ({escape(lock.resolver)})</summary>"

@@ -1,5 +1,7 @@
-"""The terminal report: one row per notebook, then a summary line (rich).
+"""The terminal report: one row per notebook, notes a user should act on (warnings,
+volatile cells and their suggested sanitisers, hints), then a summary line (rich).
 
+Cells are named as the notebook shows them (`In [n]`), as the progress line does.
 Everything shown here may come from the audited repository (file names, exception
 messages, settings): it is printed as text, never as rich markup (`x[/y].ipynb`
 would be a closing tag), and without control characters (an escape sequence in a
@@ -9,13 +11,15 @@ notebook's error message must not drive the user's terminal).
 from __future__ import annotations
 
 import io
-import re
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nbrepro.model import CheckResult, Verdict
+from nbrepro.model import CellStatus, CheckResult, NotebookResult, Verdict
+from nbrepro.plaintext import plain
 
 VERDICT_STYLE = {
     Verdict.REPRODUCED: "bold green",
@@ -29,17 +33,6 @@ VERDICT_STYLE = {
 }
 # The mark of a verdict the repository's own settings decided.
 REPO_SETTINGS_MARK = "*"
-# C0 and C1 control characters (tab and newline excepted), DEL, and the Unicode
-# line/paragraph separators and bidirectional overrides that reorder what is shown.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def plain(text: object) -> str:
-    """`text` safe to show on a terminal: control characters written out as escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256
-                        else f"\\u{ord(m.group(0)):04x}", str(text))
-
-
 def plain_text(text: object, style: str = "") -> Text:
     """A rich `Text` of untrusted `text`: never parsed as markup, no control characters."""
     return Text(plain(text), style=style)
@@ -50,21 +43,44 @@ def verdict_text(verdict: Verdict, decided_by_repo: bool = False) -> Text:
     return Text(verdict.value + mark, style=VERDICT_STYLE[verdict])
 
 
+_DIFFERENT = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
+
+
+def cell_column(nb: NotebookResult) -> str:
+    """Where to look: the failing cell, or the first cell that differs."""
+    if nb.failing_cell is not None:
+        return nb.failing_label or ""
+    if nb.verdict is Verdict.DIFFERS:
+        first = next((c for c in nb.cells if c.status in _DIFFERENT), None)
+        return first.label if first is not None else ""
+    return ""
+
+
+def reason_column(nb: NotebookResult) -> str:
+    """The reason, without what the exception and cell columns already say."""
+    if nb.verdict is Verdict.FAILED and nb.exception:
+        return nb.message or ""
+    return nb.reason or ""
+
+
 def table(result: CheckResult) -> Table:
     tab = Table(title=plain_text(f"nbrepro: {result.repository.source}"), title_justify="left",
                 expand=False, show_lines=False)
     tab.add_column("notebook", overflow="fold")
     tab.add_column("verdict", no_wrap=True)
-    tab.add_column("cell", justify="right")
+    tab.add_column("cell", no_wrap=True)
     tab.add_column("exception")
     tab.add_column("reason", overflow="fold", max_width=70)
     for nb in result.notebooks:
+        verdict = verdict_text(nb.verdict, bool(nb.repo_settings))
+        if nb.skipped:
+            verdict.append(" (skipped)")
         tab.add_row(
             plain_text(nb.path),
-            verdict_text(nb.verdict, bool(nb.repo_settings)),
-            Text("" if nb.failing_cell is None else str(nb.failing_cell)),
+            verdict,
+            plain_text(cell_column(nb)),
             plain_text(nb.exception or ""),
-            plain_text(nb.reason or ""),
+            plain_text(reason_column(nb)),
         )
     return tab
 
@@ -83,27 +99,66 @@ def repo_settings_lines(result: CheckResult) -> list[str]:
     return [plain(line) for line in lines]
 
 
+def notes(result: CheckResult) -> list[str]:
+    """What a user should know beyond the table, most important first."""
+    lines = [f"warning: {w}" for w in result.warnings]
+    if result.interrupted:
+        rest = ", ".join(result.unfinished) if result.unfinished else "none found yet"
+        lines.append(f"interrupted: no verdict for what was not checked ({rest})")
+    lock = result.lock
+    if lock is not None and lock.kernel_pins:
+        pins = ", ".join(f"{name} {version}" for name, version in sorted(lock.kernel_pins.items()))
+        lines.append(f"kernel packages nbrepro added, not cut off by --exclude-newer "
+                     f"{lock.exclude_newer}: {pins}")
+    for nb in result.notebooks:
+        for cell in nb.cells:
+            if cell.status is CellStatus.VOLATILE:
+                line = (f"volatile: {nb.path} {cell.label} differs between two runs, "
+                        "left out of the verdict")
+                if cell.suggested_sanitiser:
+                    sanitiser = cell.suggested_sanitiser.replace("\n", "\n    ")
+                    line += f"; suggested sanitiser:\n    {sanitiser}"
+                lines.append(line)
+    for nb in result.notebooks:
+        if nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
+                and nb.verdict in (Verdict.FAILED, Verdict.DIFFERS):
+            lines.append(f"hint: {nb.path}: its stored execution counts are out of order "
+                         "(it was not run top to bottom before it was saved), which may "
+                         "explain this")
+    return [plain(line) for line in lines]
+
+
 def summary_line(result: CheckResult) -> str:
     counts = result.summary()
     if not counts:
-        return "no notebooks found"
+        return "interrupted before any notebook was checked" if result.interrupted \
+            else "no notebooks found"
     parts = [f"{n} {verdict}" for verdict, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    skipped = sum(nb.skipped for nb in result.notebooks)
+    if skipped:
+        parts.append(f"{skipped} skipped")
     total = len(result.notebooks)
     env = result.environment
     extra = ""
     if env is not None and env.ok:
         extra = f"; environment {'cached' if env.cached else 'built'} (Python {env.python_version})"
     commit = f" at {result.repository.commit[:10]}" if result.repository.commit else ""
-    return (f"{total} notebook{'s' if total != 1 else ''}{commit}: " + ", ".join(parts)
+    head = "interrupted after " if result.interrupted else ""
+    return (f"{head}{total} notebook{'s' if total != 1 else ''}{commit}: " + ", ".join(parts)
             + f" in {result.seconds:.1f} s{extra}")
 
 
-def print_report(result: CheckResult, console: Console) -> None:
+def print_report(result: CheckResult, console: Console, strict: bool = False) -> None:
     if result.notebooks:
         console.print(table(result))
+    for line in notes(result):
+        console.print(Text(line))
     for line in repo_settings_lines(result):
         console.print(Text(line))
-    console.print(plain_text(summary_line(result)))
+    summary = summary_line(result)
+    if strict and any(nb.skipped for nb in result.notebooks):
+        summary += " (--strict: skipped notebooks fail the run)"
+    console.print(plain_text(summary))
 
 
 def render(result: CheckResult) -> str:
@@ -111,3 +166,19 @@ def render(result: CheckResult) -> str:
     buffer = io.StringIO()
     print_report(result, Console(file=buffer, width=200, highlight=False, color_system=None))
     return buffer.getvalue()
+
+
+def checks_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """`nbrepro list`: one row per stored check, newest first."""
+    tab = Table(expand=False)
+    for name in ("id", "state", "verdict", "notebooks", "source", "started"):
+        tab.add_column(name, overflow="fold", justify="right" if name == "id" else "left")
+    for row in rows:
+        when = (row.get("started_at") or row.get("created_at") or "")[:19].replace("T", " ")
+        verdict = row.get("verdict") or ""
+        style = VERDICT_STYLE.get(Verdict(verdict), "") if verdict in Verdict._value2member_map_ \
+            else ""
+        tab.add_row(Text(str(row["id"])), plain_text(row.get("state") or ""),
+                    Text(verdict, style=style), Text(str(len(row.get("notebooks") or []))),
+                    plain_text(row.get("source") or ""), plain_text(when))
+    return tab

@@ -39,7 +39,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from nbrepro.isolation.base import Backend, KernelContext
 from nbrepro.isolation.confine import Lifeline
-from nbrepro.model import EnvironmentResult
+from nbrepro.model import EnvironmentResult, cell_label
 
 KERNEL_NAME = "nbrepro"
 # nbclient's tag for cells that must not run; such cells are reported, not compared.
@@ -187,6 +187,10 @@ async def _run(
     stop = _StopOnSignal(asyncio.current_task())
     run = NotebookRun(outcome=Outcome.COMPLETED, executed=executed)
     code = [i for i, c in enumerate(executed.cells) if c.cell_type == "code"]
+
+    def where(index: int) -> str:  # as the notebook shows the cell: In [n]
+        return cell_label(index, stored.cells[index].get("execution_count"))
+
     for index in code:  # a cell that is never reached must not keep its stored outputs
         executed.cells[index].outputs = []
         executed.cells[index].execution_count = None
@@ -239,20 +243,24 @@ async def _run(
             try:
                 await client.async_execute_cell(cell, index)
             except CellTimeoutError:
-                limit = ("the notebook's" if remaining < options.cell_timeout else "the cell's")
-                seconds = client.timeout
-                _stop(run, Outcome.TIMEOUT, index, f"cell {index} exceeded {limit} time limit "
-                      f"({seconds} s)")
+                # Name the limit the user set, not what was left of it for this cell.
+                if remaining < options.cell_timeout:
+                    limit, seconds = "the notebook's", options.notebook_timeout
+                else:
+                    limit, seconds = "the cell's", options.cell_timeout
+                _stop(run, Outcome.TIMEOUT, index, f"{where(index)} exceeded {limit} time limit "
+                      f"({seconds:g} s)")
                 break
             except (DeadKernelError, asyncio.CancelledError):
                 # nbclient reports our own cancellation (Ctrl-C) as a dead kernel
                 stop.raise_if_signalled()
                 _stop(run, Outcome.KERNEL_DIED, index,
-                      f"the kernel died while running cell {index}")
+                      f"the kernel died while running {where(index)}")
                 break
             except (RuntimeError, OSError, ValueError) as exc:  # lost the kernel's channels
                 _stop(run, Outcome.KERNEL_DIED, index,
-                      f"lost contact with the kernel in cell {index}: {type(exc).__name__}: {exc}")
+                      f"lost contact with the kernel in {where(index)}: "
+                      f"{type(exc).__name__}: {exc}")
                 break
             cell_run = CellRun(index, time.monotonic() - cell_started)
             run.cells[index] = cell_run

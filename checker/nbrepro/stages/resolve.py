@@ -3,10 +3,20 @@
 `uv pip compile` by default; `pip-compile` (pip-tools) when asked. Locks are cached
 by the hash of what went into them, so an unchanged repository is not re-resolved.
 A resolution failure is a result naming the requirement that could not be met.
+
+With a cut-off date (`exclude_newer`) the date applies to the repository's own
+requirements only: they are resolved first, as of the date; then the kernel
+nbrepro adds (ipykernel and what it needs) is resolved without the date, with the
+repository's pins as constraints. An old date would otherwise pick an old pyzmq
+with no wheel for today's Python. `Lock.kernel_pins` says what was added so.
+
+A failure of the tools themselves (an option they do not know, a pip too old for
+what is asked) is nbrepro's problem: `ToolError`, never the repository's result.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -19,8 +29,8 @@ from typing import TYPE_CHECKING, ClassVar
 from packaging.utils import canonicalize_name
 
 from nbrepro import cache
-from nbrepro.errors import ConfigError
-from nbrepro.isolation.tools import tool_env, uv_binary
+from nbrepro.errors import ConfigError, ToolError
+from nbrepro.isolation.tools import strip_ansi, tool_env, uv_binary
 from nbrepro.model import Lock, Spec
 from nbrepro.stages.spec import requirement_name
 
@@ -31,6 +41,12 @@ if TYPE_CHECKING:
 # never fights them, but it is the only thing nbrepro adds to the environment.
 KERNEL_REQUIREMENT = "ipykernel"
 RESOLVE_TIMEOUT = 900
+# pip learnt `--uploaded-prior-to` (what pip-tools needs for a cut-off date) in 26.0.
+PIP_FOR_EXCLUDE_NEWER = (26, 0)
+# What a tool says when it was called wrongly (nbrepro's fault, not the repository's).
+_TOOL_USAGE = re.compile(
+    r"no such option|unexpected argument|unrecognized arguments?|No module named '?piptools"
+)
 
 
 @dataclass
@@ -52,6 +68,10 @@ class Resolver:
         self, requirements_in: Path, python_version: str, exclude_newer: str | None
     ) -> ResolverRun:
         raise NotImplementedError
+
+    @classmethod
+    def check_usable(cls, exclude_newer: str | None) -> None:
+        """Raise `ToolError` before any work when this resolver cannot do what is asked."""
 
     def _run(self, cmd: list[str], cwd: Path) -> ResolverRun:
         try:
@@ -87,15 +107,32 @@ class UvResolver(Resolver):
 class PipToolsResolver(Resolver):
     name = "pip-tools"
 
+    @classmethod
+    def check_usable(cls, exclude_newer: str | None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            version("pip-tools")
+        except PackageNotFoundError:
+            raise ToolError(
+                "the pip-tools resolver needs pip-tools: pip install 'nbrepro[pip-tools]'"
+            ) from None
+        if exclude_newer:
+            try:
+                pip = version("pip")
+            except PackageNotFoundError:
+                pip = "none"
+            if _version_tuple(pip) < PIP_FOR_EXCLUDE_NEWER:
+                wanted = ".".join(map(str, PIP_FOR_EXCLUDE_NEWER))
+                raise ToolError(
+                    f"--resolver pip-tools with --exclude-newer needs pip >= {wanted} "
+                    f"(this one has pip {pip}): pip install 'nbrepro[pip-tools]', "
+                    "or use --resolver uv"
+                )
+
     def compile(
         self, requirements_in: Path, python_version: str, exclude_newer: str | None
     ) -> ResolverRun:
-        try:
-            import piptools  # noqa: F401
-        except ImportError:
-            raise ConfigError(
-                "the pip-tools resolver needs pip-tools: pip install 'nbrepro[pip-tools]'"
-            ) from None
         out = requirements_in.with_suffix(".txt")
         cmd = [
             sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header",
@@ -112,6 +149,23 @@ class PipToolsResolver(Resolver):
 
 
 RESOLVERS: dict[str, type[Resolver]] = {r.name: r for r in (UvResolver, PipToolsResolver)}
+
+
+def check_resolver(resolver: str, exclude_newer: str | None) -> None:
+    """Refuse, before any work, a resolver that is unknown or cannot do what is asked."""
+    if resolver not in RESOLVERS:
+        raise ConfigError(f"unknown resolver {resolver!r} (choose from {', '.join(RESOLVERS)})")
+    RESOLVERS[resolver].check_usable(exclude_newer)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    numbers = []
+    for part in text.split("."):
+        digits = re.match(r"\d+", part)
+        if not digits:
+            break
+        numbers.append(int(digits.group()))
+    return tuple(numbers)
 
 
 def requirements_in(spec: Spec, project_dir: Path | None) -> list[str]:
@@ -145,48 +199,99 @@ def resolve(
 ) -> Lock:
     """Resolve `spec` for `python_version` (X.Y). `project_dir` is a scratch copy of a
     local project to include; its path never enters the cached lock."""
-    if resolver not in RESOLVERS:
-        raise ConfigError(f"unknown resolver {resolver!r} (choose from {', '.join(RESOLVERS)})")
+    check_resolver(resolver, exclude_newer)
     lines = requirements_in(spec, project_dir)
     stable = [ln for ln in lines if project_dir is None or ln != str(project_dir)]
+    # The repository names the kernel itself: then the date applies to it too.
+    kernel_apart = bool(exclude_newer) and not any(
+        requirement_name(r.spec) == KERNEL_REQUIREMENT for r in spec.requirements
+    )
     key = cache.content_key(
         "lock", resolver, python_version, exclude_newer, sorted(stable),
-        project_fingerprint(project_dir),
+        project_fingerprint(project_dir), "kernel-apart" if kernel_apart else None,
     )
-    lock = Lock(ok=False, resolver=resolver, python_version=python_version, key=key)
+    lock = Lock(ok=False, resolver=resolver, python_version=python_version, key=key,
+                exclude_newer=exclude_newer)
     cached = cache.entry("locks", key + ".txt")
+    cached_kernel = cache.entry("locks", key + ".kernel.json")
     # Parallel checks (an audit's workers) needing the same lock resolve it once.
     with cache.locked(cached):
-        return _resolve_locked(lock, cached, spec, lines, python_version, resolver,
-                               exclude_newer, project_dir, use_cache, runner)
+        return _resolve_locked(lock, cached, cached_kernel, kernel_apart, spec, lines,
+                               python_version, resolver, exclude_newer, project_dir,
+                               use_cache, runner)
 
 
 def _resolve_locked(
-    lock: Lock, cached: Path, spec: Spec, lines: list[str], python_version: str,
-    resolver: str, exclude_newer: str | None, project_dir: Path | None, use_cache: bool,
-    runner: ToolRunner | None,
+    lock: Lock, cached: Path, cached_kernel: Path, kernel_apart: bool, spec: Spec,
+    lines: list[str], python_version: str, resolver: str, exclude_newer: str | None,
+    project_dir: Path | None, use_cache: bool, runner: ToolRunner | None,
 ) -> Lock:
     if use_cache and cached.is_file():
         lock.ok, lock.cached, lock.text = True, True, cached.read_text()
         lock.pins = parse_pins(lock.text)
+        if cached_kernel.is_file():
+            lock.kernel_pins = json.loads(cached_kernel.read_text())
         return lock
 
     started = time.monotonic()
+    compiler = RESOLVERS[resolver](runner)
     with tempfile.TemporaryDirectory(prefix="nbrepro-resolve-") as tmp:
-        infile = Path(tmp) / "requirements.in"
-        infile.write_text("\n".join(lines) + "\n")
-        run = RESOLVERS[resolver](runner).compile(infile, python_version, exclude_newer)
-    lock.seconds = time.monotonic() - started
+        constraints: dict[str, str] = {}
+        if kernel_apart:
+            repo_lines = [ln for ln in lines if ln != KERNEL_REQUIREMENT]
+            if repo_lines:  # the repository's requirements, as of the date
+                run = _compile(compiler, Path(tmp) / "dated", repo_lines, python_version,
+                               exclude_newer)
+                if not run.ok:
+                    return _failed(lock, run, spec, started)
+                constraints = parse_pins(_without_project(run.text, project_dir))
+            exclude_newer = None  # the kernel: whatever installs with those pins
+        run = _compile(compiler, Path(tmp) / "lock", lines, python_version, exclude_newer,
+                       constraints)
     if not run.ok:
-        lock.message = run.message
-        lock.failed_requirement = blame(run.message, [r.spec for r in spec.requirements])
-        return lock
+        return _failed(lock, run, spec, started)
+    lock.seconds = time.monotonic() - started
     lock.ok = True
     lock.text = _without_project(run.text, project_dir)
     lock.pins = parse_pins(lock.text)
-    partial = cached.with_name(cached.name + ".part")  # readers never see half a lock
-    partial.write_text(lock.text)
-    partial.replace(cached)
+    if kernel_apart:
+        lock.kernel_pins = {name: version for name, version in lock.pins.items()
+                            if name not in constraints}
+        # Written before the lock: a reader that finds the lock finds its kernel pins.
+        _write_whole(cached_kernel, json.dumps(lock.kernel_pins))
+    _write_whole(cached, lock.text)
+    return lock
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write through a `.part` file: readers never see half a file."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def _compile(
+    compiler: Resolver, folder: Path, lines: list[str], python_version: str,
+    exclude_newer: str | None, constraints: dict[str, str] | None = None,
+) -> ResolverRun:
+    folder.mkdir()
+    infile = folder / "requirements.in"
+    if constraints:
+        (folder / "constraints.txt").write_text(
+            "".join(f"{name}=={version}\n" for name, version in sorted(constraints.items())))
+        lines = [*lines, "-c constraints.txt"]
+    infile.write_text("\n".join(lines) + "\n")
+    run = compiler.compile(infile, python_version, exclude_newer)
+    if not run.ok and _TOOL_USAGE.search(run.message):
+        raise ToolError(f"{compiler.name} failed as nbrepro ran it (not the repository's "
+                        f"doing): {short_message(run.message)}")
+    return run
+
+
+def _failed(lock: Lock, run: ResolverRun, spec: Spec, started: float) -> Lock:
+    lock.seconds = time.monotonic() - started
+    lock.message = strip_ansi(run.message)
+    lock.failed_requirement = blame(run.message, [r.spec for r in spec.requirements])
     return lock
 
 
@@ -225,7 +330,7 @@ def short_message(message: str | None, limit: int = 240) -> str:
     "Because ..." explanation, else the first error line, else the last line."""
     if not message:
         return ""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    text = strip_ansi(message)
     frame = " \u00d7\u2570\u2500\u25b6\u2502"  # the box drawing uv frames errors with
     lines = [ln.strip(frame) for ln in text.splitlines() if ln.strip(frame)]
     joined = " ".join(lines)  # uv wraps its explanation over several lines

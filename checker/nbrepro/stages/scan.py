@@ -14,6 +14,7 @@ import nbformat
 import nbformat.reader
 
 from nbrepro.model import NotebookInfo
+from nbrepro.selection import OUTPUT_MARKER
 
 # Folders that never hold notebooks worth checking.
 SKIP_DIRS = frozenset(
@@ -28,11 +29,15 @@ def natural_key(path: str) -> list[Any]:
 
 
 def find_notebooks(root: Path) -> list[str]:
-    """Every `*.ipynb` under `root`, relative POSIX paths, in natural order."""
+    """Every `*.ipynb` under `root`, relative POSIX paths, in natural order. Folders
+    nbrepro wrote its own outputs to (`--output-dir`) are left out."""
     found: list[str] = []
+    outputs = output_folders(root)
     for path in root.rglob("*.ipynb"):
         rel = path.relative_to(root)
         if any(part in SKIP_DIRS for part in rel.parts[:-1]):
+            continue
+        if any(rel.parts[:n] in outputs for n in range(1, len(rel.parts))):
             continue
         if path.is_symlink() or not path.is_file():
             continue
@@ -40,10 +45,47 @@ def find_notebooks(root: Path) -> list[str]:
     return sorted(found, key=natural_key)
 
 
+def output_folders(root: Path) -> set[tuple[str, ...]]:
+    """Folders under `root` (as path parts) that hold nbrepro's output marker."""
+    return {marker.parent.relative_to(root).parts for marker in root.rglob(OUTPUT_MARKER)
+            if marker.is_file() and not marker.is_symlink() and marker.parent != root}
+
+
+class StructureError(ValueError):
+    """A notebook whose JSON does not have a notebook's shape."""
+
+
+def _check_structure(raw: Any) -> None:
+    """Say plainly what is wrong with the notebook's shape (nbformat would fail with
+    a Python TypeError deep inside it)."""
+    if not isinstance(raw, dict):
+        raise StructureError("the file is not a JSON object")
+    if raw.get("nbformat", 4) == 3 or "worksheets" in raw:
+        sheets = raw.get("worksheets", [])
+        if not isinstance(sheets, list) or not all(isinstance(w, dict) for w in sheets):
+            raise StructureError("worksheets must be a list of objects")
+        containers = [(w.get("cells", []), f"worksheet {i} cells") for i, w in enumerate(sheets)]
+    else:
+        if "cells" not in raw:
+            raise StructureError("no cells")
+        containers = [(raw["cells"], "cells")]
+    for cells, what in containers:
+        if not isinstance(cells, list):
+            raise StructureError(f"{what} must be a list")
+        for i, cell in enumerate(cells):
+            if not isinstance(cell, dict):
+                raise StructureError(f"cell {i} is not an object")
+            if not isinstance(cell.get("outputs", []), list):
+                raise StructureError(f"the outputs of cell {i} must be a list")
+    if not isinstance(raw.get("metadata", {}), dict):
+        raise StructureError("metadata must be an object")
+
+
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read any notebook version nbformat can upgrade, as v4. Raises on invalid input."""
-    with path.open(encoding="utf-8") as fh:
-        nb = nbformat.read(fh, as_version=nbformat.NO_CONVERT)
+    text = path.read_text(encoding="utf-8")
+    _check_structure(json.loads(text))
+    nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
     major = nb.get("nbformat", 4)
     if major != 4:
         nb = nbformat.convert(nb, 4)
@@ -57,6 +99,8 @@ def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.Notebook
         nb = read_notebook(root / rel)
     except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
         return _invalid(info, f"not valid JSON: {exc}"), None
+    except StructureError as exc:
+        return _invalid(info, f"invalid notebook: {exc}"), None
     except nbformat.ValidationError as exc:
         return _invalid(info, f"not a valid notebook: {exc.message}"), None
     except Exception as exc:  # nbformat raises assorted errors on odd input

@@ -16,21 +16,32 @@ _SHOWN = (*_NOT_REPRODUCED, CellStatus.ERROR)
 OUTPUT_VALUE_LIMIT = 256 * 1024
 
 
-def not_checked(info: NotebookInfo, reason: str) -> NotebookResult:
-    return NotebookResult(path=info.path, verdict=Verdict.NOT_CHECKED, reason=reason, info=info)
+NO_CODE = "no code cells"
+
+
+def not_checked(info: NotebookInfo, reason: str, skipped: bool = False) -> NotebookResult:
+    """`skipped`: nothing to check by design (like a skipped test, it fails no run)."""
+    return NotebookResult(path=info.path, verdict=Verdict.NOT_CHECKED, reason=reason, info=info,
+                          skipped=skipped)
+
+
+def not_runnable(info: NotebookInfo) -> NotebookResult | None:
+    """The `not-checked` result of a notebook that is not run at all, else None."""
+    why = why_not_runnable(info)
+    return None if why is None else not_checked(info, why, skipped=why == NO_CODE)
 
 
 def why_not_runnable(info: NotebookInfo) -> str | None:
     """The reason a notebook is not run at all, or None when it can be."""
     if not info.valid:
         return info.error or "not a valid notebook"
+    if info.code_cells == 0:  # whatever its language: there is nothing to run
+        return NO_CODE
     if info.python_major == "2":
         return (f"a Python 2 notebook (kernel {info.kernel_name or 'unknown'}, Python "
                 f"{info.python_version or '2'}): Python 2 kernels cannot be built today")
     if not info.is_python:
         return f"not a Python notebook (kernel {info.kernel_name or info.language or 'unknown'})"
-    if info.code_cells == 0:
-        return "no code cells"
     return None
 
 
@@ -58,6 +69,9 @@ def judge(
                 if c.stored_index is not None}
     cells = [_cell_result(index, run, compared.get(index))
              for index, cell in enumerate(stored.cells) if cell.cell_type == "code"]
+    for cell in cells:
+        count = stored.cells[cell.index].get("execution_count")
+        cell.execution_count = count if isinstance(count, int) else None
 
     for cell in cells:
         if cell.status in _SHOWN:
@@ -73,9 +87,10 @@ def judge(
         result.verdict, result.reason = Verdict.KERNEL_DIED, run.message
     elif run.outcome is Outcome.FAILED:
         result.verdict = Verdict.FAILED
-        result.reason = f"{run.exception} in cell {run.failing_cell}: {run.message}".rstrip(": ")
+        result.reason = (f"{result.failing_label}: {run.exception}: "
+                         f"{run.message}").rstrip(": ")
     elif not info.has_outputs:
-        result.verdict = Verdict.NOT_CHECKED
+        result.verdict, result.skipped = Verdict.NOT_CHECKED, True
         result.reason = "no stored outputs to compare (the notebook ran without error)"
     else:
         bad = [c for c in cells if c.status in _NOT_REPRODUCED]
@@ -83,7 +98,7 @@ def judge(
             result.verdict = Verdict.DIFFERS
             first = bad[0]
             what = first.detail or first.status.value
-            result.reason = f"{len(bad)} cell(s) differ; first: cell {first.index}: {what}"
+            result.reason = f"{len(bad)} cell(s) differ; first: {first.label}: {what}"
         elif any(c.status is CellStatus.EQUIVALENT for c in cells):
             result.verdict = Verdict.REPRODUCED_EQUIVALENT
             reasons = sorted({c.reason for c in cells

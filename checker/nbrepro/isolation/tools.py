@@ -18,7 +18,6 @@ number (`python_version`), whatever the repository says.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import re
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbrepro.errors import ConfigError
+from nbrepro.isolation.confine import KernelTeardown, Lifeline, ResourceLimits, confine
+from nbrepro.isolation.egress import EgressProxy
 from nbrepro.isolation.environ import host_tool_environment, tool_environment
 from nbrepro.isolation.sandbox import Mounts, NoSandbox, Sandbox, python_prefixes
 
@@ -182,15 +183,15 @@ def _version_of(exe: str) -> str:
     return out.stdout.strip() or "unknown"
 
 
-@functools.cache
 def uv_cache_dir(uv: str) -> Path | None:
-    """The user's uv package cache (hidden from build code)."""
-    try:
-        proc = host_tool_run([uv, "cache", "dir", "--no-config"], timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    out = proc.stdout.strip()
-    return Path(out) if proc.returncode == 0 and out else None
+    """The user's uv package cache (hidden from build code): where `uv` puts it without
+    a configuration file, `$UV_CACHE_DIR` else the user cache folder."""
+    env = os.environ.get("UV_CACHE_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("uv"))
 
 
 def pip_cache_dir() -> Path:
@@ -236,9 +237,6 @@ class ToolRunner:
             env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         """Like `subprocess.run(cmd, capture_output=True, text=True)`, sandboxed.
         Raises `subprocess.TimeoutExpired` like it."""
-        from nbrepro.isolation.confine import KernelTeardown, Lifeline, ResourceLimits, confine
-        from nbrepro.isolation.egress import EgressProxy
-
         with private_folder() as home:
             variables = tool_environment(env, home)
             (home / "tmp").mkdir()

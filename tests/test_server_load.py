@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from benchmarks.api_load import run_load
+
+from tests.helpers.api_load import run_load
 
 pytestmark = pytest.mark.slow
 

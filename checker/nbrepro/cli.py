@@ -69,7 +69,7 @@ class ConsoleProgress(Progress):
     def _show(self, text: str) -> None:
         if self.status is not None:
             # Text, not a string: notebook paths would be parsed as rich markup.
-            from nbrepro.plaintext import plain_text
+            from nbrepro.report.terminal import plain_text
 
             self.status.update(plain_text(text))
 
@@ -305,8 +305,9 @@ def show(check_id: int | None, db_url: str | None, json_path: str | None,
     """Show a past check from the results database (default: the newest), without
     running it again."""
     outputs = _output_targets(json_path, html_path)
+    from nbrepro.model import CheckState
     from nbrepro.report.terminal import print_report
-    from nbrepro.store import FINISHED, Store
+    from nbrepro.store import Store
 
     store = Store(db_url)
     store.mark_stale()
@@ -318,7 +319,7 @@ def show(check_id: int | None, db_url: str | None, json_path: str | None,
     result = store.get_result(check_id)
     if row is None or result is None:
         raise InputError(f"no check with id {check_id} in {store.url}")
-    if row["state"] != FINISHED:  # what is known so far: never a verdict for it
+    if row["state"] != CheckState.FINISHED:  # what is known so far: never a verdict for it
         result.interrupted = True
     result.check_id = check_id
     _write_outputs(outputs, result)

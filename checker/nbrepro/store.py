@@ -535,6 +535,8 @@ class Store:
             ).all()
         newest: dict[str, Verdict] = {}
         for repository_id, rel, verdict in rows:
+            if repository_id is None:
+                continue
             notebook = repos[repository_id] / rel
             if notebook == target or target in notebook.parents:
                 newest.setdefault(str(notebook), Verdict(verdict))

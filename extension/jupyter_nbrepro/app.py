@@ -54,6 +54,7 @@ class NbreproApp(ExtensionApp):
         return str(Path(user_data_dir("nbrepro")) / "artifacts")
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None, "an extension runs inside a server"
         if self.backend not in backend_names():
             raise ValueError(f"NbreproApp.backend must be one of {', '.join(backend_names())}")
         service = CheckService(

@@ -14,6 +14,7 @@ named relative to their repository.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 import threading
 import time
@@ -324,7 +325,7 @@ class CheckService:
             return "application/json", badge.endpoint_json(verdict)
         return "image/svg+xml", badge.svg(verdict)
 
-    def recover(self) -> list[int]:
+    def recover(self) -> builtins.list[int]:  # `list` is a method of this class
         """At start-up: checks left running or queued by a server that is gone."""
         return self.store.mark_stale(include_queued=True)
 

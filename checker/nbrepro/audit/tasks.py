@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,8 @@ class _TaskProgress(Progress):
         self._check_time()
         self._send(stage)
 
-    def notebook_started(self, path: str, index: int, total: int, cells: int) -> None:
+    def notebook_started(self, path: str, index: int, total: int, cells: int,
+                         labels: Mapping[int, str] | None = None) -> None:
         self.where = f"notebook {path}"
         self._check_time()
         self._send("execute", notebook=path, index=index, total=total)

@@ -518,7 +518,7 @@ class Store:
             repos = {r.id: Path(r.path) for r in s.scalars(select(RepositoryRow).where(or_(
                 RepositoryRow.path.in_([str(target), *map(str, target.parents)]),
                 RepositoryRow.path.startswith(str(target).rstrip("/") + "/", autoescape=True),
-            )))}
+            ))) if r.path}
             if not repos:
                 return []
             rows = s.execute(
@@ -530,6 +530,8 @@ class Store:
             ).all()
             newest: dict[Path, tuple[int, str]] = {}
             for check_id, repository_id, rel in rows:
+                if repository_id is None:
+                    continue
                 notebook = repos[repository_id] / rel
                 if notebook == target or target in notebook.parents:
                     newest.setdefault(notebook, (check_id, rel))

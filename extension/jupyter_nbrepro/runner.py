@@ -75,8 +75,8 @@ class Runner(LoggingConfigurable):
 # What the process checks are forked from imports once (see the module's docstring).
 PRELOAD = ["nbrepro.cli", "nbrepro.check", "nbrepro.report", "jupyter_nbrepro.runner"]
 
-# A started check: its pid, and how to wait for its exit code.
-Started = tuple[int, Callable[[], Awaitable[int]]]
+# A check's process: its pid, and how to wait for its exit code.
+Spawned = tuple[int, Callable[[], Awaitable[int]]]
 
 
 class SubprocessRunner(Runner):
@@ -116,7 +116,10 @@ class SubprocessRunner(Runner):
             self.slots.add(check_id)
             task = asyncio.ensure_future(self._run(check_id, args, log_path))
             self.tasks[check_id] = task
-            task.add_done_callback(lambda _, c=check_id: self.tasks.pop(c, None))
+            task.add_done_callback(functools.partial(self._forget, check_id))
+
+    def _forget(self, check_id: int, _task: asyncio.Task[None]) -> None:
+        self.tasks.pop(check_id, None)
 
     async def _run(self, check_id: int, args: list[str], log_path: Path) -> None:
         code = -1
@@ -143,7 +146,7 @@ class SubprocessRunner(Runner):
             finally:
                 self._pump()
 
-    async def _exec(self, args: list[str], log_path: Path) -> Started:
+    async def _exec(self, args: list[str], log_path: Path) -> Spawned:
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "nbrepro", *args, stdout=log,
@@ -152,7 +155,7 @@ class SubprocessRunner(Runner):
             )
         return proc.pid, proc.wait
 
-    async def _fork(self, args: list[str], log_path: Path) -> Started:
+    async def _fork(self, args: list[str], log_path: Path) -> Spawned:
         process = warm_context().Process(target=run_nbrepro, args=(args, str(log_path)),
                                          name="nbrepro-check")
         # The first start waits for the forkserver's imports: never on the event loop.
@@ -163,8 +166,12 @@ class SubprocessRunner(Runner):
         async def wait() -> int:
             loop = asyncio.get_running_loop()
             ended: asyncio.Future[None] = loop.create_future()
-            loop.add_reader(process.sentinel,
-                            lambda: ended.done() or ended.set_result(None))
+
+            def exited() -> None:
+                if not ended.done():
+                    ended.set_result(None)
+
+            loop.add_reader(process.sentinel, exited)
             try:
                 await ended
             finally:

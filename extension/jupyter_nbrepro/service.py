@@ -261,7 +261,7 @@ class CheckService:
     def get(self, check_id: int) -> dict[str, Any]:
         return self._recent.get(("get", check_id), lambda: self._row(check_id))
 
-    def list(self, limit: int) -> list[dict[str, Any]]:
+    def list_checks(self, limit: int) -> list[dict[str, Any]]:
         return self._recent.get(
             ("list", limit), lambda: [self._present(r) for r in self.store.list_checks(limit)])
 

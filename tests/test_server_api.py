@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -324,13 +325,18 @@ async def test_a_folder_badge_combines_the_newest_check_of_each_notebook(jp_fetc
             == "finished"
 
     async def badge(path: str) -> str:
-        return (await api(jp_fetch, "badge", params={"path": path, "format": "json"}))["message"]
+        """The verdict the SVG badge shows (`unknown`: never checked)."""
+        svg = (await api(jp_fetch, "badge", params={"path": path}, raw=True)).body.decode()
+        return re.findall(r'data-verdict="([^"]+)"', svg)[-1]
 
     await check("mix/analysis.ipynb")
     assert await badge("mix") == "reproduced"  # the only notebook checked so far
     assert await badge("mix/model.ipynb") == "unknown"
     await check("mix/model.ipynb")
     assert await badge("mix") == "differs"  # the worst of the two newest
+    # Graded over both notebooks' newest checks: the one differing cell of all of them.
+    endpoint = await api(jp_fetch, "badge", params={"path": "mix", "format": "json"})
+    assert re.fullmatch(r"differs in 1 of \d+ cells", endpoint["message"]), endpoint
     assert await badge("mix/analysis.ipynb") == "reproduced"
     # The stored output is corrected: a new check of that notebook alone changes the folder.
     model = json.loads((project / "mix" / "model.ipynb").read_text())

@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    or_,
     select,
 )
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -53,7 +54,6 @@ from nbrepro.model import (
     RepositoryInfo,
     Spec,
     Verdict,
-    worst,
 )
 
 # `running` rows whose process is gone are turned into `interrupted`.
@@ -512,40 +512,42 @@ class Store:
         with self.session() as s:
             return s.scalar(select(CheckRow.id).order_by(CheckRow.id.desc()).limit(1))
 
-    def latest_verdicts(self, path: str | Path) -> dict[str, Verdict]:
-        """The verdict of each notebook at or below the absolute `path` (a notebook or
-        a folder), from the newest finished check that judged it, keyed by the
-        notebook's absolute path. Checks are matched by the real folder they checked,
-        never by the name it was typed as."""
+    def latest_notebooks(self, path: str | Path) -> list[NotebookResult]:
+        """The result of each notebook at or below the absolute `path` (a notebook or a
+        folder), from the newest finished check that judged it, as that check stored
+        it. Checks are matched by the real folder they checked, never by the name it
+        was typed as."""
         target = Path(path)
         with self.session() as s:
-            repos = {r.id: Path(r.path) for r in s.scalars(select(RepositoryRow)) if r.path}
             # Repositories that hold the target, or that the target folder holds.
-            wanted = [rid for rid, root in repos.items()
-                      if root == target or root in target.parents or target in root.parents]
-            if not wanted:
-                return {}
+            repos = {r.id: Path(r.path) for r in s.scalars(select(RepositoryRow).where(or_(
+                RepositoryRow.path.in_([str(target), *map(str, target.parents)]),
+                RepositoryRow.path.startswith(str(target).rstrip("/") + "/", autoescape=True),
+            ))) if r.path}
+            if not repos:
+                return []
             rows = s.execute(
-                select(CheckRow.repository_id, NotebookRow.path, RunRow.verdict)
+                select(CheckRow.id, CheckRow.repository_id, NotebookRow.path)
                 .join(NotebookRow, NotebookRow.check_id == CheckRow.id)
-                .join(RunRow, RunRow.notebook_id == NotebookRow.id)
-                .where(CheckRow.repository_id.in_(wanted),
+                .where(CheckRow.repository_id.in_(list(repos)),
                        CheckRow.state == CheckState.FINISHED)
                 .order_by(CheckRow.id.desc())
             ).all()
-        newest: dict[str, Verdict] = {}
-        for repository_id, rel, verdict in rows:
-            if repository_id is None:
-                continue
-            notebook = repos[repository_id] / rel
-            if notebook == target or target in notebook.parents:
-                newest.setdefault(str(notebook), Verdict(verdict))
-        return newest
-
-    def latest_verdict(self, path: str | Path) -> Verdict | None:
-        """What a badge of `path` shows: the worst of `latest_verdicts`; None when
-        nothing at or below it was ever checked."""
-        return worst(list(self.latest_verdicts(path).values()))
+            newest: dict[Path, tuple[int, str]] = {}
+            for check_id, repository_id, rel in rows:
+                if repository_id is None:
+                    continue
+                notebook = repos[repository_id] / rel
+                if notebook == target or target in notebook.parents:
+                    newest.setdefault(notebook, (check_id, rel))
+            stored: dict[int, dict[str, NotebookResult]] = {}
+            for check_id in {c for c, _ in newest.values()}:
+                row = s.get(CheckRow, check_id)
+                assert row is not None
+                result = CheckResult.from_dict(row.result) if row.result else _partial_result(row)
+                stored[check_id] = {nb.path: nb for nb in result.notebooks}
+        return [stored[c][rel] for _, (c, rel) in sorted(newest.items())
+                if rel in stored[c]]
 
     def get_result(self, check_id: int, stored_only: bool = False) -> CheckResult | None:
         """The full result of a check; for an unfinished check, what is known so far

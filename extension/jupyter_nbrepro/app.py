@@ -57,6 +57,7 @@ class NbreproApp(ExtensionApp):
         assert self.serverapp is not None, "an extension runs inside a server"
         if self.backend not in backend_names():
             raise ValueError(f"NbreproApp.backend must be one of {', '.join(backend_names())}")
+        assert self.serverapp is not None  # an extension is initialised by its server
         service = CheckService(
             store=Store(self.db_url), runner_factory=self.runner_class,
             root_dir=self.serverapp.root_dir, artifacts_dir=Path(self.artifacts_dir),

@@ -68,7 +68,7 @@ class ChecksHandler(BaseHandler):
         except ValueError:
             raise tornado.web.HTTPError(400, "limit must be an integer") from None
         limit = max(1, min(limit, 1000))
-        self.finish({"checks": await self.call(self.service.list, limit)})
+        self.finish({"checks": await self.call(self.service.list_checks, limit)})
 
     @tornado.web.authenticated
     @authorized

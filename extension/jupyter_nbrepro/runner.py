@@ -75,8 +75,8 @@ class Runner(LoggingConfigurable):
 # What the process checks are forked from imports once (see the module's docstring).
 PRELOAD = ["nbrepro.cli", "nbrepro.check", "nbrepro.report", "jupyter_nbrepro.runner"]
 
-# A launched check: its pid, and how to wait for its exit code.
-Launched = tuple[int, Callable[[], Awaitable[int]]]
+# A check's process: its pid, and how to wait for its exit code.
+Spawned = tuple[int, Callable[[], Awaitable[int]]]
 
 
 class SubprocessRunner(Runner):
@@ -146,7 +146,7 @@ class SubprocessRunner(Runner):
             finally:
                 self._pump()
 
-    async def _exec(self, args: list[str], log_path: Path) -> Launched:
+    async def _exec(self, args: list[str], log_path: Path) -> Spawned:
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "nbrepro", *args, stdout=log,
@@ -155,7 +155,7 @@ class SubprocessRunner(Runner):
             )
         return proc.pid, proc.wait
 
-    async def _fork(self, args: list[str], log_path: Path) -> Launched:
+    async def _fork(self, args: list[str], log_path: Path) -> Spawned:
         process = warm_context().Process(target=run_nbrepro, args=(args, str(log_path)),
                                          name="nbrepro-check")
         # The first start waits for the forkserver's imports: never on the event loop.

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import nbformat
 
 from nbrepro.compare.nbdime_format import notebook_diff
-from nbrepro.model import CheckResult, CheckState, NotebookResult
+from nbrepro.model import CheckResult, CheckState, NotebookResult, RepositoryInfo
 from nbrepro.report import badge, html
 from nbrepro.store import Store
 
@@ -262,7 +262,7 @@ class CheckService:
     def get(self, check_id: int) -> dict[str, Any]:
         return self._recent.get(("get", check_id), lambda: self._row(check_id))
 
-    def list(self, limit: int) -> list[dict[str, Any]]:
+    def list_checks(self, limit: int) -> list[dict[str, Any]]:
         return self._recent.get(
             ("list", limit), lambda: [self._present(r) for r in self.store.list_checks(limit)])
 
@@ -315,15 +315,17 @@ class CheckService:
         return dict(nbformat.reads(target.read_text(encoding="utf-8"), as_version=4))
 
     def badge(self, path: str, fmt: str) -> tuple[str, str]:
-        """(content type, body) of the badge of a notebook or folder: the worst of the
-        newest verdict of each notebook in it, whoever checked it (server or command
-        line), matched by real path; `unknown` when none was ever checked."""
+        """(content type, body) of the badge of a notebook or folder, graded from the
+        newest finished check of each notebook in it, whoever checked it (server or
+        command line), matched by real path; `unknown` when none was ever checked."""
         if fmt not in ("svg", "json"):
             raise BadRequest("format must be 'svg' or 'json'")
-        verdict = self.store.latest_verdict(resolve_inside(self.root_dir, path))
+        notebooks = self.store.latest_notebooks(resolve_inside(self.root_dir, path))
+        subject = (CheckResult(repository=RepositoryInfo(source=path), notebooks=notebooks)
+                   if notebooks else None)
         if fmt == "json":
-            return "application/json", badge.endpoint_json(verdict)
-        return "image/svg+xml", badge.svg(verdict)
+            return "application/json", badge.endpoint_json(subject)
+        return "image/svg+xml", badge.svg(subject)
 
     def recover(self) -> builtins.list[int]:  # `list` is a method of this class
         """At start-up: checks left running or queued by a server that is gone."""

@@ -300,7 +300,14 @@ def _checked(sanitizers: list[Sanitizer], where: str) -> list[Sanitizer]:
     only when applied, in the middle of a comparison."""
     for sanitizer in sanitizers:
         try:
-            sanitizer.pattern.sub(sanitizer.replace, "")
+            # `regex` reads a template only at a match; the standard module reads it at
+            # once (a pattern only `regex` understands goes unchecked, and a bad
+            # replacement is then left out when it fails during the comparison).
+            stdlib = re.compile(sanitizer.pattern.pattern)
+        except (re.error, RecursionError, OverflowError):
+            continue
+        try:
+            stdlib.sub(sanitizer.replace, "")
         except (re.error, IndexError) as exc:
             raise ConfigError(f"{where}: replacement {sanitizer.replace!r} does not work "
                               f"with {sanitizer.pattern.pattern!r}: {exc}") from None

@@ -243,13 +243,14 @@ def _check_notebook(
 ) -> NotebookResult:
     """Run one notebook (twice with --twice) and judge it."""
     # nbval's execution markers become the tags nbclient knows (skip, raises).
-    to_run = apply_execution_tags(copy.deepcopy(nb))
+    to_run = nbformat.from_dict(apply_execution_tags(copy.deepcopy(nb)))
+
+    def on_cell(index: int, done: int, total: int) -> None:
+        progress.cell_done(info.path, index, done, total)
+
     runs = [
-        run_notebook(
-            to_run, (where / info.path).parent, where, environment, backend,
-            options.execution, network=options.network,
-            on_cell=lambda i, d, t, p=info.path: progress.cell_done(p, i, d, t),
-        )
+        run_notebook(to_run, (where / info.path).parent, where, environment, backend,
+                     options.execution, network=options.network, on_cell=on_cell)
         for where in scratches
     ]
     progress.stage("compare")

@@ -147,7 +147,7 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
     killed nbrepro (SIGKILL, power loss) could not remove itself."""
     from docker.errors import APIError, NotFound
 
-    removed = []
+    removed: list[str] = []
     host = socket.gethostname()
     try:
         containers = client.containers.list(all=True, filters={"label": LABEL_OWNER})

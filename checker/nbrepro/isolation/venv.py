@@ -202,7 +202,7 @@ class VenvBackend(Backend):
         if proc.returncode == 0:
             log.append(strip_ansi(proc.stdout + proc.stderr).strip())
         else:
-            log.append("(has something to build: installed in the sandbox)")
+            log.append("(not installable from wheels alone: installing in the sandbox)")
         return proc.returncode == 0
 
     def _mounts(self, env: EnvironmentResult) -> list[Path]:

@@ -210,6 +210,8 @@ class SubprocessRunner(Runner):
         self.queue.clear()
         for check_id in list(self.slots):
             await self.cancel(check_id)
+        if self.tasks:  # checks that ended just now: let their end be recorded
+            await asyncio.wait(list(self.tasks.values()), timeout=self.grace_seconds + 5)
 
 
 # Set once a process has been forked with the pipeline imported.

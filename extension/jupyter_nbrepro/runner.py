@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
@@ -25,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -96,7 +98,7 @@ class SubprocessRunner(Runner):
         self.cancelled: set[int] = set()
         self.tasks: dict[int, asyncio.Task[None]] = {}
         if self.warm_start:
-            warm_up()  # the forkserver imports the pipeline while nothing waits
+            warm_up(self.log)  # the forkserver imports the pipeline while nothing waits
 
     def is_active(self, check_id: int) -> bool:
         return check_id in self.slots or any(q[0] == check_id for q in self.queue)
@@ -210,6 +212,8 @@ class SubprocessRunner(Runner):
         self.queue.clear()
         for check_id in list(self.slots):
             await self.cancel(check_id)
+        if self.tasks:  # checks that ended just now: let their end be recorded
+            await asyncio.wait(list(self.tasks.values()), timeout=self.grace_seconds + 5)
 
 
 # Set once a process has been forked with the pipeline imported.
@@ -226,16 +230,23 @@ def warm_context() -> multiprocessing.context.ForkServerContext:
 
 
 @functools.cache
-def warm_up() -> None:
+def warm_up(log: logging.Logger) -> None:
     """Start the forkserver and, in the background, fork one process from it: when
     that has run, the imports are done and `WARM` is set."""
 
     def first_fork() -> None:
-        process = warm_context().Process(target=os.getpid, name="nbrepro-warm-up")
-        process.start()
-        process.join()
+        started = time.monotonic()
+        try:
+            process = warm_context().Process(target=os.getpid, name="nbrepro-warm-up")
+            process.start()
+            process.join()
+        except Exception as exc:  # checks then start as fresh processes
+            log.warning("nbrepro: checks start as fresh processes: %s", exc)
+            return
         if process.exitcode == 0:
             WARM.set()
+            log.info("nbrepro: checks start warm (pipeline imported in %.1f s)",
+                     time.monotonic() - started)
 
     threading.Thread(target=first_fork, name="nbrepro-warm-up", daemon=True).start()
 

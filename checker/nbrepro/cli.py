@@ -69,7 +69,7 @@ class ConsoleProgress(Progress):
     def _show(self, text: str) -> None:
         if self.status is not None:
             # Text, not a string: notebook paths would be parsed as rich markup.
-            from nbrepro.plaintext import plain_text
+            from nbrepro.report.terminal import plain_text
 
             self.status.update(plain_text(text))
 

@@ -497,6 +497,8 @@ def _repo_config(root: Path, spec: Spec, options: CheckOptions,
     config = repoconfig.load(root, strict=options.strict_config)
     for problem in config.problems:
         progress.warning(f"{problem} (ignored)")
+        # also with what else of the repository was left out (the spec's record)
+        spec.skipped.append(f"{problem} (ignored)")
     return config
 
 

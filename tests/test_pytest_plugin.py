@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from nbrepro.model import NotebookInfo
 from tests.helpers.cli import REPOS
 
 pytest_plugins = ["pytester"]
@@ -70,7 +71,7 @@ def test_one_item_per_notebook_with_reasons_and_junit(project):
     result.stdout.fnmatch_lines([
         "*_ notebook model.ipynb _*",
         "model.ipynb: differs",
-        "1 cell(s) differ; first: cell 1: text/plain line 1: '42' -> '43'*",
+        "1 cell(s) differ; first: In ?2?: text/plain line 1: '42' -> '43'*",
         "cell 1: different: numbers - text/plain line 1: '42' -> '43'*",
     ])
     assert "Traceback" not in result.stdout.str()
@@ -114,7 +115,9 @@ def test_a_session_prepares_one_environment_for_all_its_notebooks(tmp_path, monk
     real = pipeline._prepare
 
     def counting(*args, **kwargs):
-        calls.append([info.path for info in args[-1]])
+        infos = next(a for a in args if isinstance(a, list) and a
+                     and all(isinstance(i, NotebookInfo) for i in a))
+        calls.append([info.path for info in infos])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_prepare", counting)

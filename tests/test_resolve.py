@@ -114,7 +114,12 @@ def test_pip_tools_with_exclude_newer_and_an_old_pip_is_refused_up_front(tmp_pat
     # the old pip
     purelib = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})
                    ["purelib"])
-    (purelib / "zz-nbrepro.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # (an editable install's own .pth files are not read from a folder a .pth adds:
+    # name nbrepro's source folder too)
+    import nbrepro
+
+    paths = [str(Path(nbrepro.__file__).resolve().parents[1]), *site.getsitepackages()]
+    (purelib / "zz-nbrepro.pth").write_text("\n".join(paths) + "\n")
     db = tmp_path / "db.sqlite"
     proc = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "nbrepro", "check", str(_dated_repo(tmp_path)),

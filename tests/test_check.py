@@ -468,3 +468,26 @@ def test_build_logs_carry_no_terminal_codes(repo, tmp_path):
     log = data["environment"]["log"]
     assert "six" in log
     assert "\x1b" not in log and "\x1b" not in out.read_text()
+
+
+def test_a_cancelling_progress_hook_ends_the_check_at_any_stage(repo):
+    """An audit's time limit is raised from a progress hook; running out during a
+    notebook's comparison must end the check, not become that notebook's result."""
+    from nbrepro.check import check
+    from nbrepro.errors import CheckCancelled
+    from nbrepro.progress import Progress
+
+    class OutOfTime(CheckCancelled):
+        pass
+
+    seen: list[str] = []
+
+    class CancelAtCompare(Progress):
+        def stage(self, stage: str, detail: str | None = None) -> None:
+            seen.append(stage)
+            if stage == "compare":
+                raise OutOfTime("compare")
+
+    with pytest.raises(OutOfTime):
+        check(str(repo("reproduces")), progress=CancelAtCompare())
+    assert seen[-1] == "compare"

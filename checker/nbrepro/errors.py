@@ -47,6 +47,11 @@ class ToolError(NbreproError):
     wrongly: nbrepro's problem, never the audited repository's `install-failed`."""
 
 
+class CheckCancelled(NbreproError):
+    """A progress hook stopped the check on its caller's behalf (an audit's time limit
+    for one repository). Never a result of one notebook: it ends the whole check."""
+
+
 class NoNotebooks(InputError):
     """The source holds no notebook to check (or none is left after the selection)."""
 

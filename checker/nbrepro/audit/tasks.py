@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nbrepro import cache
+from nbrepro.errors import CheckCancelled
 from nbrepro.progress import Progress
 
 # Outcome states (the audit_repositories states of nbrepro.store).
@@ -81,7 +82,7 @@ class Outcome:
         return cls(**data)
 
 
-class RepositoryTimeout(Exception):
+class RepositoryTimeout(CheckCancelled):
     """The repository's time limit ran out (raised between stages and notebooks)."""
 
 

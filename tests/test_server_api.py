@@ -546,3 +546,52 @@ async def test_a_running_check_keeps_its_path_and_has_no_diff_yet(jp_fetch, proj
                                       params={"path": "infinite-loop/spin.ipynb"})
     assert status == 404 and "no stored result yet" in message
     await api(jp_fetch, "checks", str(summary["id"]), method="DELETE")
+
+
+async def test_a_notebooks_repository_is_looked_for_no_higher_than_the_server_root(
+        jp_fetch, project):
+    """The server's root sits in a git work tree (a home folder kept in git): checking
+    one notebook copies its own folder, never the work tree above the root."""
+    subprocess.run(["git", "init", "-q", str(project.parent)], check=True)
+    summary = await api(jp_fetch, "checks", method="POST",
+                        body={"path": "reproduces/analysis.ipynb"})
+    check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    assert check["state"] == "finished", check
+    assert check["root"] == "reproduces"
+    assert check["result"]["environment"]["sandbox"] == "bubblewrap"
+
+
+async def test_a_badge_says_when_the_repositorys_own_settings_decided_it(jp_fetch, project):
+    shutil.copytree(REPOS / "differs", project / "lenient")
+    (project / "lenient" / "pyproject.toml").write_text(
+        "[tool.nbrepro]\nignore = ['4[23]']\n")
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": "lenient"})
+    check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    assert check["verdict"] == "reproduced-equivalent", check  # by the settings alone
+    endpoint = await api(jp_fetch, "badge", params={"path": "lenient", "format": "json"})
+    assert endpoint["message"] == "reproduced (1 equivalent) by its own settings"
+    svg = await api(jp_fetch, "badge", params={"path": "lenient/model.ipynb"}, raw=True)
+    assert b"by its own settings" in svg.body
+
+
+class TestAServerWithoutTheSandbox:
+    """`NbreproApp.sandbox = False`: an administrator's explicit choice reaches every
+    check; a request cannot make that choice itself."""
+
+    @pytest.fixture
+    def jp_server_config(self, nbrepro_db: str, tmp_path: Path) -> dict[str, Any]:
+        return {
+            "ServerApp": {"jpserver_extensions": {"jupyter_nbrepro": True,
+                                                  "jupyter_server_terminals": False}},
+            "NbreproApp": {"db_url": nbrepro_db, "artifacts_dir": str(tmp_path / "artifacts"),
+                           "sandbox": False},
+        }
+
+    async def test_checks_run_unsandboxed(self, jp_fetch, project):
+        summary = await api(jp_fetch, "checks", method="POST", body={"path": "reproduces"})
+        check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+        assert check["verdict"] == "reproduced", check
+        assert check["result"]["environment"]["sandbox"] == "none"
+        status, message = await api_error(jp_fetch, "checks", method="POST",
+                                          body={"path": "reproduces", "sandbox": True})
+        assert status == 400 and "unknown field" in message

@@ -42,6 +42,10 @@ class NbreproApp(ExtensionApp):
     allow_remote_urls = Bool(False, config=True,
                              help="Allow checking https:// and ssh git URLs from the UI (off: "
                                   "only paths inside the server's root directory).")
+    sandbox = Bool(True, config=True,
+                   help="venv backend: run the checked code in the bubblewrap sandbox. A check "
+                        "refuses to run when no sandbox works here; turn this off only for "
+                        "code you trust, which then runs as the server's user.")
     runner_class = Type(SubprocessRunner, klass=Runner, config=True,
                         help="The executor that runs checks.")
 
@@ -64,7 +68,8 @@ class NbreproApp(ExtensionApp):
             backend=self.backend, backends=list(backend_names()), cell_timeout=self.cell_timeout,
             notebook_timeout=self.notebook_timeout, max_cell_timeout=self.max_cell_timeout,
             max_notebook_timeout=self.max_notebook_timeout,
-            allow_remote_urls=self.allow_remote_urls, max_concurrent=self.max_concurrent,
+            allow_remote_urls=self.allow_remote_urls, sandbox=self.sandbox,
+            max_concurrent=self.max_concurrent,
             max_queued=self.max_queued, parent=self,
         )
         recovered = service.recover()

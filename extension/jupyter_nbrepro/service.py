@@ -77,7 +77,7 @@ class CheckService:
     def __init__(self, *, store: Store, runner_factory: type[Runner], root_dir: str,
                  artifacts_dir: Path, backend: str, backends: list[str],
                  cell_timeout: float, notebook_timeout: float, max_cell_timeout: float,
-                 max_notebook_timeout: float, allow_remote_urls: bool,
+                 max_notebook_timeout: float, allow_remote_urls: bool, sandbox: bool,
                  max_concurrent: int, max_queued: int, parent: Any = None) -> None:
         self.store = store
         self.root_dir = root_dir
@@ -88,6 +88,7 @@ class CheckService:
         self.limits = {"cell_timeout": max_cell_timeout,
                        "notebook_timeout": max_notebook_timeout}
         self.allow_remote_urls = allow_remote_urls
+        self.sandbox = sandbox
         self.max_queued = max_queued
         self.runner = runner_factory(on_started=self._started, on_finished=self._finished,
                                      max_concurrent=max_concurrent, parent=parent)
@@ -122,6 +123,8 @@ class CheckService:
             if not (real.is_dir() or real.suffix == ".ipynb"):
                 raise BadRequest(f"not a notebook or a folder: {body['path']}")
             target, source = str(real), relative_to_root(self.root_dir, real) or "."
+            # a notebook's repository is looked for no higher than the server's root
+            options += ["--within", str(Path(self.root_dir).resolve())]
         check_id = self.store.create_check(source, record)
         args = [
             "check", "--quiet", "--db", self.store.url, "--check-id", str(check_id),
@@ -137,6 +140,9 @@ class CheckService:
             raise BadRequest(f"backend must be one of {', '.join(self.backends)}")
         record["backend"] = backend
         argv = ["--backend", backend]
+        if not self.sandbox:  # the server's setting; a request cannot turn it off
+            argv.append("--no-sandbox")
+            record["sandbox"] = False
         for name in TIME_OPTIONS:
             seconds = self._seconds(body, name)
             record[name] = seconds

@@ -188,6 +188,29 @@ def test_a_killed_check_takes_its_kernel_container_with_it(
     wait_for(lambda: containers_of(docker_client, proc.pid) == [], timeout=60)
 
 
+def test_a_killed_check_takes_its_build_container_with_it(
+        tmp_path: Path, docker_engine: str, docker_client: Any) -> None:
+    """SIGKILL of nbrepro while the repository's postBuild runs: the engine runs the
+    build container, not nbrepro, so its supervisor removes it at once."""
+    repo = tmp_path / "repo"
+    _notebook(repo / "never.ipynb", [("print('hi')", "hi\n")])
+    (repo / "postBuild").write_text("#!/bin/sh\necho building\nsleep 600\n")
+    proc = start_nbrepro("check", str(repo), "--backend", "docker", "--base-image",
+                         docker_engine, "--db", f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    def running_builds() -> list[Any]:
+        return [c for c in containers_of(docker_client, proc.pid)
+                if c.labels.get("org.nbrepro.build") == "1" and c.status == "running"]
+
+    try:
+        wait_for(running_builds, timeout=600)
+        wait_for(lambda: any(b"building" in c.logs() for c in running_builds()), timeout=120)
+    finally:
+        proc.kill()
+        finish(proc, timeout=60)
+    wait_for(lambda: containers_of(docker_client, proc.pid) == [], timeout=60)
+
+
 def test_containers_left_by_a_killed_nbrepro_are_removed_by_the_next(
         docker_engine: str, docker_client: Any) -> None:
     from nbrepro.isolation.docker import LABEL_OWNER, DockerBackend, owner

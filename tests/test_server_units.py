@@ -154,3 +154,47 @@ def test_api_paths_are_relative_to_the_root(tmp_path: Path):
     assert relative_to_root(tmp_path, tmp_path / "a" / "b.ipynb") == "a/b.ipynb"
     assert relative_to_root(tmp_path, tmp_path.parent) is None
     assert relative_to_root(tmp_path, "relative/typed") is None
+
+
+def test_a_check_that_ignores_cancel_is_killed_but_its_supervisors_finish_their_work(
+        tmp_path: Path) -> None:
+    """After the grace period only the check is SIGKILLed: the supervisors of its
+    kernels see their lifeline cut and run their teardown (a container's removal),
+    which SIGKILLing them along with it would skip."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from jupyter_nbrepro.runner import kill_tree
+
+    removed = tmp_path / "container-removed"
+    started = tmp_path / "kernel-started"
+    script = textwrap.dedent(f"""
+        import signal, subprocess, sys, time
+        from nbrepro.isolation.confine import KernelTeardown, Lifeline
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a check stuck in a system call
+        lifeline = Lifeline()
+        kernel = [sys.executable, "-c",
+                  "import time; open({str(started)!r}, 'w').close(); time.sleep(600)"]
+        teardown = KernelTeardown(command=["touch", {str(removed)!r}])
+        subprocess.Popen(lifeline.command(kernel, teardown), stdin=lifeline.stdin,
+                         env=lifeline.environment())
+        lifeline.launched()
+        time.sleep(600)
+    """)
+    check = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(300):
+            if started.exists():
+                break
+            time.sleep(0.1)
+        assert started.exists(), "the kernel never started"
+        tree = psutil.Process(check.pid).children(recursive=True)
+        asyncio.run(kill_tree(check.pid, grace=0.5))
+        check.wait(timeout=30)
+        assert removed.exists(), "the supervisor was killed before its teardown"
+        _gone, alive = psutil.wait_procs(tree, timeout=15)
+        assert alive == []
+    finally:
+        check.kill()

@@ -74,6 +74,9 @@ class Runner(LoggingConfigurable):
         raise NotImplementedError
 
 
+# Seconds the supervisors get to end what a killed check started (their own limit).
+LIFELINE_SECONDS = 10.0
+
 # What the process checks are forked from imports once (see the module's docstring).
 PRELOAD = ["nbrepro.cli", "nbrepro.check", "nbrepro.report", "jupyter_nbrepro.runner"]
 
@@ -273,9 +276,12 @@ def run_nbrepro(args: list[str], log_path: str) -> None:
 
 
 async def kill_tree(pid: int, grace: float) -> None:
-    """SIGTERM the process (nbrepro then shuts its kernel down and records the check as
-    interrupted), then SIGKILL whatever of its tree is left after `grace` seconds. The
-    kernel runs in a session of its own, so the tree is collected before signalling."""
+    """SIGTERM the check (nbrepro then shuts its kernel down and records the check as
+    interrupted); after `grace` seconds SIGKILL the check alone, which cuts the
+    lifelines of its kernels and build steps: their supervisors end them and remove
+    their containers, which killing the supervisors too would prevent. What is still
+    left a moment later is killed. The kernel runs in a session of its own, so the
+    tree is collected before signalling."""
     try:
         root = psutil.Process(pid)
         tree = [root, *root.children(recursive=True)]
@@ -286,7 +292,14 @@ async def kill_tree(pid: int, grace: float) -> None:
     except ProcessLookupError:
         return
     loop = asyncio.get_running_loop()
-    _, alive = await loop.run_in_executor(None, lambda: psutil.wait_procs(tree, timeout=grace))
-    for proc in alive:
+
+    async def wait(procs: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+        return (await loop.run_in_executor(
+            None, lambda: psutil.wait_procs(procs, timeout=seconds)))[1]
+
+    if await wait([root], grace):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            root.kill()
+    for proc in await wait(tree, LIFELINE_SECONDS):
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()

@@ -181,6 +181,9 @@ class KernelTeardown:
     cgroups: list[Path] = field(default_factory=list)
     # run once the processes are dead (e.g. the removal of the kernel's container)
     command: list[str] | None = None
+    # run `command` only when the supervisor ended the processes (the check is gone),
+    # not when they ended by themselves (a build container the check still needs)
+    only_when_cut: bool = False
 
 
 class Lifeline:
@@ -216,6 +219,8 @@ class Lifeline:
             args += ["--cgroup", str(procs)]
         if teardown.command:
             args += ["--cleanup", json.dumps(teardown.command)]
+            if teardown.only_when_cut:
+                args += ["--cleanup-when", "cut"]
         return [*args, "--", *argv]
 
     def launched(self) -> None:

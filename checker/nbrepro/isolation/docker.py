@@ -50,7 +50,7 @@ from nbrepro.isolation.base import (
     KernelContext,
     project_hash,
 )
-from nbrepro.isolation.confine import KernelTeardown, owner_alive, owner_token
+from nbrepro.isolation.confine import KernelTeardown, Lifeline, owner_alive, owner_token
 from nbrepro.isolation.environ import (
     CA_VARIABLES,
     PROXY_VARIABLES,
@@ -512,7 +512,6 @@ class DockerBackend(Backend):
         settings and the index settings without credentials. `keep`: leave the
         container (stopped) for the caller to commit and remove."""
         from docker.errors import DockerException, NotFound
-        from requests.exceptions import RequestException
 
         from nbrepro.isolation.egress import EgressProxy
 
@@ -551,13 +550,11 @@ class DockerBackend(Backend):
                     nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
                     tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={TMPFS_SIZE}"}, volumes=volumes,
                 )
-                run.container.start()
-                try:
-                    run.code = int(run.container.wait(timeout=timeout).get("StatusCode", 1))
-                except RequestException:
+                code = self._start_guarded(run.container, timeout)
+                if code is None:
                     run.error = f"took longer than {timeout:g} s"
-                    with contextlib.suppress(DockerException):
-                        run.container.kill()
+                else:
+                    run.code = code
                 run.stdout = run.container.logs(stdout=True, stderr=False).decode(
                     errors="replace")
                 run.stderr = run.container.logs(stdout=False, stderr=True).decode(
@@ -573,6 +570,33 @@ class DockerBackend(Backend):
                     run.container = None
             run.note = proxy.report()
         return run
+
+    def _start_guarded(self, container: Any, timeout: float) -> int | None:
+        """Start a created build container and wait for it; its exit code, or None
+        when it ran out of time (and was killed).
+
+        The engine runs the container, not this process: it is started by a
+        `docker start --attach` under a supervisor on a lifeline, so a check that is
+        killed takes its build container with it (the supervisor removes it). A
+        container that ends by itself is kept for the caller to commit."""
+        lifeline = Lifeline()
+        try:
+            guard = subprocess.Popen(
+                lifeline.command([self.cli, "start", "--attach", container.id], KernelTeardown(
+                    command=[self.cli, "rm", "--force", container.id], only_when_cut=True)),
+                stdin=lifeline.stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**_client_environment(), **lifeline.environment()})
+            lifeline.launched()
+            try:
+                guard.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(Exception):
+                    container.kill()
+                guard.wait(timeout=60)
+                return None
+            return int(container.wait(timeout=60).get("StatusCode", 1))
+        finally:
+            lifeline.cut()
 
     def _drop_replaced(self, key: str, tag: str) -> None:
         """A rebuild (--no-cache) leaves the previous image of `key` untagged: remove it."""
@@ -651,9 +675,7 @@ class DockerBackend(Backend):
     def kernel_env(self, env: EnvironmentResult, ctx: KernelContext) -> dict[str, str]:
         """The environment of the `docker` client process (not of the kernel, which
         gets `_container_env` through `-e`): only what reaches the engine."""
-        keep = ("PATH", "HOME", "LANG", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG",
-                "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_API_VERSION")
-        return {k: os.environ[k] for k in keep if k in os.environ}
+        return _client_environment()
 
     def cleanup(self, ctx: KernelContext) -> None:
         from docker.errors import APIError, NotFound
@@ -674,6 +696,13 @@ class DockerBackend(Backend):
             except APIError as exc:
                 if "already in progress" not in str(exc):  # --rm got there first
                     raise
+
+
+def _client_environment() -> dict[str, str]:
+    """The environment of a `docker` client process: only what reaches the engine."""
+    keep = ("PATH", "HOME", "LANG", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG",
+            "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_API_VERSION")
+    return {k: os.environ[k] for k in keep if k in os.environ}
 
 
 @dataclass

@@ -25,6 +25,9 @@ Options:
   --cgroup FILE   a cgroup.procs file the kernel joins before exec (repeatable)
   --cleanup JSON  a command (JSON list) run once the processes are dead, e.g. the
                   removal of the kernel's container
+  --cleanup-when always|cut
+                  `cut`: run it only when the supervisor ended the processes, not
+                  when they ended by themselves [default: always]
 
 Exit status: the kernel's, when it ended by itself; 1 when the supervisor ended it.
 """
@@ -110,8 +113,10 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 
 class Supervisor:
-    def __init__(self, argv: list[str], cgroups: list[str], cleanup: list[str] | None) -> None:
+    def __init__(self, argv: list[str], cgroups: list[str], cleanup: list[str] | None,
+                 cleanup_when_cut: bool = False) -> None:
         self.argv, self.cgroups, self.cleanup = argv, cgroups, cleanup
+        self.cleanup_when_cut = cleanup_when_cut
         self.pid = os.getpid()
         self.child = 0
         self.status: int | None = None  # the child's exit status, once reaped
@@ -239,7 +244,7 @@ class Supervisor:
         self._reap()
 
     def _run_cleanup(self, killed: bool) -> None:
-        if not self.cleanup:
+        if not self.cleanup or (self.cleanup_when_cut and not killed):
             return
         import subprocess
 
@@ -258,9 +263,10 @@ class Supervisor:
             time.sleep(1.0)
 
 
-def _parse(args: list[str]) -> tuple[list[str], list[str], list[str] | None]:
+def _parse(args: list[str]) -> tuple[list[str], list[str], list[str] | None, bool]:
     cgroups: list[str] = []
     cleanup: list[str] | None = None
+    when_cut = False
     while args and args[0] != "--":
         option, value, args = args[0], args[1], args[2:]
         if option == "--cgroup":
@@ -269,16 +275,18 @@ def _parse(args: list[str]) -> tuple[list[str], list[str], list[str] | None]:
             import json
 
             cleanup = [str(a) for a in json.loads(value)]
+        elif option == "--cleanup-when" and value in ("always", "cut"):
+            when_cut = value == "cut"
         else:
             raise SystemExit(f"nbrepro supervisor: unknown option {option}")
     if len(args) < 2:
         raise SystemExit("nbrepro supervisor: usage: [options] -- ARGV...")
-    return args[1:], cgroups, cleanup
+    return args[1:], cgroups, cleanup, when_cut
 
 
 def main(args: list[str] | None = None) -> int:
-    argv, cgroups, cleanup = _parse(list(sys.argv[1:] if args is None else args))
-    return Supervisor(argv, cgroups, cleanup).run()
+    argv, cgroups, cleanup, when_cut = _parse(list(sys.argv[1:] if args is None else args))
+    return Supervisor(argv, cgroups, cleanup, when_cut).run()
 
 
 if __name__ == "__main__":

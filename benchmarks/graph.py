@@ -155,8 +155,8 @@ def _write_check(
     """One check as `nbrepro check` leaves it in the store (its tables and models),
     written in the caller's transaction: per-notebook commits would make building a
     study-sized database take most of an hour."""
+    from nbrepro.model import CheckState
     from nbrepro.store import (
-        FINISHED,
         CellRow,
         CheckRow,
         EnvironmentRow,
@@ -168,7 +168,7 @@ def _write_check(
 
     repo = result.repository
     now = utcnow()
-    check = CheckRow(source=repo.source, state=FINISHED, progress={}, options={},
+    check = CheckRow(source=repo.source, state=CheckState.FINISHED, progress={}, options={},
                      verdict=result.verdict.value if result.verdict else None,
                      created_at=now, started_at=now, finished_at=now, result=result.to_dict(),
                      repository=RepositoryRow(source=repo.source, commit=repo.commit))

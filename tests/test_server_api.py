@@ -558,6 +558,7 @@ async def test_a_notebooks_repository_is_looked_for_no_higher_than_the_server_ro
     check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
     assert check["state"] == "finished", check
     assert check["root"] == "reproduces"
+    assert check["result"]["repository"]["path"] == "reproduces"  # never the server's own path
     assert check["result"]["environment"]["sandbox"] == "bubblewrap"
 
 

@@ -232,6 +232,10 @@ class CheckService:
         """A check as the API names it: paths relative to the server root."""
         real_root = row.pop("root", None)  # absolute; None until the check has started
         row["root"] = relative_to_root(self.root_dir, real_root)
+        repository = (row.get("result") or {}).get("repository")
+        if isinstance(repository, dict) and repository.get("path"):
+            # the folder as the API names folders (None: outside the root, e.g. a clone)
+            repository["path"] = relative_to_root(self.root_dir, repository["path"])
         source = row["source"]
         if real_root is None:  # queued here: the source is the path the server recorded
             remote = "://" in source or source.startswith("git@")

@@ -20,6 +20,7 @@ import contextlib
 import copy
 import enum
 import json
+import math
 import os
 import shutil
 import signal
@@ -207,7 +208,7 @@ async def _run(
     try:
         km = _kernel_manager(ctx, env, backend, lifeline)
         client = NotebookClient(
-            executed, km=km, allow_errors=True, timeout=int(options.cell_timeout),
+            executed, km=km, allow_errors=True, timeout=_whole_seconds(options.cell_timeout),
             startup_timeout=STARTUP_TIMEOUT, record_timing=False, kernel_name=KERNEL_NAME,
             resources={"metadata": {"path": str(ctx.cwd)}},
         )
@@ -238,7 +239,7 @@ async def _run(
                 _stop(run, Outcome.TIMEOUT, index,
                       f"the notebook ran longer than {options.notebook_timeout:g} s")
                 break
-            client.timeout = max(1, int(min(options.cell_timeout, remaining)))
+            client.timeout = _whole_seconds(min(options.cell_timeout, remaining))
             cell_started = time.monotonic()
             try:
                 await client.async_execute_cell(cell, index)
@@ -363,6 +364,12 @@ def _stop(run: NotebookRun, outcome: Outcome, index: int, message: str) -> None:
     run.outcome = outcome
     run.failing_cell = index
     run.message = message
+
+
+def _whole_seconds(seconds: float) -> int:
+    """nbclient counts a cell's time limit in whole seconds: round up, so a limit of
+    2.5 s never ends a cell after 2 s."""
+    return max(1, math.ceil(seconds))
 
 
 async def _shutdown(lifeline: Lifeline, km: AsyncKernelManager | None,

@@ -129,6 +129,19 @@ def test_notebook_time_limit_applies_across_cells_and_is_named_as_set(tmp_path, 
     assert nb_result["reason"] == "In [2] exceeded the notebook's time limit (30 s)"
 
 
+def test_a_fractional_cell_time_limit_is_not_cut_short(tmp_path, run_cli):
+    root = tmp_path / "sleepy"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import time\ntime.sleep(1.3)\nprint('awake')", execution_count=1,
+        outputs=[nbformat.v4.new_output("stream", name="stdout", text="awake\n")])])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}
+    nbformat.write(nb, str(root / "nap.ipynb"))
+    result = run_cli("check", str(root), "--cell-timeout", "1.9")
+    assert result.notebook("nap.ipynb")["verdict"] == "reproduced", result.stderr
+
+
 def test_kernel_that_exits_is_kernel_died(repo, run_cli):
     result = run_cli("check", str(repo("kernel-dies")))
     assert result.code == 1

@@ -23,8 +23,9 @@ from datetime import datetime
 
 from pyoxigraph import Literal, NamedNode, Quad
 
+from nbrepro.audit.sources import Publication
 from nbrepro.graph import identifiers as ids
-from nbrepro.graph.source import Article, Check, Environment, Notebook, RepositoryMeta, Results
+from nbrepro.graph.source import Check, Environment, Notebook, RepositoryMeta, Results
 from nbrepro.graph.vocabulary import TERMS as T
 from nbrepro.graph.vocabulary import XSD
 from nbrepro.model import NotebookInfo
@@ -137,7 +138,7 @@ class _Mapper:
         for article in meta.articles:
             yield from self.article(repo, article)
 
-    def article(self, repo: NamedNode, a: Article) -> Iterator[Quad]:
+    def article(self, repo: NamedNode, a: Publication) -> Iterator[Quad]:
         iri = ids.article(a.doi, a.pmcid, a.pmid, a.title)
         node = NamedNode(iri)
         yield Quad(node, T.references, repo)

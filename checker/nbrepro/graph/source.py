@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, Table, Text, func, inspect, select, type_coerce
 
+from nbrepro.audit.sources import Publication
 from nbrepro.errors import InputError
 from nbrepro.store import (
     CellRow,
@@ -86,16 +87,6 @@ class Environment:
 
 
 @dataclass
-class Article:
-    doi: str | None = None
-    pmcid: str | None = None
-    pmid: str | None = None
-    title: str | None = None
-    journal: str | None = None
-    year: int | None = None
-
-
-@dataclass
 class RepositoryMeta:
     """What an audit knows about a repository beyond the check (GitHub, articles)."""
 
@@ -105,7 +96,7 @@ class RepositoryMeta:
     commit_date: datetime | None = None
     created_at: datetime | None = None
     pushed_at: datetime | None = None
-    articles: list[Article] = field(default_factory=list)
+    articles: list[Publication] = field(default_factory=list)
 
 
 @dataclass
@@ -414,8 +405,9 @@ def _repository_meta(engine: Engine, check_ids: set[int]) -> dict[int, Repositor
             for chunk in _chunks(sorted(by_row)):
                 for p in conn.execute(select(pubs).where(
                         pubs.c.audit_repository_id.in_(chunk)).order_by(pubs.c.id)):
-                    article = Article(doi=p.doi, pmcid=p.pmcid, pmid=p.pmid, title=p.title,
-                                      journal=p.journal, year=_year(p.year))
+                    article = Publication(doi=p.doi, pmcid=p.pmcid, pmid=p.pmid,
+                                          title=p.title, journal=p.journal,
+                                          year=_year(p.year))
                     target = by_row[p.audit_repository_id]
                     if article not in target.articles:
                         target.articles.append(article)

@@ -344,6 +344,17 @@ def _creator_gone(name: str) -> bool:
     return bool(start) and start != "0" and started(int(pid)) != start
 
 
+def _can_create_in(base: Path) -> bool:
+    """Whether this user may create (and remove) a cgroup below `base`."""
+    probe = base / f"nbrepro-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return False
+    return True
+
+
 def _sweep(parent: Path) -> None:
     """Kernel cgroups under `parent` of nbrepro processes that died: kill what is still
     in them (a kernel whose check was SIGKILLed), then remove them."""
@@ -452,11 +463,7 @@ class CgroupV1(_Cgroup):
             base = cls._base(ctrl)
             if base is None:
                 return False
-            probe = base / f"nbrepro-probe-{os.getpid()}"
-            try:
-                probe.mkdir()
-                probe.rmdir()
-            except OSError:
+            if not _can_create_in(base):
                 return False
         return True
 
@@ -535,13 +542,7 @@ class CgroupV2(_Cgroup):
             return False
         if not {"pids", "memory"} <= set(_read(parent / "cgroup.subtree_control").split()):
             return False
-        probe = parent / f"nbrepro-probe-{os.getpid()}"
-        try:
-            probe.mkdir()
-            probe.rmdir()
-        except OSError:
-            return False
-        return True
+        return _can_create_in(parent)
 
     def __init__(self, limits: ResourceLimits, label: str) -> None:
         super().__init__(limits, label)

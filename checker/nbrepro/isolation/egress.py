@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 import psutil
 
 from nbrepro.isolation.environ import INDEX_VARIABLES
+from nbrepro.isolation.forwarder import copy_until_closed
 
 DEFAULT_INDEX_HOSTS = (("pypi.org", 443), ("files.pythonhosted.org", 443))
 CONNECT_TIMEOUT = 30
@@ -185,22 +186,9 @@ def _is_ip(host: str) -> bool:
 
 
 def _relay(a: socket.socket, b: socket.socket) -> None:
-    def copy(source: socket.socket, target: socket.socket) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                target.shutdown(socket.SHUT_WR)
-
-    back = threading.Thread(target=copy, args=(b, a), daemon=True)
+    back = threading.Thread(target=copy_until_closed, args=(b, a), daemon=True)
     back.start()
-    copy(a, b)
+    copy_until_closed(a, b)
     back.join()
 
 

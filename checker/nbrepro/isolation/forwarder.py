@@ -18,7 +18,8 @@ PROXY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pr
                "all_proxy")
 
 
-def _copy(source, target):
+def copy_until_closed(source, target):
+    """Copy one direction of a connection until it ends (egress.py relays with it too)."""
     try:
         while True:
             data = source.recv(65536)
@@ -40,9 +41,9 @@ def _pair(client, path):
         client.close()
         upstream.close()
         return
-    back = threading.Thread(target=_copy, args=(upstream, client), daemon=True)
+    back = threading.Thread(target=copy_until_closed, args=(upstream, client), daemon=True)
     back.start()
-    _copy(client, upstream)
+    copy_until_closed(client, upstream)
     back.join()
     client.close()
     upstream.close()

@@ -106,8 +106,9 @@ class LocalPool(Executor):
         return self.jobs
 
     def start(self) -> None:
-        for number in range(self.jobs):
-            self.workers.append(self._spawn(number))
+        """Spawn the workers (once); they import the pipeline, then wait for tasks."""
+        if not self.workers:
+            self.workers = [self._spawn(number) for number in range(self.jobs)]
 
     def _spawn(self, number: int) -> _Worker:
         log = self.logs / f"worker-{number}.log"

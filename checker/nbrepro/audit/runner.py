@@ -74,19 +74,35 @@ def audit_name(config: AuditConfig) -> str:
 def make_executor(config: AuditConfig) -> Executor:
     if config.scheduler or config.dask_local:
         return DaskExecutor(config.scheduler, config.dask_local)
-    memory = config.options.limits.memory
-    jobs, machine = default_jobs(memory)
-    if config.jobs:
-        return LocalPool(config.jobs, config.repo_timeout)
-    pool = LocalPool(jobs, config.repo_timeout)
+    return local_pool(config.jobs, config.repo_timeout, config.options.limits.memory)
+
+
+def local_pool(jobs: int | None, repo_timeout: float | None,
+               kernel_memory: int | None) -> LocalPool:
+    """The local process pool: `jobs` workers, or as many as the machine holds."""
+    if jobs:
+        return LocalPool(jobs, repo_timeout)
+    jobs, machine = default_jobs(kernel_memory)
+    pool = LocalPool(jobs, repo_timeout)
     pool.description += f" (from {machine})"
     return pool
 
 
-def run_audit(config: AuditConfig, console: Console) -> AuditRun:
+def run_audit(config: AuditConfig, console: Console,
+              executor: Executor | None = None) -> AuditRun:
     """Raises `InputError` for unusable sources or database; returns when every
     repository has an outcome (KeyboardInterrupt/SystemExit stop it early, keeping
-    every finished repository)."""
+    every finished repository). `executor`: one the caller made (and may have started
+    already, so that its workers import the pipeline while this reads the sources);
+    it is stopped here in any case."""
+    try:
+        return _run_audit(config, console, executor or make_executor(config))
+    finally:
+        if executor is not None:
+            executor.stop()
+
+
+def _run_audit(config: AuditConfig, console: Console, executor: Executor) -> AuditRun:
     store = Store(config.db_url)
     quiet = config.quiet
 
@@ -111,7 +127,6 @@ def run_audit(config: AuditConfig, console: Console) -> AuditRun:
     for problem in found.problems:
         where = f"{problem.source}:{problem.line}" if problem.line else problem.source
         say(f"skipped {where}: {problem.text!r}: {problem.reason}")
-    executor = make_executor(config)
     say(f"audit {name!r}: {len(urls)} repositories, {already} already done, "
         f"{len(todo)} to check; {executor.description}; results in {store.url}")
     view = AuditView(console, total=len(urls), already=already, todo=len(todo), quiet=quiet)

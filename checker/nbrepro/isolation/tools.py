@@ -18,6 +18,7 @@ number (`python_version`), whatever the repository says.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -124,13 +125,21 @@ class PythonChoice:
         return self.version.split(".")[: len(want)] != want
 
 
-def find_python(requested: str | None) -> PythonChoice:
-    """The interpreter closest to `requested` (X, X.Y or X.Y.Z) that exists here.
+# The oldest Python a kernel environment is built with: today's ipykernel and uv need
+# it. A repository asking for an older one gets the nearest newer one, recorded.
+OLDEST_PYTHON = (3, 8)
 
-    Interpreters are never downloaded. Without a match, the harness's own Python is
-    used; `PythonChoice.mismatch` says so and the caller decides what that means.
-    Anything but a version number is refused (`ConfigError`): uv would run a path it
-    is given.
+Version = tuple[int, int, int]
+
+
+def find_python(requested: str | None) -> PythonChoice:
+    """The interpreter closest to `requested` (X, X.Y or X.Y.Z) that exists here: that
+    version, else the nearest newer one, else the newest (`PythonChoice.mismatch`
+    says so and the caller decides what that means).
+
+    Interpreters are never downloaded; they are found by uv's discovery and in
+    pyenv's versions folder (which uv does not search). Anything but a version
+    number is refused (`ConfigError`): uv would run a path it is given.
     """
     if requested is not None and python_version(requested) is None:
         raise ConfigError(f"not a Python version (X, X.Y or X.Y.Z): {requested!r}")
@@ -144,22 +153,37 @@ def find_python(requested: str | None) -> PythonChoice:
         return PythonChoice(base, own, requested)
     if parts[0] != "3":  # uv refuses Python 2 requests; kernels need Python 3 anyway
         return PythonChoice(base, own, requested)
-    for want in dict.fromkeys([requested, ".".join(parts[:2])]):
-        assert python_version(want), want  # checked above; never a path
-        proc = host_tool_run(
-            [uv_binary(), "python", "find", "--no-config", "--no-project", "--system", want],
-            timeout=60)
-        if proc.returncode == 0 and proc.stdout.strip():
-            exe = proc.stdout.strip()
-            version = _version_of(exe)
-            if version.split(".")[:2] == parts[:2]:
-                return PythonChoice(exe, version, requested)
+    for version in closest_versions(requested, list(interpreters())):
+        exe = interpreters()[version]
+        found = _version_of(exe)  # a folder's name is not proof of what it holds
+        if found == ".".join(map(str, version)):
+            return PythonChoice(exe, found, requested)
     return PythonChoice(base, own, requested)
 
 
-def available_pythons() -> list[str]:
-    """The X.Y.Z of every interpreter found here (never downloaded), newest first."""
-    found = {".".join(map(str, sys.version_info[:3]))}
+def closest_versions(requested: str, available: Iterable[Version]) -> list[Version]:
+    """`available` Python 3 versions in the order `find_python` tries them for
+    `requested`: exactly X.Y.Z when named, then its X.Y (newest patch first: a patch
+    release never decides), then the nearest newer minor versions, then older ones,
+    newest first."""
+    want = [int(p) for p in requested.split(".")]
+    usable = sorted((v for v in set(available) if v[0] == 3 and v[:2] >= OLDEST_PYTHON),
+                    reverse=True)
+    named = sorted((v for v in usable if list(v[: min(len(want), 2)]) == want[:2]),
+                   key=lambda v: (list(v) != want, [-p for p in v]))
+    newer = sorted((v for v in usable if v[:2] > tuple(want[:2]) and v not in named),
+                   key=lambda v: (v[1], -v[2]))
+    older = [v for v in usable if v not in named and v not in newer]
+    return [*named, *newer, *older]
+
+
+@functools.cache
+def interpreters() -> dict[Version, str]:
+    """X.Y.Z -> executable of every Python 3 found here: this one, uv's discovery
+    (PATH, its managed installs), then pyenv's versions folder, whose interpreters
+    its shims hide from uv unless they are the active version."""
+    found: dict[Version, str] = {
+        sys.version_info[:3]: getattr(sys, "_base_executable", None) or sys.executable}
     try:
         proc = host_tool_run(
             [uv_binary(), "python", "list", "--no-config", "--only-installed",
@@ -169,10 +193,34 @@ def available_pythons() -> list[str]:
     except (OSError, subprocess.TimeoutExpired, ValueError, ConfigError):
         entries = []
     for entry in entries if isinstance(entries, list) else []:
-        version = entry.get("version") if isinstance(entry, dict) else None
-        if isinstance(version, str) and python_version(version) is not None:
-            found.add(version)
-    return sorted(found, key=lambda v: [int(p) for p in v.split(".")], reverse=True)
+        if not isinstance(entry, dict) or entry.get("implementation") != "cpython":
+            continue
+        version, path = _triple(entry.get("version")), entry.get("path")
+        if version and isinstance(path, str) and os.path.isabs(path):
+            found.setdefault(version, path)
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    with contextlib.suppress(OSError):
+        for folder in sorted(pyenv.iterdir()):
+            version = _triple(folder.name)
+            exe = folder / "bin" / f"python{version[0]}.{version[1]}" if version else None
+            if version and exe is not None and exe.is_file() and os.access(exe, os.X_OK):
+                found.setdefault(version, str(exe))
+    return found
+
+
+def _triple(text: object) -> Version | None:
+    """X.Y.Z of a final release (what interpreters() keys by), else None."""
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,3}\.[0-9]{1,3}", text):
+        return None
+    major, minor, patch = (int(p) for p in text.split("."))
+    return major, minor, patch
+
+
+def available_pythons() -> list[str]:
+    """The X.Y.Z of every interpreter found here that a kernel environment can be built
+    with (never downloaded), newest first."""
+    return [".".join(map(str, v)) for v in sorted(interpreters(), reverse=True)
+            if v[0] == 3 and v[:2] >= OLDEST_PYTHON]
 
 
 def _version_of(exe: str) -> str:

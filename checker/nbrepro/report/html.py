@@ -65,7 +65,7 @@ pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;font-size:.85em}
 .outputs h4{margin:.1rem 0 .3rem;font-size:.8rem;color:#555;font-weight:600}
 .html-output{overflow:auto;max-height:30rem} .output img{max-width:100%}
 pre.error{color:#8b1a1a} .note{color:#8a6d00;font-size:.85em;font-style:italic}
-table.summary th:nth-child(1){width:auto} table.summary th:nth-child(2){width:11rem}
+table.summary th:nth-child(1){width:16rem} table.summary th:nth-child(2){width:11rem}
 table.summary th:nth-child(3),table.summary th:nth-child(4),table.summary th:nth-child(5)
 {width:5.5rem} table.summary th:nth-child(7){width:5rem} td.num{text-align:right}
 .toggle-row{margin:1rem 0 .2rem;font-size:.9em}

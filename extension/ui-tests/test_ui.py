@@ -375,3 +375,30 @@ def test_file_browser_context_menu(lab: Lab, page: Page) -> None:
         shot(page, f"08-context-menu-{kind}")
         page.keyboard.press("Escape")
         expect(menu_item).to_have_count(0)
+
+
+def test_badge_markdown_is_copied_from_a_finished_check(lab: Lab, page: Page) -> None:
+    origin = re.match(r"https?://[^/]+", lab.base_url)
+    assert origin is not None
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin[0])
+    entry = check_from_command(page, lab, NOTEBOOK)
+    wait_settled(entry)
+    check_id = entry.get_attribute("data-check-id")
+    report = open_report(page, entry)
+    expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
+    button = page.locator(".jp-nbrepro-copy-badge button, button.jp-nbrepro-copy-badge").first
+    expect(button).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    button.click()
+    expect(page.get_by_text("Badge Markdown copied").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    shot(page, "11-badge-markdown-copied")
+
+    text = page.evaluate("navigator.clipboard.readText()")
+    found = re.fullmatch(r"\[!\[reproducible\]\((\S+)\)\]\((\S+)\)", text)
+    assert found, text
+    badge_url, report_url = found.groups()
+    assert report_url.endswith(f"/nbrepro/api/checks/{check_id}/report"), report_url
+    # the badge the Markdown shows is this path's, with the verdict the check found
+    auth = {"Authorization": f"token {lab.token}"}
+    svg = page.request.get(badge_url, headers=auth)
+    assert svg.ok and 'data-verdict="' + EXPECTED_VERDICT + '"' in svg.text(), svg.text()[:300]
+    assert page.request.get(report_url, headers=auth).ok

@@ -416,10 +416,10 @@ def read_spec(root: Path, imports: Iterable[str] = ()) -> Spec:
                 # A project is installed from the root even when declared in binder/.
                 spec.local_project = "."
     spec.requirements = _dedupe(spec.requirements)
-    declared = {requirement_name(r.spec) for r in spec.requirements}
+    names = {requirement_name(r.spec) for r in spec.requirements}
     local = _local_modules(root) if spec.imports else set()
     spec.undeclared_imports = [m for m in spec.imports if m not in local
-                               and m not in KERNEL_IMPORTS and not declared & import_packages(m)]
+                               and m not in KERNEL_IMPORTS and not names & import_packages(m)]
     return spec
 
 

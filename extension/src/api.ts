@@ -114,6 +114,8 @@ export interface ICellResult {
   image_diff?: string | null;
   /** For volatile cells: a sanitiser that would make the output stable. */
   suggested_sanitiser?: string | null;
+  /** The stored `In [n]` a user sees in the notebook. */
+  execution_count?: number | null;
 }
 
 /** The result for one notebook. */

@@ -25,6 +25,7 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import {
   copyIcon,
   filterIcon,
+  historyIcon,
   launchIcon,
   refreshIcon,
   runIcon
@@ -32,6 +33,7 @@ import {
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { type ICheckSummary, NbreproError } from './api';
+import { ComparisonWidget, previousCheck } from './compare';
 import { nbreproIcon } from './icons';
 import type { ChecksModel } from './model';
 import { PANEL_ID } from './panel';
@@ -358,6 +360,31 @@ function addReportToolbar(
   copyBadge.addClass('jp-nbrepro-copy-badge');
   toolbar.addItem('copy-badge', copyBadge);
 
+  const compare = new ToolbarButton({
+    icon: historyIcon,
+    label: 'Compare with previous',
+    tooltip: 'What changed since the previous check of the same notebook or folder',
+    onClick: () => {
+      const detail = content.detail;
+      const previous = detail ? previousCheck(ctx.model.checks, detail) : undefined;
+      if (!detail || !previous) {
+        return;
+      }
+      ctx.model.client
+        .getCheck(previous.id)
+        .then(before =>
+          showDialog({
+            title: `${detail.path || 'Server root'}: check #${before.id} → #${detail.id}`,
+            body: new ComparisonWidget(before, detail),
+            buttons: [Dialog.okButton({ label: 'Close' })]
+          })
+        )
+        .catch(error => reportError(`Could not load check #${previous.id}`, error));
+    }
+  });
+  compare.addClass('jp-nbrepro-compare-button');
+  toolbar.addItem('compare-previous', compare);
+
   const again = new ToolbarButton({
     icon: runIcon,
     label: 'Check again',
@@ -380,9 +407,14 @@ function addReportToolbar(
     const detail = content.detail;
     html.enabled = detail?.state === 'finished';
     copyBadge.enabled = detail?.state === 'finished' && detail.path !== null;
+    compare.enabled =
+      detail?.state === 'finished' && previousCheck(ctx.model.checks, detail) !== undefined;
     // Only what lies under the server root can be checked from here.
     again.enabled = detail !== null && detail.path !== null;
   };
   content.loaded.connect(update);
+  // a newer or older check of the same path may appear while the report is open
+  ctx.model.changed.connect(update);
+  widget.disposed.connect(() => ctx.model.changed.disconnect(update));
   update();
 }

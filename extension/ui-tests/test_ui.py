@@ -402,3 +402,53 @@ def test_badge_markdown_is_copied_from_a_finished_check(lab: Lab, page: Page) ->
     svg = page.request.get(badge_url, headers=auth)
     assert svg.ok and 'data-verdict="' + EXPECTED_VERDICT + '"' in svg.text(), svg.text()[:300]
     assert page.request.get(report_url, headers=auth).ok
+
+
+def test_compare_with_the_previous_check_of_the_same_path(lab: Lab, page: Page) -> None:
+    """A notebook checked, its stored output corrected, checked again: the second
+    report compares with the first and names the verdict and the cell that changed."""
+    import json
+
+    folder = lab.root / "compare"
+    folder.mkdir()
+    (folder / NOTEBOOK).write_text((lab.root / NOTEBOOK).read_text())
+    path = f"compare/{NOTEBOOK}"
+    first = check_from_command(page, lab, path)
+    wait_settled(first)
+    expect(first).to_have_attribute("data-verdict", "differs")
+    first_id = first.get_attribute("data-check-id")
+    report = open_report(page, first)
+    button = page.locator(".jp-nbrepro-compare-button button, "
+                          "button.jp-nbrepro-compare-button").first
+    expect(button).to_be_disabled(timeout=UI_TIMEOUT_MS)  # nothing earlier to compare with
+
+    notebook = json.loads((folder / NOTEBOOK).read_text())
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("data", {}).get("text/plain") == ["46"]:
+                output["data"]["text/plain"] = ["45"]
+    (folder / NOTEBOOK).write_text(json.dumps(notebook))
+    run_command(page, "nbrepro:check", {"path": path})
+    second = page.locator(f"#jp-nbrepro-panel li.jp-nbrepro-check[data-path='{path}']"
+                          ":not([data-check-id='" + str(first_id) + "'])").first
+    expect(second).to_be_visible(timeout=UI_TIMEOUT_MS)
+    wait_settled(second)
+    expect(second).to_have_attribute("data-verdict", "reproduced-equivalent")
+    second_id = second.get_attribute("data-check-id")
+    report = open_report(page, second)
+    expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
+    button = page.locator(".jp-nbrepro-compare-button button, "
+                          "button.jp-nbrepro-compare-button").last
+    expect(button).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    button.click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(f"check #{first_id} → #{second_id}", timeout=UI_TIMEOUT_MS)
+    expect(dialog).to_contain_text(f"1 of 1 notebook(s) changed since check #{first_id}")
+    row = dialog.locator(f"tr[data-path='{NOTEBOOK}']")
+    expect(row).to_have_attribute("data-changed", "true")
+    expect(row.locator("td").nth(1)).to_have_attribute("data-verdict", "differs")
+    expect(row.locator("td").nth(2)).to_have_attribute("data-verdict", "reproduced-equivalent")
+    expect(row.locator("td").nth(3)).to_have_text("In [4]: different → identical")
+    shot(page, "12-compare-with-previous")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)

@@ -377,6 +377,14 @@ def test_file_browser_context_menu(lab: Lab, page: Page) -> None:
         expect(menu_item).to_have_count(0)
 
 
+def toolbar_button(page: Page, check_id: str | None, name: str) -> Locator:
+    """A button of the toolbar of check `check_id`'s report (earlier tests' reports
+    may be open too, restored with the workspace)."""
+    widget = page.locator(".jp-nbrepro-report-widget").filter(
+        has=page.locator(f".jp-nbrepro-report[data-check-id='{check_id}']"))
+    return widget.locator(f".{name} button, button.{name}").first
+
+
 def test_badge_markdown_is_copied_from_a_finished_check(lab: Lab, page: Page) -> None:
     origin = re.match(r"https?://[^/]+", lab.base_url)
     assert origin is not None
@@ -386,7 +394,7 @@ def test_badge_markdown_is_copied_from_a_finished_check(lab: Lab, page: Page) ->
     check_id = entry.get_attribute("data-check-id")
     report = open_report(page, entry)
     expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
-    button = page.locator(".jp-nbrepro-copy-badge button, button.jp-nbrepro-copy-badge").first
+    button = toolbar_button(page, check_id, "jp-nbrepro-copy-badge")
     expect(button).to_be_enabled(timeout=UI_TIMEOUT_MS)
     button.click()
     expect(page.get_by_text("Badge Markdown copied").first).to_be_visible(timeout=UI_TIMEOUT_MS)
@@ -418,8 +426,8 @@ def test_compare_with_the_previous_check_of_the_same_path(lab: Lab, page: Page) 
     expect(first).to_have_attribute("data-verdict", "differs")
     first_id = first.get_attribute("data-check-id")
     report = open_report(page, first)
-    button = page.locator(".jp-nbrepro-compare-button button, "
-                          "button.jp-nbrepro-compare-button").first
+    expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
+    button = toolbar_button(page, first_id, "jp-nbrepro-compare-button")
     expect(button).to_be_disabled(timeout=UI_TIMEOUT_MS)  # nothing earlier to compare with
 
     notebook = json.loads((folder / NOTEBOOK).read_text())
@@ -437,8 +445,7 @@ def test_compare_with_the_previous_check_of_the_same_path(lab: Lab, page: Page) 
     second_id = second.get_attribute("data-check-id")
     report = open_report(page, second)
     expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
-    button = page.locator(".jp-nbrepro-compare-button button, "
-                          "button.jp-nbrepro-compare-button").last
+    button = toolbar_button(page, second_id, "jp-nbrepro-compare-button")
     expect(button).to_be_enabled(timeout=UI_TIMEOUT_MS)
     button.click()
     dialog = page.locator(".jp-Dialog")

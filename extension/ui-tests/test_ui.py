@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ARTIFACTS, Lab
+from conftest import ARTIFACTS, REPO, Lab
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.timeout(1200)
@@ -459,3 +459,48 @@ def test_compare_with_the_previous_check_of_the_same_path(lab: Lab, page: Page) 
     shot(page, "12-compare-with-previous")
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_have_count(0)
+
+
+def test_a_subfolder_checked_from_the_context_menu_uses_the_repositorys_root(
+        lab: Lab, page: Page) -> None:
+    """Dependencies at the repository's root, notebooks in notebooks/: the folder's
+    check from the file browser gives the verdict the whole repository's check gives."""
+    import shutil
+    import subprocess
+
+    study = lab.root / "study"
+    shutil.copytree(REPO / "tests" / "fixtures" / "repos" / "with-deps", study)
+    (study / "notebooks").mkdir()
+    (study / "six_version.ipynb").rename(study / "notebooks" / "six_version.ipynb")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "study"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=study, check=True, capture_output=True)
+
+    page.goto(lab.url("lab/tree/study"))
+    listing = page.locator(".jp-DirListing-content")
+    item = listing.locator(".jp-DirListing-item").filter(
+        has=page.locator(".jp-DirListing-itemText", has_text=re.compile(r"^notebooks$")))
+    expect(item).to_be_visible(timeout=60_000)
+    item.click(button="right")
+    page.locator(".lm-Menu-item[data-command='nbrepro:check']").click()
+    folder = page.locator(
+        "#jp-nbrepro-panel li.jp-nbrepro-check[data-path='study/notebooks']").first
+    expect(folder).to_be_visible(timeout=UI_TIMEOUT_MS)
+    wait_settled(folder)
+    expect(folder).to_have_attribute("data-verdict", "reproduced")
+    report = open_report(page, folder)
+    section = report.locator(".jp-nbrepro-notebook[data-path='notebooks/six_version.ipynb']")
+    expect(section).to_have_attribute("data-verdict", "reproduced", timeout=UI_TIMEOUT_MS)
+    # stored and re-run copies are served under the name the panel shows
+    expect(section.locator(".jp-nbrepro-output-column[data-kind='rerun'] "
+                           ".jp-OutputArea-output").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    shot(page, "13-subfolder-of-a-repository")
+
+    whole = check_from_command(page, lab, "study")
+    wait_settled(whole)
+    folder_result = api_get(page, lab, f"checks/{folder.get_attribute('data-check-id')}")
+    whole_result = api_get(page, lab, f"checks/{whole.get_attribute('data-check-id')}")
+    assert folder_result["root"] == whole_result["root"] == "study"
+    verdicts = {nb["path"]: nb["verdict"] for nb in whole_result["notebooks"]}
+    assert {nb["path"]: nb["verdict"] for nb in folder_result["notebooks"]} == verdicts
+    assert folder_result["result"]["spec"]["files"] == ["requirements.txt"]

@@ -472,6 +472,7 @@ def test_a_subfolder_checked_from_the_context_menu_uses_the_repositorys_root(
     shutil.copytree(REPO / "tests" / "fixtures" / "repos" / "with-deps", study)
     (study / "notebooks").mkdir()
     (study / "six_version.ipynb").rename(study / "notebooks" / "six_version.ipynb")
+    (study / "runtime.txt").write_text("python-3.8\n")  # not here: the closest one is used
     for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "study"]):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
                        cwd=study, check=True, capture_output=True)
@@ -494,6 +495,13 @@ def test_a_subfolder_checked_from_the_context_menu_uses_the_repositorys_root(
     # stored and re-run copies are served under the name the panel shows
     expect(section.locator(".jp-nbrepro-output-column[data-kind='rerun'] "
                            ".jp-OutputArea-output").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # the header says where the environment came from, and which Python ran
+    meta = report.locator(".jp-nbrepro-report-meta")
+    expect(meta.locator("dd[data-term='dependencies']")).to_have_text(
+        "requirements.txt, runtime.txt (in study/)")
+    python = meta.locator("dd[data-term='python']")
+    expect(python).to_have_text(re.compile(r"^3\.\d+\.\d+ \(requested 3\.8\)$"))
+    expect(python).to_have_class(re.compile(r"\bjp-nbrepro-meta-warning\b"))
     shot(page, "13-subfolder-of-a-repository")
 
     whole = check_from_command(page, lab, "study")
@@ -503,4 +511,4 @@ def test_a_subfolder_checked_from_the_context_menu_uses_the_repositorys_root(
     assert folder_result["root"] == whole_result["root"] == "study"
     verdicts = {nb["path"]: nb["verdict"] for nb in whole_result["notebooks"]}
     assert {nb["path"]: nb["verdict"] for nb in folder_result["notebooks"]} == verdicts
-    assert folder_result["result"]["spec"]["files"] == ["requirements.txt"]
+    assert folder_result["result"]["spec"]["files"] == ["requirements.txt", "runtime.txt"]

@@ -405,7 +405,8 @@ def test_every_report_names_the_root_the_pythons_and_the_undeclared_imports():
     assert f'<p class="warning environment">{missing}' in page
     # a report read elsewhere names the repository's folder, not a path of this disk
     assert "environment from study: requirements.txt" in page
-    assert "/srv/home" not in page.split("<main>")[0].split("<title>")[1].split("<h1>")[1]
+    assert "<title>nbrepro: study/notebooks</title>" in page
+    assert "/srv/home" not in page
 
     text = markdown.render(result)
     assert f"**Warning:** `{python}`" in text and missing in text

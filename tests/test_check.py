@@ -504,3 +504,34 @@ def test_a_cancelling_progress_hook_ends_the_check_at_any_stage(repo):
     with pytest.raises(OutOfTime):
         check(str(repo("reproduces")), progress=CancelAtCompare())
     assert seen[-1] == "compare"
+
+
+def _git_repository(folder: Path) -> None:
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "study"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=folder, check=True, capture_output=True)
+
+
+def test_a_subfolder_is_checked_with_the_repositorys_dependency_files(repo, run_cli):
+    """Dependencies at the root, notebooks in notebooks/: checking the folder gives the
+    verdict the root check gives, for the folder's notebooks only."""
+    root = repo("with-deps")
+    (root / "notebooks").mkdir()
+    (root / "six_version.ipynb").rename(root / "notebooks" / "six_version.ipynb")
+    shutil.copy(REPOS / "differs" / "model.ipynb", root / "model.ipynb")  # not in the folder
+    _git_repository(root)
+
+    folder = run_cli("check", str(root / "notebooks"))
+    assert folder.code == 0, folder.stdout + folder.stderr
+    assert [n["path"] for n in folder.json["notebooks"]] == ["notebooks/six_version.ipynb"]
+    assert folder.notebook("notebooks/six_version.ipynb")["verdict"] == "reproduced"
+    # which root and which files the environment came from
+    assert folder.json["repository"]["path"] == str(root)
+    assert folder.json["repository"]["subdir"] == "notebooks"
+    assert folder.json["spec"]["files"] == ["requirements.txt"]
+    assert folder.json["lock"]["pins"]["six"] == "1.16.0"
+    assert f"environment from {root}: requirements.txt" in folder.stdout
+
+    whole = run_cli("check", str(root))
+    assert whole.notebook("notebooks/six_version.ipynb")["verdict"] == "reproduced"
+    assert whole.notebook("model.ipynb")["verdict"] == "differs"

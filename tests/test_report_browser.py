@@ -182,3 +182,63 @@ def test_the_longest_message_is_clipped_with_an_ellipsis():
     text = badge.message(longest)
     assert len(text) == badge.MAX_MESSAGE and text.endswith("\u2026")
     assert re.match(r"100000 of 100000 fail: AVeryLong", text)
+
+
+@pytest.fixture(scope="module")
+def mixed_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CheckResult]:
+    """`nbrepro check --html` of a repository whose notebooks reproduce, differ and
+    fail (so that cells are identical, different, error and not run)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("mixed") / "study"
+    root.mkdir()
+    for name in ("reproduces", "differs", "undeclared-module"):
+        for nb in (ROOT / "tests/fixtures/repos" / name).glob("*.ipynb"):
+            shutil.copy(nb, root / nb.name)
+    report = root.parent / "report.html"
+    run = nbrepro("check", str(root), "--html", str(report), tmp=root.parent)
+    assert run.code == 1 and run.json is not None, run.stderr
+    return report, CheckResult.from_dict(run.json)
+
+
+def test_summary_links_lead_to_each_notebook_and_only_differences_hides_the_rest(
+        browser, mixed_report):
+    report, result = mixed_report
+    page = Page(browser)
+    page.context.close()
+    page.context = browser.new_context(viewport={"width": 1024, "height": 360})  # type: ignore[attr-defined]
+    page.page = page.context.new_page()
+    page.page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.page.goto(report.as_uri())
+    assert page.page.title() == "nbrepro: study"  # the repository's name, not a path
+
+    summary = page.page.locator("table.summary tbody tr")
+    assert summary.count() == len(result.notebooks)
+    assert [summary.nth(i).locator("td").nth(1).inner_text()
+            for i in range(summary.count())] == [nb.verdict.value for nb in result.notebooks]
+    # each link scrolls its notebook's section to the top of the window
+    for i, nb in enumerate(result.notebooks):
+        summary.nth(i).locator("a").click()
+        page.page.wait_for_timeout(200)
+        section = page.page.locator(f"section#nb-{i + 1}")
+        assert nb.path in section.locator("h2").inner_text()
+        top = section.evaluate("s => s.getBoundingClientRect().top")
+        assert abs(top) < 2 or page.page.evaluate(
+            "innerHeight + scrollY >= document.body.scrollHeight - 2"), (nb.path, top)
+    # what reproduced is folded, what did not is open
+    reproduced = page.page.locator("section[data-verdict=reproduced] tr[data-status]").first
+    differing = page.page.locator("section[data-verdict=differs] tr[data-status=different]")
+    assert not reproduced.is_visible() and differing.is_visible()
+    page.page.goto(report.as_uri())
+    identical = page.page.locator("section[data-verdict=differs] tr[data-status=identical]")
+    not_run = page.page.locator("section[data-verdict=failed] tr[data-status=not-run]")
+    assert identical.first.is_visible() and not_run.first.is_visible()
+    page.page.get_by_text("Only differences").click()
+    assert not identical.first.is_visible() and not not_run.first.is_visible()
+    assert differing.is_visible()
+    assert page.page.locator("section[data-verdict=failed] tr[data-status=error]").is_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / "only-differences.png"), full_page=True)
+    page.page.get_by_text("Only differences").click()
+    assert identical.first.is_visible()
+    assert page.errors == []

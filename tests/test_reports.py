@@ -356,3 +356,88 @@ def test_html_report_budget_says_what_it_left_out(monkeypatch):
     page = html.render(CheckResult(RepositoryInfo("r"), [NotebookResult("a", V.DIFFERS, cells=[
         CellResult(0, CellStatus.DIFFERENT, stored_outputs=bogus, rerun_outputs=[])])]))
     assert "image/png output with invalid data (not shown)" in page and "onerror" not in page
+
+
+# --- the environment's header and the report's summary ------------------------
+
+def _study_result() -> CheckResult:
+    """A folder check of a repository: requirements at its root, a Python that is not
+    the one asked for, an import nothing declares nor installs, another installed only
+    as a dependency; one notebook differs, one reproduces."""
+    from nbrepro.model import EnvironmentResult, Lock, Spec
+
+    cells = [CellResult(1, CellStatus.IDENTICAL, execution_count=1),
+             CellResult(2, CellStatus.DIFFERENT, reason="text", detail="'42' -> '43'",
+                        execution_count=24),
+             CellResult(3, CellStatus.NOT_RUN)]
+    return CheckResult(
+        RepositoryInfo("/srv/home/ana/study/notebooks", path="/srv/home/ana/study",
+                       subdir="notebooks"),
+        [NotebookResult("notebooks/01 <b>load</b>.ipynb", V.REPRODUCED, seconds=2.5,
+                        cells=[CellResult(1, CellStatus.IDENTICAL, execution_count=1),
+                               CellResult(2, CellStatus.EQUIVALENT, reason="memory-address",
+                                          execution_count=2)]),
+         NotebookResult("notebooks/02_model.ipynb", V.DIFFERS, seconds=7.25,
+                        reason="1 of 2 cells differ; first: In [24]: '42' -> '43'",
+                        cells=cells)],
+        spec=Spec(files=["requirements.txt", "runtime.txt"], python_version="3.8",
+                  imports=["numpy", "pandas", "seaborn"], undeclared_imports=["numpy", "seaborn"]),
+        lock=Lock(ok=True, resolver="uv", python_version="3.11",
+                  pins={"pandas": "2.0.3", "numpy": "1.24.4"}),
+        environment=EnvironmentResult(ok=True, backend="venv", python_version="3.11.2",
+                                      requested_python="3.8"))
+
+
+def test_every_report_names_the_root_the_pythons_and_the_undeclared_imports():
+    result = _study_result()
+    missing = "imported but not declared and not installed: seaborn"
+    dependency = "installed only as a dependency of another package): numpy"
+    python = "Python: requested 3.8, used 3.11.2 (differs from what the repository asked for)"
+
+    table = " ".join(RENDERERS["table"](result).split())
+    assert "environment from /srv/home/ana/study: requirements.txt, runtime.txt " \
+           "(notebooks of notebooks/ checked)" in table
+    assert python in table and missing in table and dependency in table
+    assert "(read: requirements.txt, runtime.txt)" in table
+
+    page = html.render(result)
+    assert f'<p class="warning environment">{python}</p>' in page
+    assert f'<p class="warning environment">{missing}' in page
+    # a report read elsewhere names the repository's folder, not a path of this disk
+    assert "environment from study: requirements.txt" in page
+    assert "<title>nbrepro: study/notebooks</title>" in page
+    assert "/srv/home" not in page
+
+    text = markdown.render(result)
+    assert f"**Warning:** `{python}`" in text and missing in text
+
+    same = _study_result()
+    same.environment.python_version = "3.8.18"  # type: ignore[union-attr]
+    assert "used 3.8.18\n" in RENDERERS["table"](same).replace("Python: requested 3.8, ", "")
+    assert "(differs" not in RENDERERS["table"](same)
+    declared = _study_result()
+    declared.spec.undeclared_imports = []  # type: ignore[union-attr]
+    assert "imported but not declared" not in html.render(declared)
+
+
+def test_html_summary_links_each_notebook_and_folds_what_reproduced():
+    page = html.render(_study_result())
+    summary = page.split('<table class="summary">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr data-notebook-verdict=\"([^\"]+)\">(.*?)</tr>", summary)
+    assert [verdict for verdict, _ in rows] == ["reproduced", "differs"]
+    first, second = (row for _, row in rows)
+    assert '<a href="#nb-1">notebooks/01 &lt;b&gt;load&lt;/b&gt;.ipynb</a>' in first
+    counts = re.findall(r'data-count="(\w+)">(\d+)<', second)
+    assert counts == [("identical", "1"), ("equivalent", "0"), ("different", "1")]
+    assert "In [24]" in second and "7.2 s" in second
+    # the sections the links lead to; what reproduced is folded, what differs open
+    assert '<section class="notebook" id="nb-1" data-verdict="reproduced">' in page
+    assert '<section class="notebook" id="nb-2" data-verdict="differs">' in page
+    sections = page.split('<section class="notebook"')[1:]
+    assert "<details><summary>2 cells (1 identical)" in sections[0]
+    assert "<details open><summary>3 cells (1 identical)" in sections[1]
+    # cells named as the notebook shows them, with their position
+    assert '<td>In [24] <span class="meta">#2</span></td>' in sections[1]
+    # the "only differences" switch is a checkbox styled by CSS: nothing runs
+    assert '<input type="checkbox" id="only-differences">' in page
+    assert "<script" not in page and "onclick" not in page

@@ -596,3 +596,27 @@ class TestAServerWithoutTheSandbox:
         status, message = await api_error(jp_fetch, "checks", method="POST",
                                           body={"path": "reproduces", "sandbox": True})
         assert status == 400 and "unknown field" in message
+
+
+async def test_a_folder_inside_a_repository_is_checked_with_the_repositorys_root(
+        jp_fetch, project):
+    """Dependencies at the repository's root, notebooks in a subfolder: a check of the
+    subfolder installs what the root declares and checks the subfolder's notebooks."""
+    study = project / "study"
+    shutil.copytree(REPOS / "with-deps", study)
+    (study / "notebooks").mkdir()
+    (study / "six_version.ipynb").rename(study / "notebooks" / "six_version.ipynb")
+    shutil.copy(REPOS / "differs" / "model.ipynb", study / "model.ipynb")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "study"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=study, check=True, capture_output=True)
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": "study/notebooks"})
+    check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    assert check["verdict"] == "reproduced", check
+    assert (check["path"], check["root"]) == ("study/notebooks", "study")
+    assert [nb["path"] for nb in check["notebooks"]] == ["study/notebooks/six_version.ipynb"]
+    assert check["result"]["spec"]["files"] == ["requirements.txt"]
+    assert check["result"]["repository"]["subdir"] == "notebooks"
+    endpoint = await api(jp_fetch, "badge", params={"path": "study/notebooks",
+                                                    "format": "json"})
+    assert endpoint["message"] == "reproduced"

@@ -122,3 +122,61 @@ def test_check_of_a_tag_in_a_subfolder_records_both(origin, run_cli):
                                                              "analysis")
     assert [n["path"] for n in result.json["notebooks"]] == [
         "01_prepare.ipynb", "02_use.ipynb", "extra.ipynb"]
+
+
+@pytest.fixture
+def deps_repo(tmp_path: Path) -> Path:
+    """A git repository as researchers lay them out: dependency files at the root,
+    notebooks in `notebooks/`, one more notebook at the root."""
+    work = tmp_path / "study"
+    shutil.copytree(REPOS / "with-deps", work)
+    (work / "notebooks").mkdir()
+    (work / "six_version.ipynb").rename(work / "notebooks" / "six_version.ipynb")
+    shutil.copy(REPOS / "reproduces" / "analysis.ipynb", work / "overview.ipynb")
+    _git("init", "-q", cwd=work)
+    _git("add", ".", cwd=work)
+    _git("commit", "-qm", "study", cwd=work)
+    return work
+
+
+def test_a_folder_inside_a_repository_is_checked_with_the_repositorys_root(deps_repo):
+    src = open_source(str(deps_repo / "notebooks"))
+    assert src.root == deps_repo  # where requirements.txt is
+    assert src.scope == "notebooks" and src.selected is None
+    assert src.info.path == str(deps_repo) and src.info.subdir == "notebooks"
+    assert src.info.commit == _git("rev-parse", "HEAD", cwd=deps_repo)
+    # deeper folders too, named from the root
+    (deps_repo / "notebooks" / "extra").mkdir()
+    assert open_source(str(deps_repo / "notebooks" / "extra")).scope == "notebooks/extra"
+    # the repository's own root is the whole repository
+    whole = open_source(str(deps_repo))
+    assert (whole.root, whole.scope, whole.info.subdir) == (deps_repo, None, None)
+
+
+def test_a_folders_repository_is_looked_for_no_higher_than_within(deps_repo):
+    folder = deps_repo / "notebooks"
+    src = open_source(str(folder), within=folder)
+    assert (src.root, src.scope) == (folder, None)
+    assert open_source(str(folder), within=deps_repo).root == deps_repo
+
+
+def test_a_folder_outside_any_repository_is_its_own_root(tmp_path):
+    folder = tmp_path / "plain" / "notebooks"
+    shutil.copytree(REPOS / "reproduces", folder)
+    src = open_source(str(folder))
+    assert (src.root, src.scope, src.info.subdir) == (folder, None, None)
+
+
+def test_a_folder_in_a_home_kept_in_git_never_takes_the_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".git").mkdir(parents=True)
+    folder = home / "projects" / "study"
+    shutil.copytree(REPOS / "reproduces", folder)
+    monkeypatch.setenv("HOME", str(home))
+    src = open_source(str(folder))
+    assert (src.root, src.scope) == (folder, None)
+
+
+def test_subdir_keeps_pips_meaning_the_project_is_in_that_folder(deps_repo):
+    src = open_source(str(deps_repo), subdir="notebooks")
+    assert (src.root, src.scope) == (deps_repo / "notebooks", None)

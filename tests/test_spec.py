@@ -126,3 +126,16 @@ def test_a_tool_only_pyproject_is_not_a_project(tmp_path):
 def test_imports_are_recorded_beside_declarations(tmp_path):
     spec = read_spec(files(tmp_path, **{"requirements.txt": "numpy\n"}), ["pandas", "numpy"])
     assert spec.imports == ["numpy", "pandas"]
+
+
+def test_undeclared_imports_leave_out_declared_aliased_and_local_modules(tmp_path):
+    (tmp_path / "requirements.txt").write_text("pandas==2.0\nscikit-learn\nPyYAML\n")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "helpers.py").write_text("X = 1\n")  # the repository's own
+    (tmp_path / "src" / "study").mkdir(parents=True)
+    # a link out of the repository is not walked into (nor a loop)
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    imports = {"pandas", "sklearn", "yaml", "helpers", "study", "seaborn", "IPython", "numpy"}
+    spec = read_spec(tmp_path, imports)
+    assert spec.undeclared_imports == ["numpy", "seaborn"]
+    assert spec.imports == sorted(imports)

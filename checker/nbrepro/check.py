@@ -202,7 +202,8 @@ class NotebookSession:
             sandbox=self.options.sandbox, limits=self.options.limits,
             base_image=self.options.base_image))
         self._chosen = _explicit_python(self.backend, self.options.python)
-        self.src = open_source(str(root))
+        # the notebooks' paths are relative to `root`: it is the project, whatever encloses it
+        self.src = open_source(str(root), within=Path(root))
         self.backend.options.hidden += _hidden_paths(self.src, None)
         self.result = CheckResult(
             repository=self.src.info, nbrepro_version=__version__,
@@ -319,11 +320,14 @@ def _run_stages(
     selection: Selection, chosen: PythonChoice | None, found: list[str],
 ) -> None:
     progress.stage("scan")
+    # A folder inside a repository: its notebooks, named from the repository's root.
+    top, prefix = (src.root / src.scope, f"{src.scope}/") if src.scope else (src.root, "")
     if src.selected is None:
-        for folder in sorted(output_folders(src.root)):
-            progress.warning(f"left out {'/'.join(folder)}/: it holds nbrepro's output marker "
-                             f"({OUTPUT_MARKER}), so its notebooks are copies nbrepro wrote")
-    paths = src.selected if src.selected is not None else find_notebooks(src.root)
+        for folder in sorted(output_folders(top)):
+            progress.warning(f"left out {prefix}{'/'.join(folder)}/: it holds nbrepro's output "
+                             f"marker ({OUTPUT_MARKER}), so its notebooks are copies nbrepro wrote")
+    paths = src.selected if src.selected is not None else \
+        [prefix + p for p in find_notebooks(top)]
     found.extend(p for p in paths if selection.chosen(p))
     scanned = [_scan(src.root, p) for p in found]
     runnable: list[tuple[NotebookInfo, nbformat.NotebookNode]] = []

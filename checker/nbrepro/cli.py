@@ -209,7 +209,7 @@ def cli() -> None:
               help="Judge by nbrepro's defaults only: ignore the repository's own settings "
                    "([tool.nbrepro], nbval sanitize files).")
 @click.option("--within", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="For a single notebook: look for its repository (the enclosing git work "
+              help="For a notebook or a folder: look for its repository (the enclosing git work "
                    "tree) no higher than DIR [default: the filesystem root].")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write stored/ and rerun/ copies of each notebook here.")

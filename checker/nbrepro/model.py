@@ -183,6 +183,8 @@ class Spec(Record):
     post_build: str | None = None
     skipped: list[str] = field(default_factory=list)  # lines not understood, with why
     imports: list[str] = field(default_factory=list)  # top-level imports of all notebooks
+    # imports no dependency file declares (the repository's own modules left out)
+    undeclared_imports: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -255,7 +255,8 @@ class CheckService:
         # counts only when the repository agrees.)
         if "://" not in source:
             named = Path(self.root_dir).resolve() / source  # an absolute source stays
-            if named == real_root or (named.suffix == ".ipynb" and real_root in named.parents):
+            # a folder inside a repository is checked with the repository as its root
+            if named == real_root or real_root in named.parents:
                 return relative_to_root(self.root_dir, named)
         if source.endswith(".ipynb") and len(in_repo) == 1:  # a check of one notebook
             return relative_to_root(self.root_dir, real_root / in_repo[0])

@@ -114,6 +114,8 @@ export interface ICellResult {
   image_diff?: string | null;
   /** For volatile cells: a sanitiser that would make the output stable. */
   suggested_sanitiser?: string | null;
+  /** The stored `In [n]` a user sees in the notebook. */
+  execution_count?: number | null;
 }
 
 /** The result for one notebook. */
@@ -133,6 +135,8 @@ export interface IEnvironment {
   ok?: boolean;
   backend?: string;
   python_version?: string | null;
+  /** The Python version the repository asked for (null: nothing asked). */
+  requested_python?: string | null;
   sandbox?: string;
   network?: boolean;
   cached?: boolean;
@@ -154,13 +158,25 @@ export interface ILock {
   [key: string]: unknown;
 }
 
+/** What the repository declares about its environment (subset the UI shows). */
+export interface ISpec {
+  /** Dependency files read, relative to the repository's root. */
+  files?: string[];
+  /** Imports no dependency file declares. */
+  undeclared_imports?: string[];
+  [key: string]: unknown;
+}
+
 /** The full result of a finished check (the `nbrepro check --json` shape). */
 export interface ICheckResult {
   repository: {
     source: string;
     commit: string | null;
     path?: string | null;
+    /** The folder checked inside the repository, when not its root. */
+    subdir?: string | null;
   };
+  spec?: ISpec | null;
   verdict: Verdict | null;
   summary: Partial<Record<Verdict, number>>;
   environment: IEnvironment | null;

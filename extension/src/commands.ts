@@ -9,6 +9,7 @@
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import {
+  Clipboard,
   Dialog,
   MainAreaWidget,
   Notification,
@@ -22,7 +23,9 @@ import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import {
+  copyIcon,
   filterIcon,
+  historyIcon,
   launchIcon,
   refreshIcon,
   runIcon
@@ -30,11 +33,12 @@ import {
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { type ICheckSummary, NbreproError } from './api';
+import { ComparisonWidget, previousCheck } from './compare';
 import { nbreproIcon } from './icons';
 import type { ChecksModel } from './model';
 import { PANEL_ID } from './panel';
 import { ReportWidget } from './report';
-import { basename } from './verdicts';
+import { badgeMarkdown, basename } from './verdicts';
 
 export namespace CommandIDs {
   export const check = 'nbrepro:check';
@@ -279,6 +283,19 @@ export function registerCommands(ctx: ICommandContext): void {
   });
 }
 
+/** Put `text` on the system clipboard (the Clipboard API, else a copy command). */
+async function copyText(text: string): Promise<void> {
+  if (navigator.clipboard?.writeText) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return;
+    } catch {
+      // not allowed here (an insecure origin): fall back to the copy command
+    }
+  }
+  Clipboard.copyToSystem(text);
+}
+
 function addReportToolbar(
   widget: MainAreaWidget<ReportWidget>,
   ctx: ICommandContext
@@ -324,6 +341,50 @@ function addReportToolbar(
   });
   toolbar.addItem('html-report', html);
 
+  const copyBadge = new ToolbarButton({
+    icon: copyIcon,
+    label: 'Copy badge',
+    tooltip: 'Copy the Markdown of this path\'s badge, linking to the HTML report',
+    onClick: () => {
+      const path = content.detail?.path;
+      if (path === null || path === undefined) {
+        return;
+      }
+      const client = ctx.model.client;
+      const text = badgeMarkdown(client.badgeUrl(path), client.reportUrl(content.checkId));
+      copyText(text)
+        .then(() => Notification.success('Badge Markdown copied', { autoClose: 3000 }))
+        .catch(error => reportError('Could not copy the badge', error));
+    }
+  });
+  copyBadge.addClass('jp-nbrepro-copy-badge');
+  toolbar.addItem('copy-badge', copyBadge);
+
+  const compare = new ToolbarButton({
+    icon: historyIcon,
+    label: 'Compare with previous',
+    tooltip: 'What changed since the previous check of the same notebook or folder',
+    onClick: () => {
+      const detail = content.detail;
+      const previous = detail ? previousCheck(ctx.model.checks, detail) : undefined;
+      if (!detail || !previous) {
+        return;
+      }
+      ctx.model.client
+        .getCheck(previous.id)
+        .then(before =>
+          showDialog({
+            title: `${detail.path || 'Server root'}: check #${before.id} → #${detail.id}`,
+            body: new ComparisonWidget(before, detail),
+            buttons: [Dialog.okButton({ label: 'Close' })]
+          })
+        )
+        .catch(error => reportError(`Could not load check #${previous.id}`, error));
+    }
+  });
+  compare.addClass('jp-nbrepro-compare-button');
+  toolbar.addItem('compare-previous', compare);
+
   const again = new ToolbarButton({
     icon: runIcon,
     label: 'Check again',
@@ -345,9 +406,15 @@ function addReportToolbar(
   const update = (): void => {
     const detail = content.detail;
     html.enabled = detail?.state === 'finished';
+    copyBadge.enabled = detail?.state === 'finished' && detail.path !== null;
+    compare.enabled =
+      detail?.state === 'finished' && previousCheck(ctx.model.checks, detail) !== undefined;
     // Only what lies under the server root can be checked from here.
     again.enabled = detail !== null && detail.path !== null;
   };
   content.loaded.connect(update);
+  // a newer or older check of the same path may appear while the report is open
+  ctx.model.changed.connect(update);
+  widget.disposed.connect(() => ctx.model.changed.disconnect(update));
   update();
 }

@@ -203,3 +203,14 @@ export function describeProgress(check: ICheckSummary): string {
   }
   return parts.join(' · ');
 }
+
+/**
+ * The Markdown of a path's badge linking to a check's HTML report, as a README or
+ * a notebook's Markdown cell embeds it. Brackets and parentheses in the URLs are
+ * escaped so that a path holding them cannot end the link early.
+ */
+export function badgeMarkdown(badgeUrl: string, reportUrl: string): string {
+  const safe = (url: string): string =>
+    url.replace(/[()[\]\s<>]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  return `[![reproducible](${safe(badgeUrl)})](${safe(reportUrl)})`;
+}

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ARTIFACTS, Lab
+from conftest import ARTIFACTS, REPO, Lab
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.timeout(1200)
@@ -375,3 +375,140 @@ def test_file_browser_context_menu(lab: Lab, page: Page) -> None:
         shot(page, f"08-context-menu-{kind}")
         page.keyboard.press("Escape")
         expect(menu_item).to_have_count(0)
+
+
+def toolbar_button(page: Page, check_id: str | None, name: str) -> Locator:
+    """A button of the toolbar of check `check_id`'s report (earlier tests' reports
+    may be open too, restored with the workspace)."""
+    widget = page.locator(".jp-nbrepro-report-widget").filter(
+        has=page.locator(f".jp-nbrepro-report[data-check-id='{check_id}']"))
+    return widget.locator(f".{name} button, button.{name}").first
+
+
+def test_badge_markdown_is_copied_from_a_finished_check(lab: Lab, page: Page) -> None:
+    origin = re.match(r"https?://[^/]+", lab.base_url)
+    assert origin is not None
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin[0])
+    entry = check_from_command(page, lab, NOTEBOOK)
+    wait_settled(entry)
+    check_id = entry.get_attribute("data-check-id")
+    report = open_report(page, entry)
+    expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
+    button = toolbar_button(page, check_id, "jp-nbrepro-copy-badge")
+    expect(button).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    button.click()
+    expect(page.get_by_text("Badge Markdown copied").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    shot(page, "11-badge-markdown-copied")
+
+    text = page.evaluate("navigator.clipboard.readText()")
+    found = re.fullmatch(r"\[!\[reproducible\]\((\S+)\)\]\((\S+)\)", text)
+    assert found, text
+    badge_url, report_url = found.groups()
+    assert report_url.endswith(f"/nbrepro/api/checks/{check_id}/report"), report_url
+    # the badge the Markdown shows is this path's, with the verdict the check found
+    auth = {"Authorization": f"token {lab.token}"}
+    svg = page.request.get(badge_url, headers=auth)
+    assert svg.ok and 'data-verdict="' + EXPECTED_VERDICT + '"' in svg.text(), svg.text()[:300]
+    assert page.request.get(report_url, headers=auth).ok
+
+
+def test_compare_with_the_previous_check_of_the_same_path(lab: Lab, page: Page) -> None:
+    """A notebook checked, its stored output corrected, checked again: the second
+    report compares with the first and names the verdict and the cell that changed."""
+    import json
+
+    folder = lab.root / "compare"
+    folder.mkdir()
+    (folder / NOTEBOOK).write_text((lab.root / NOTEBOOK).read_text())
+    path = f"compare/{NOTEBOOK}"
+    first = check_from_command(page, lab, path)
+    wait_settled(first)
+    expect(first).to_have_attribute("data-verdict", "differs")
+    first_id = first.get_attribute("data-check-id")
+    report = open_report(page, first)
+    expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
+    button = toolbar_button(page, first_id, "jp-nbrepro-compare-button")
+    expect(button).to_be_disabled(timeout=UI_TIMEOUT_MS)  # nothing earlier to compare with
+
+    notebook = json.loads((folder / NOTEBOOK).read_text())
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("data", {}).get("text/plain") == ["46"]:
+                output["data"]["text/plain"] = ["45"]
+    (folder / NOTEBOOK).write_text(json.dumps(notebook))
+    run_command(page, "nbrepro:check", {"path": path})
+    second = page.locator(f"#jp-nbrepro-panel li.jp-nbrepro-check[data-path='{path}']"
+                          ":not([data-check-id='" + str(first_id) + "'])").first
+    expect(second).to_be_visible(timeout=UI_TIMEOUT_MS)
+    wait_settled(second)
+    expect(second).to_have_attribute("data-verdict", "reproduced-equivalent")
+    second_id = second.get_attribute("data-check-id")
+    report = open_report(page, second)
+    expect(report).to_have_attribute("data-state", "finished", timeout=UI_TIMEOUT_MS)
+    button = toolbar_button(page, second_id, "jp-nbrepro-compare-button")
+    expect(button).to_be_enabled(timeout=UI_TIMEOUT_MS)
+    button.click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(f"check #{first_id} → #{second_id}", timeout=UI_TIMEOUT_MS)
+    expect(dialog).to_contain_text(f"1 of 1 notebook(s) changed since check #{first_id}")
+    row = dialog.locator(f"tr[data-path='{NOTEBOOK}']")
+    expect(row).to_have_attribute("data-changed", "true")
+    expect(row.locator("td").nth(1)).to_have_attribute("data-verdict", "differs")
+    expect(row.locator("td").nth(2)).to_have_attribute("data-verdict", "reproduced-equivalent")
+    expect(row.locator("td").nth(3)).to_have_text("In [4]: different → identical")
+    shot(page, "12-compare-with-previous")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+
+
+def test_a_subfolder_checked_from_the_context_menu_uses_the_repositorys_root(
+        lab: Lab, page: Page) -> None:
+    """Dependencies at the repository's root, notebooks in notebooks/: the folder's
+    check from the file browser gives the verdict the whole repository's check gives."""
+    import shutil
+    import subprocess
+
+    study = lab.root / "study"
+    shutil.copytree(REPO / "tests" / "fixtures" / "repos" / "with-deps", study)
+    (study / "notebooks").mkdir()
+    (study / "six_version.ipynb").rename(study / "notebooks" / "six_version.ipynb")
+    (study / "runtime.txt").write_text("python-3.8\n")  # not here: the closest one is used
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "study"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=study, check=True, capture_output=True)
+
+    page.goto(lab.url("lab/tree/study"))
+    listing = page.locator(".jp-DirListing-content")
+    item = listing.locator(".jp-DirListing-item").filter(
+        has=page.locator(".jp-DirListing-itemText", has_text=re.compile(r"^notebooks$")))
+    expect(item).to_be_visible(timeout=60_000)
+    item.click(button="right")
+    page.locator(".lm-Menu-item[data-command='nbrepro:check']").click()
+    folder = page.locator(
+        "#jp-nbrepro-panel li.jp-nbrepro-check[data-path='study/notebooks']").first
+    expect(folder).to_be_visible(timeout=UI_TIMEOUT_MS)
+    wait_settled(folder)
+    expect(folder).to_have_attribute("data-verdict", "reproduced")
+    report = open_report(page, folder)
+    section = report.locator(".jp-nbrepro-notebook[data-path='notebooks/six_version.ipynb']")
+    expect(section).to_have_attribute("data-verdict", "reproduced", timeout=UI_TIMEOUT_MS)
+    # stored and re-run copies are served under the name the panel shows
+    expect(section.locator(".jp-nbrepro-output-column[data-kind='rerun'] "
+                           ".jp-OutputArea-output").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # the header says where the environment came from, and which Python ran
+    meta = report.locator(".jp-nbrepro-report-meta")
+    expect(meta.locator("dd[data-term='dependencies']")).to_have_text(
+        "requirements.txt, runtime.txt (in study/)")
+    python = meta.locator("dd[data-term='python']")
+    expect(python).to_have_text(re.compile(r"^3\.\d+\.\d+ \(requested 3\.8\)$"))
+    expect(python).to_have_class(re.compile(r"\bjp-nbrepro-meta-warning\b"))
+    shot(page, "13-subfolder-of-a-repository")
+
+    whole = check_from_command(page, lab, "study")
+    wait_settled(whole)
+    folder_result = api_get(page, lab, f"checks/{folder.get_attribute('data-check-id')}")
+    whole_result = api_get(page, lab, f"checks/{whole.get_attribute('data-check-id')}")
+    assert folder_result["root"] == whole_result["root"] == "study"
+    verdicts = {nb["path"]: nb["verdict"] for nb in whole_result["notebooks"]}
+    assert {nb["path"]: nb["verdict"] for nb in folder_result["notebooks"]} == verdicts
+    assert folder_result["result"]["spec"]["files"] == ["requirements.txt", "runtime.txt"]

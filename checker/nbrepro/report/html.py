@@ -17,10 +17,11 @@ from typing import Any
 
 import nh3
 
-from nbrepro.model import CellResult, CellStatus, CheckResult, NotebookResult
+from nbrepro.model import CellResult, CellStatus, CheckResult, NotebookResult, Verdict
 
 from . import badge
-from .terminal import notes, summary_line
+from .header import header_lines, repository_title
+from .terminal import cell_column, notes, reason_column, summary_line
 
 # The same policy the server sends as a header: nothing may run, nothing is fetched.
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -64,6 +65,13 @@ pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;font-size:.85em}
 .outputs h4{margin:.1rem 0 .3rem;font-size:.8rem;color:#555;font-weight:600}
 .html-output{overflow:auto;max-height:30rem} .output img{max-width:100%}
 pre.error{color:#8b1a1a} .note{color:#8a6d00;font-size:.85em;font-style:italic}
+table.summary th:nth-child(1){width:16rem} table.summary th:nth-child(2){width:11rem}
+table.summary th:nth-child(3),table.summary th:nth-child(4),table.summary th:nth-child(5)
+{width:5.5rem} table.summary th:nth-child(7){width:5rem} td.num{text-align:right}
+.toggle-row{margin:1rem 0 .2rem;font-size:.9em}
+#only-differences:checked~main tr[data-status=identical],
+#only-differences:checked~main tr[data-status=not-run]{display:none}
+.notebook>details>summary{cursor:pointer;color:#555;font-size:.9em}
 @media (prefers-color-scheme: dark){body{background:#111;color:#e6e6e6}th{background:#222}
 th,td{border-color:#333}.meta,.reason{color:#bbb}pre{background:#1e1e1e}
 .outputs>div{border-color:#333}}
@@ -226,14 +234,52 @@ def _cell_row(cell: CellResult, budget: _Budget | None = None) -> str:
                  f'src="data:image/png;base64,{escape(cell.image_diff)}"></div>')
     text += _cell_outputs(cell, budget or _Budget(REPORT_OUTPUT_BUDGET))
     seconds = f"{cell.execution_seconds:.2f} s" if cell.execution_seconds is not None else ""
-    return (f'<tr data-status="{cell.status.value}"><td>{cell.index}</td>'
+    label = escape(cell.label) + (f' <span class="meta">#{cell.index}</span>'
+                                  if cell.execution_count is not None else "")
+    return (f'<tr data-status="{cell.status.value}"><td>{label}</td>'
             f'<td class="status" style="color:{colour}">{cell.status.value}</td>'
             f'<td class="reason">{text}</td><td>{seconds}</td></tr>')
 
 
-def _notebook(nb: NotebookResult, budget: _Budget) -> str:
+def _anchor(position: int) -> str:
+    """A notebook section's id: by position, as paths from the repository may hold
+    anything."""
+    return f"nb-{position + 1}"
+
+
+_DIFFERENT = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
+
+
+def _summary_table(result: CheckResult) -> str:
+    """One row per notebook: verdict, where to look, cell counts and time, each
+    notebook linking to its section."""
+    rows = []
+    for position, nb in enumerate(result.notebooks):
+        counts = {
+            "identical": sum(c.status is CellStatus.IDENTICAL for c in nb.cells),
+            "equivalent": sum(c.status is CellStatus.EQUIVALENT for c in nb.cells),
+            "different": sum(c.status in _DIFFERENT for c in nb.cells),
+        }
+        cause = nb.reason or ""
+        if nb.verdict is Verdict.FAILED and nb.exception:
+            cause = f"{nb.exception} in {cell_column(nb) or 'a cell'}: {reason_column(nb)}"
+        colour = "#2e7d32" if nb.verdict.ok else "#b26a00" if nb.verdict is Verdict.DIFFERS \
+            else "#c62828" if nb.verdict is not Verdict.NOT_CHECKED else "#6d6d6d"
+        rows.append(
+            f'<tr data-notebook-verdict="{nb.verdict.value}">'
+            f'<td><a href="#{_anchor(position)}">{escape(nb.path)}</a></td>'
+            f'<td class="status" style="color:{colour}">{escape(nb.verdict.value)}</td>'
+            + "".join(f'<td class="num" data-count="{k}">{v}</td>' for k, v in counts.items())
+            + f'<td class="reason">{escape(cause)}</td><td>{nb.seconds:.1f} s</td></tr>')
+    return ('<table class="summary"><thead><tr><th>notebook</th><th>verdict</th>'
+            "<th>identical</th><th>equivalent</th><th>different</th><th>first cause</th>"
+            "<th>time</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _notebook(nb: NotebookResult, budget: _Budget, position: int = 0) -> str:
     decided = ' data-repo-settings="true"' if nb.repo_settings else ""
-    parts = [f'<section data-verdict="{nb.verdict.value}"{decided}><h2>{escape(nb.path)} '
+    parts = [f'<section class="notebook" id="{_anchor(position)}" '
+             f'data-verdict="{nb.verdict.value}"{decided}><h2>{escape(nb.path)} '
              f'{badge.svg(nb.verdict, repo_settings=bool(nb.repo_settings))}</h2>']
     if nb.repo_settings:
         without = (f"nbrepro's defaults give <strong>{nb.verdict_without_repo_settings.value}"
@@ -243,15 +289,19 @@ def _notebook(nb: NotebookResult, budget: _Budget) -> str:
                      + "; ".join(f"<code>{escape(s)}</code>" for s in nb.repo_settings) + "</p>")
     if nb.reason:
         parts.append(f'<p class="meta">{escape(nb.reason)}</p>')
-    if nb.exception:
-        where = f" in cell {nb.failing_cell}" if nb.failing_cell is not None else ""
+    if nb.exception and not (nb.reason and nb.exception in nb.reason):  # said once
+        where = f" in {nb.failing_label}" if nb.failing_label is not None else ""
         parts.append(f'<p class="meta"><code>{escape(nb.exception)}</code>{where}: '
                      f'{escape(nb.message or "")}</p>')
     if nb.cells:
-        parts.append("<table><thead><tr><th>cell</th><th>status</th><th>why</th>"
+        # what reproduced is folded; what did not is open
+        shown = sum(c.status is not CellStatus.IDENTICAL for c in nb.cells)
+        parts.append(f'<details{"" if nb.verdict.ok else " open"}><summary>{len(nb.cells)} '
+                     f"cells ({len(nb.cells) - shown} identical)</summary>"
+                     "<table><thead><tr><th>cell</th><th>status</th><th>why</th>"
                      "<th>time</th></tr></thead><tbody>")
         parts.extend(_cell_row(c, budget) for c in nb.cells)
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></details>")
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -260,7 +310,7 @@ def render(result: CheckResult) -> str:
     repo = result.repository
     env = result.environment
     lock = result.lock
-    head = [f"<h1>nbrepro report: {escape(repo.source)} {badge.svg(result)}</h1>",
+    head = [f"<h1>nbrepro report: {escape(repository_title(result))} {badge.svg(result)}</h1>",
             f'<p class="meta">{escape(summary_line(result))}</p>']
     if result.repo_settings:
         head.append('<p class="meta repo-settings">settings from the repository itself: '
@@ -272,9 +322,9 @@ def render(result: CheckResult) -> str:
         head.append(f'<p class="meta">environment: {escape(env.backend)}, Python '
                     f'{escape(env.python_version or "?")}, sandbox {escape(env.sandbox)}'
                     f'{", network allowed" if env.network else ""}</p>')
-    if result.spec is not None and result.spec.files:
-        head.append('<p class="meta">declared: '
-                    + ", ".join(f"<code>{escape(f)}</code>" for f in result.spec.files) + "</p>")
+    # where the environment came from, Python asked for and used, undeclared imports
+    head.extend(f'<p class="{"warning" if warning else "meta"} environment">{escape(line)}</p>'
+                for line, warning in header_lines(result, full_path=False))
     # Warnings, interruption, kernel packages, volatile cells, hints: as the terminal says.
     head.extend(f'<p class="warning">{escape(line)}</p>' for line in notes(result)
                 if not line.startswith("volatile: "))  # per cell below, with its sanitiser
@@ -289,8 +339,16 @@ def render(result: CheckResult) -> str:
         details.append(f"<details open><summary>build log</summary>"
                        f"<pre>{escape(env.log)}</pre></details>")
     budget = _Budget(REPORT_OUTPUT_BUDGET)
-    body = "\n".join([*head, *details, *(_notebook(nb, budget) for nb in result.notebooks)])
-    title = escape(f"nbrepro: {repo.source}")
+    sections = [_notebook(nb, budget, i) for i, nb in enumerate(result.notebooks)]
+    # A checkbox before <main> hides identical and not-run cells by CSS alone: the
+    # report runs no script.
+    toggle = ('<input type="checkbox" id="only-differences">'
+              '<label class="toggle-row" for="only-differences">Only differences (hide '
+              "identical and not-run cells)</label>") if result.notebooks else ""
+    summary = _summary_table(result) if result.notebooks else ""
+    body = "\n".join([*head, *details, summary, toggle,
+                      "<main>", *sections, "</main>"])
+    title = escape(f"nbrepro: {repository_title(result)}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="referrer" content="no-referrer">'

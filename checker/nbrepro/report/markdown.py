@@ -17,6 +17,7 @@ from html import escape
 from nbrepro.model import CellStatus, CheckResult, NotebookResult
 
 from . import badge
+from .header import header_lines
 from .terminal import summary_line
 
 MAX_BYTES = 1_000_000  # GitHub: "step summary ... up to 1MiB" (1,048,576 bytes); room left
@@ -84,6 +85,9 @@ def render(result: CheckResult, max_bytes: int = MAX_BYTES) -> str:
     if env is not None:
         head += [f"Environment: {env.backend}, Python {env.python_version or '?'}, "
                  f"sandbox {env.sandbox}{', network allowed' if env.network else ''}", ""]
+    # repository text (file and folder names) stays literal: each line is a code span
+    head += [f"{'**Warning:** ' if warning else ''}{code(line, in_table=False)}  "
+             for line, warning in header_lines(result, full_path=False)] + [""]
     notes: list[str] = []
     rows = [_notebook_row(nb) for nb in result.notebooks]
     used = _size(head) + 400  # the notes at the end

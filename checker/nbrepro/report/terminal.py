@@ -149,8 +149,12 @@ def summary_line(result: CheckResult) -> str:
 
 
 def print_report(result: CheckResult, console: Console, strict: bool = False) -> None:
+    from nbrepro.report.header import header_lines
+
     if result.notebooks:
         console.print(table(result))
+    for line, warning in header_lines(result):
+        console.print(plain_text(line, style="bold yellow" if warning else ""), soft_wrap=True)
     for line in notes(result):
         console.print(Text(line))
     for line in repo_settings_lines(result):

@@ -39,6 +39,9 @@ class Source:
     root: Path  # the repository folder (a cached clone for URLs)
     selected: list[str] | None  # notebooks to check (relative); None means all
     info: RepositoryInfo
+    # Only the notebooks under this folder (relative to `root`) are checked: a folder
+    # inside a repository, whose environment is the repository's.
+    scope: str | None = None
 
 
 def is_url(text: str) -> bool:
@@ -96,8 +99,10 @@ def _clean_subdir(subdir: str | None) -> str | None:
 
 
 def open_source(text: str, subdir: str | None = None, within: Path | None = None) -> Source:
-    """The repository `text` names (and its `subdir`). For a single notebook, the
-    repository is the git work tree around it, searched no higher than `within`."""
+    """The repository `text` names (and its `subdir`). For a single notebook or a
+    folder, the repository is the git work tree around it, searched no higher than
+    `within`: a folder inside it is checked with the repository's dependency files,
+    and only its own notebooks (`scope`)."""
     where = parse_source(text, subdir)
     if is_url(text):
         root, commit = clone(where.location, where.ref)
@@ -121,8 +126,14 @@ def open_source(text: str, subdir: str | None = None, within: Path | None = None
                              "move it into a folder of its own")
         root = _project_root(path.parent, within)
         selected: list[str] | None = [path.relative_to(root).as_posix()]
-    elif path.is_dir():
+    elif path.is_dir() and where.subdir:  # pip's sense: the project is in that folder
         root, selected = _subfolder(path, where.subdir, text), None
+    elif path.is_dir():
+        root, selected = _project_root(path, within), None
+        if root != path:
+            scope = path.relative_to(root).as_posix()
+            return Source(root, None, RepositoryInfo(source=text, commit=git_commit(root),
+                                                     path=str(root), subdir=scope), scope)
     else:
         raise InputError(f"not a notebook or a directory: {text}")
     return Source(root, selected, RepositoryInfo(source=text, commit=git_commit(root),
@@ -142,7 +153,8 @@ def _subfolder(root: Path, subdir: str | None, what: str) -> Path:
 
 
 def _project_root(folder: Path, within: Path | None = None) -> Path:
-    """For a single notebook: the enclosing git work tree, else its own folder.
+    """For a notebook's folder or a checked folder: the enclosing git work tree, else
+    the folder itself.
 
     The search stops at `within` (the Jupyter server's root; the filesystem root for
     the command line) and never takes a folder that holds the user's home: a home

@@ -11,6 +11,7 @@ repository), and a Python version is kept only when it is a version number.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -415,7 +416,46 @@ def read_spec(root: Path, imports: Iterable[str] = ()) -> Spec:
                 # A project is installed from the root even when declared in binder/.
                 spec.local_project = "."
     spec.requirements = _dedupe(spec.requirements)
+    names = {requirement_name(r.spec) for r in spec.requirements}
+    local = _local_modules(root) if spec.imports else set()
+    spec.undeclared_imports = [m for m in spec.imports if m not in local
+                               and m not in KERNEL_IMPORTS and not names & import_packages(m)]
     return spec
+
+
+# Import names whose package is named otherwise (the common ones), and what the
+# kernel nbrepro adds always provides.
+_PACKAGES_OF_IMPORT = {
+    "sklearn": {"scikit-learn"}, "skimage": {"scikit-image"}, "PIL": {"pillow"},
+    "cv2": {"opencv-python", "opencv-python-headless", "opencv-contrib-python",
+            "opencv-contrib-python-headless"},
+    "yaml": {"pyyaml"}, "bs4": {"beautifulsoup4"}, "dateutil": {"python-dateutil"},
+    "mpl_toolkits": {"matplotlib"}, "Bio": {"biopython"}, "Crypto": {"pycryptodome"},
+    "dotenv": {"python-dotenv"}, "jwt": {"pyjwt"}, "attr": {"attrs"},
+    "google": {"protobuf", "google-cloud-storage", "google-api-python-client"},
+    "OpenSSL": {"pyopenssl"}, "serial": {"pyserial"}, "magic": {"python-magic"},
+    "docx": {"python-docx"}, "pptx": {"python-pptx"}, "osgeo": {"gdal"},
+    "umap": {"umap-learn"}, "tables": {"tables"}, "git": {"gitpython"},
+    "torchvision": {"torchvision"}, "keras": {"keras", "tensorflow"},
+}
+KERNEL_IMPORTS = frozenset({"IPython", "ipykernel", "ipywidgets", "traitlets", "jupyter_client"})
+
+
+def import_packages(module: str) -> set[str]:
+    """The package names (canonical) that may provide the top-level `module`."""
+    return {canonicalize_name(module), *_PACKAGES_OF_IMPORT.get(module, set())}
+
+
+def _local_modules(root: Path) -> set[str]:
+    """Names the repository's own files provide: `name.py` and folders anywhere in it."""
+    from nbrepro.stages.scan import SKIP_DIRS
+
+    names: set[str] = set()
+    for _folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        names.update(dirs)
+        names.update(f[:-3] for f in files if f.endswith(".py"))
+    return names
 
 
 def _dedupe(reqs: list[Requirement]) -> list[Requirement]:

@@ -144,7 +144,8 @@ export class ReportHeader extends Widget {
     this._error.textContent = detail.error ?? '';
 
     // Metadata.
-    const entries: [string, string][] = [['Check', `#${detail.id}`]];
+    // [term, text, warning]: a warning is marked for the eye and for tests
+    const entries: [string, string, boolean?][] = [['Check', `#${detail.id}`]];
     if (result?.repository?.commit) {
       entries.push(['Commit', result.repository.commit.slice(0, 12)]);
     }
@@ -160,8 +161,16 @@ export class ReportHeader extends Widget {
     const env = result?.environment ?? null;
     const lock = result?.lock ?? null;
     if (env) {
-      if (env.python_version) {
-        entries.push(['Python', env.python_version]);
+      if (env.python_version || env.requested_python) {
+        const used = env.python_version ?? 'none';
+        const asked = env.requested_python ?? null;
+        const differs =
+          asked !== null &&
+          env.python_version !== undefined &&
+          env.python_version !== null &&
+          !`${env.python_version}.`.startsWith(`${asked}.`);
+        const text = asked === null ? `${used} (none requested)` : `${used} (requested ${asked})`;
+        entries.push(['Python', text, differs]);
       }
       if (env.backend) {
         const parts = [env.backend];
@@ -179,6 +188,15 @@ export class ReportHeader extends Widget {
         entries.push(['Environment', parts.join(', ')]);
       }
     }
+    const spec = result?.spec ?? null;
+    if (spec) {
+      // where the environment came from: the repository's root and its files
+      const files = spec.files?.length ? spec.files.join(', ') : 'no dependency files';
+      entries.push(['Dependencies', detail.root ? `${files} (in ${detail.root}/)` : files]);
+      if (spec.undeclared_imports?.length) {
+        entries.push(['Not declared', spec.undeclared_imports.join(', '), true]);
+      }
+    }
     const failed = env?.failed_requirement ?? lock?.failed_requirement;
     if (failed) {
       entries.push(['Failed requirement', failed]);
@@ -187,11 +205,15 @@ export class ReportHeader extends Widget {
       entries.push(['nbrepro', result.nbrepro_version]);
     }
     this._meta.replaceChildren(
-      ...entries.flatMap(([key, value]) => {
+      ...entries.flatMap(([key, value, warning]) => {
         const dt = document.createElement('dt');
         dt.textContent = key;
         const dd = document.createElement('dd');
         dd.textContent = value;
+        dd.dataset.term = key.toLowerCase().replace(/\s+/g, '-');
+        if (warning) {
+          dd.classList.add('jp-nbrepro-meta-warning');
+        }
         return [dt, dd];
       })
     );

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nbrepro.model import CellStatus, CheckResult, NotebookResult, Verdict
+from nbrepro.model import STORED_COUNT, CellStatus, CheckResult, NotebookResult, Verdict
 from nbrepro.plaintext import plain
 
 VERDICT_STYLE = {
@@ -120,6 +120,17 @@ def notes(result: CheckResult) -> list[str]:
                     line += f"; suggested sanitiser:\n    {sanitiser}"
                 lines.append(line)
     for nb in result.notebooks:
+        if nb.parameters is not None:
+            lines.append(f"parameters: {nb.path}: {nb.parameters.describe()}")
+        if len(nb.attempts) > 1:
+            tried = "; ".join(f"{a.order}: {a.verdict.value}" for a in nb.attempts)
+            kept = ("reproduces only in stored execution-count order"
+                    if nb.execution_order == STORED_COUNT else "reproduces in neither order")
+            lines.append(f"execution order: {nb.path}: its stored execution counts are out of "
+                         f"order; ran {tried}: {kept}")
+    for nb in result.notebooks:
+        if len(nb.attempts) > 1:
+            continue  # both orders were tried and said so above
         if nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
                 and nb.verdict in (Verdict.FAILED, Verdict.DIFFERS):
             lines.append(f"hint: {nb.path}: its stored execution counts are out of order "

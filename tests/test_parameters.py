@@ -16,7 +16,7 @@ import pytest
 
 from nbrepro.check import CheckOptions, check, stored_count_order
 from nbrepro.errors import InputError
-from nbrepro.model import CheckResult
+from nbrepro.model import CheckResult, CheckState
 from nbrepro.report import html, markdown
 from nbrepro.report.terminal import notes
 from nbrepro.stages.parameters import (
@@ -200,10 +200,10 @@ def test_parameters_survive_the_database_and_every_report(recorded, tmp_path):
     check_id = store.create_check("papermill", {})
     for nb in recorded.notebooks:
         store.record_notebook(check_id, nb)
-    from nbrepro.model import CheckState
-
     store.finish_check(check_id, CheckState.FINISHED, recorded)
-    again = CheckResult.from_dict(json.loads(json.dumps(recorded.to_dict())))
+    stored = store.get_result(check_id)
+    assert stored is not None
+    again = CheckResult.from_dict(json.loads(json.dumps(stored.to_dict())))
     assert _notebook(again, "report.ipynb").parameters == _notebook(recorded,
                                                                     "report.ipynb").parameters
     page = html.render(again)

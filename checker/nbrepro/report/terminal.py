@@ -122,20 +122,18 @@ def notes(result: CheckResult) -> list[str]:
     for nb in result.notebooks:
         if nb.parameters is not None:
             lines.append(f"parameters: {nb.path}: {nb.parameters.describe()}")
-        if len(nb.attempts) > 1:
-            tried = "; ".join(f"{a.order}: {a.verdict.value}" for a in nb.attempts)
-            kept = ("reproduces only in stored execution-count order"
-                    if nb.execution_order == STORED_COUNT else "reproduces in neither order")
-            lines.append(f"execution order: {nb.path}: its stored execution counts are out of "
-                         f"order; ran {tried}: {kept}")
     for nb in result.notebooks:
-        if len(nb.attempts) > 1:
-            continue  # both orders were tried and said so above
-        if nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
+        tried = "; ".join(f"{a.order}: {a.verdict.value}" for a in nb.attempts)
+        if len(nb.attempts) > 1 and nb.execution_order == STORED_COUNT:
+            lines.append(f"execution order: {nb.path}: its stored execution counts are out of "
+                         f"order; ran {tried}: reproduces only in stored execution-count "
+                         "order")
+        elif nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
                 and nb.verdict in (Verdict.FAILED, Verdict.DIFFERS):
+            both = (f"; ran {tried}: reproduces in neither order" if len(nb.attempts) > 1
+                    else ", which may explain this")
             lines.append(f"hint: {nb.path}: its stored execution counts are out of order "
-                         "(it was not run top to bottom before it was saved), which may "
-                         "explain this")
+                         f"(it was not run top to bottom before it was saved){both}")
     return [plain(line) for line in lines]
 
 

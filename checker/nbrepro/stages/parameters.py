@@ -16,11 +16,13 @@ notebook whose recorded parameters are not usable is a result saying why.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import keyword
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,8 +212,9 @@ def _inject(nb: nbformat.NotebookNode, values: dict[str, Any]) -> nbformat.Noteb
     work.metadata["papermill"] = dict(meta) if isinstance(meta, Mapping) else {}
     injected_before = tagged(work, INJECTED_TAG)
     params_at = tagged(work, PARAMETERS_TAG)
-    out = parameterize_notebook(work, copy.deepcopy(values), kernel_name="python3",
-                                language="python")
+    with _quiet_papermill():
+        out = parameterize_notebook(work, copy.deepcopy(values), kernel_name="python3",
+                                    language="python")
     # A new cell moves the cells after it down by one; a regenerated one moves none.
     position = None if injected_before is not None else (
         params_at + 1 if params_at is not None else 0)
@@ -219,6 +222,19 @@ def _inject(nb: nbformat.NotebookNode, values: dict[str, Any]) -> nbformat.Noteb
         moved = index + 1 if position is not None and index >= position else index
         out.cells[moved].metadata.pop("tags", None)
     return out
+
+
+@contextlib.contextmanager
+def _quiet_papermill() -> Iterator[None]:
+    """papermill logs a warning for a notebook without a `parameters` cell; nbrepro's
+    results say how the notebook was parameterised, so its log says nothing."""
+    log = logging.getLogger("papermill")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _defaults(nb: nbformat.NotebookNode, params_at: int | None) -> dict[str, str]:

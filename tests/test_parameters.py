@@ -95,6 +95,10 @@ def _with_papermill_parameters(parameters: object) -> nbformat.NotebookNode:
     ({f"p{i}": i for i in range(500)}, "500 parameters"),
     ({"huge": 10 ** 400}, "more than 100 digits"),
     ({"obj": {1: "a"}}, "not a string"),
+    ({"ratio": float("nan")}, "not a finite number"),  # json.loads reads NaN
+    ({"big": [float("inf")]}, "not a finite number"),
+    ({"text": "\ud800"}, "not valid Unicode"),  # a lone surrogate
+    ({"nested": {"\udcff": 1}}, "not valid Unicode"),
 ])
 def test_crafted_papermill_metadata_is_refused_with_a_reason(parameters, message):
     with pytest.raises(ParameterProblem, match=message):
@@ -145,6 +149,8 @@ def test_parameter_files_are_read_safely(tmp_path):
         user_parameters([], [tmp_path / "missing.yaml"])
     with pytest.raises(InputError, match="is not a Python name"):
         user_parameters([("not a name", "1")], [])
+    with pytest.raises(InputError, match="not a finite number"):
+        user_parameters([("x", "nan")], [])
 
 
 def test_stored_count_order_places_an_inserted_parameters_cell_after_its_cell():

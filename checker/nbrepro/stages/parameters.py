@@ -22,6 +22,7 @@ import dataclasses
 import json
 import keyword
 import logging
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,14 +86,19 @@ def check_parameters(values: object, what: str) -> dict[str, Any]:
 def _check_value(value: object, where: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise ParameterProblem(f"{where}: nested deeper than {MAX_DEPTH}")
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _check_text(value, where)
         return
     if isinstance(value, int):
         if abs(value) >= 10 ** MAX_INT_DIGITS:
             raise ParameterProblem(f"{where}: an integer of more than {MAX_INT_DIGITS} digits")
         return
     if isinstance(value, float):
-        return  # nan and the infinities are written as float('nan') and so on
+        if not math.isfinite(value):  # strict JSON (results, PostgreSQL) has no NaN
+            raise ParameterProblem(f"{where}: {value} is not a finite number")
+        return
     if isinstance(value, list):
         for item in value:
             _check_value(item, where, depth + 1)
@@ -101,9 +107,17 @@ def _check_value(value: object, where: str, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ParameterProblem(f"{where}: a mapping key that is not a string")
+            _check_text(key, where)
             _check_value(item, where, depth + 1)
         return
     raise ParameterProblem(f"{where}: a {type(value).__name__} is not a parameter value")
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON allows and UTF-8 does not
+        raise ParameterProblem(f"{where}: text that is not valid Unicode") from None
 
 
 def _short(value: object) -> str:

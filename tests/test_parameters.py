@@ -17,7 +17,7 @@ import pytest
 from nbrepro.check import CheckOptions, check, stored_count_order
 from nbrepro.errors import InputError
 from nbrepro.model import CheckResult, CheckState
-from nbrepro.report import html, markdown
+from nbrepro.report import badge, html, markdown
 from nbrepro.report.terminal import notes
 from nbrepro.stages.parameters import (
     INJECTED_TAG,
@@ -216,6 +216,7 @@ def test_parameters_survive_the_database_and_every_report(recorded, tmp_path):
     assert "ran with the parameters papermill recorded" in page
     assert "ran with the defaults of its parameters cell" in page
     assert "defaults.ipynb" in markdown.render(again)
+    assert badge.grade(again).message == "reproduced"  # the recorded parameters: no note
 
 
 @pytest.mark.slow
@@ -257,6 +258,9 @@ def test_overridden_parameters_are_an_exploratory_run_that_differs_as_expected(r
     assert "'40' -> '50'" in defaults["cells"][1]["detail"]
     assert "exploratory run" in defaults["reason"]
     assert "parameters: report.ipynb: exploratory run" in result.stdout
+    # its badge is no evidence about the stored outputs, and says so
+    assert badge.grade(CheckResult.from_dict(result.json)).message == (
+        "differs in 3 of 6 cells (exploratory run)")
 
 
 @pytest.mark.slow

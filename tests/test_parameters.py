@@ -291,3 +291,15 @@ def test_bad_parameters_from_the_user_are_exit_2_in_one_line(repo, run_cli, tmp_
         assert result.code == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1
         assert result.stderr.startswith("nbrepro: error: ")
+
+
+@pytest.mark.slow
+def test_parameters_for_a_notebook_without_any_are_a_warning_not_a_change(repo, run_cli):
+    result = run_cli("check", str(repo("reproduces")), "-p", "n", "5")
+    assert result.code == 0, result.stdout
+    nb = result.notebook("analysis.ipynb")
+    assert (nb["verdict"], nb["parameters"]) == ("reproduced", None)
+    warning = ("analysis.ipynb: no parameters cell and no papermill metadata: -p/-f do not "
+               "apply to it")
+    assert warning in result.json["warnings"]
+    assert warning in result.stderr

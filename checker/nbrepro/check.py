@@ -18,10 +18,11 @@ import copy
 import shutil
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -34,18 +35,30 @@ from nbrepro.isolation.base import Backend, BackendOptions, BuildRequest
 from nbrepro.isolation.confine import ResourceLimits
 from nbrepro.isolation.tools import PythonChoice, available_pythons
 from nbrepro.model import (
+    STORED_COUNT,
+    TOP_DOWN,
+    CellStatus,
     CheckResult,
     CheckState,
     EnvironmentResult,
     Lock,
     NotebookInfo,
     NotebookResult,
+    RunAttempt,
     Spec,
+    Verdict,
     cell_label,
 )
 from nbrepro.progress import Progress
 from nbrepro.selection import OUTPUT_MARKER, Selection
 from nbrepro.stages.execute import ExecutionOptions, NotebookRun, run_notebook
+from nbrepro.stages.parameters import (
+    PAPERMILL_REASON,
+    Parameterised,
+    ParameterProblem,
+    parameterise,
+    without_inserted,
+)
 from nbrepro.stages.resolve import check_resolver, resolve, short_message
 from nbrepro.stages.scan import find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
@@ -76,6 +89,8 @@ class CheckOptions:
     keyword: str | None = None  # a pytest-style `-k` expression over notebook paths
     subdir: str | None = None  # check only this folder of the repository
     strict_config: bool = False  # a problem in `[tool.nbrepro]` is an error, not a warning
+    # Parameters the user set (-p, -f) for an exploratory run of parameterised notebooks.
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 class StoreProgress(Progress):
@@ -431,31 +446,125 @@ def _check_notebook(
     environment: EnvironmentResult, backend: Backend, options: CheckOptions,
     config: repoconfig.RepoConfig, progress: Progress,
 ) -> NotebookResult:
-    """Run one notebook (twice with --twice) and judge it."""
+    """Run one notebook (twice with --twice) and judge it. A notebook whose stored
+    execution counts are not top-down that does not reproduce top-down is run again
+    in stored-count order."""
+    try:
+        prepared = parameterise(nb, options.parameters)
+    except ParameterProblem as exc:
+        return not_checked(info, f"cannot run it with the parameters papermill recorded: {exc}")
+    stored = prepared.compare_with if prepared is not None else nb
     # nbval's execution markers become the tags nbclient knows (skip, raises).
-    to_run = nbformat.from_dict(apply_execution_tags(copy.deepcopy(nb)))
+    to_run = nbformat.from_dict(apply_execution_tags(copy.deepcopy(
+        prepared.to_run if prepared is not None else nb)))
+    inserted = prepared.inserted if prepared is not None else None
+    if prepared is None and options.parameters:
+        progress.warning(f"{info.path}: no parameters cell and no papermill metadata: "
+                         "-p/-f do not apply to it")
 
     def on_cell(index: int, done: int, total: int) -> None:
         progress.cell_done(info.path, index, done, total)
 
-    runs = [
-        run_notebook(to_run, (where / info.path).parent, where, environment, backend,
-                     options.execution, network=options.network, on_cell=on_cell)
-        for where in scratches
-    ]
-    progress.stage("compare")
-    outcome = _judge(info, nb, runs, scratches, config.options_for(info.path))
-    applied = config.described_for(info.path)
-    if applied:
-        # The repository's settings can decide its own verdict: judge again by
-        # nbrepro's defaults and say so when they did.
-        plain = _judge(info, nb, runs, scratches, CompareOptions())
-        if plain.verdict is not outcome.verdict:
-            outcome.repo_settings = applied
-            outcome.verdict_without_repo_settings = plain.verdict
+    def attempt(order: list[int] | None) -> tuple[NotebookResult, list[NotebookRun]]:
+        runs = [
+            run_notebook(to_run, (where / info.path).parent, where, environment, backend,
+                         options.execution, network=options.network, on_cell=on_cell,
+                         order=order)
+            for where in scratches
+        ]
+        # The comparer sees the run as the stored notebook's cells: a cell inserted to
+        # carry the parameters is taken out again.
+        judged = [without_inserted(run, inserted) if inserted is not None else run
+                  for run in runs]
+        progress.stage("compare")
+        outcome = _judge(info, stored, judged, scratches, config.options_for(info.path))
+        applied = config.described_for(info.path)
+        if applied:
+            # The repository's settings can decide its own verdict: judge again by
+            # nbrepro's defaults and say so when they did.
+            plain = _judge(info, stored, judged, scratches, CompareOptions())
+            if plain.verdict is not outcome.verdict:
+                outcome.repo_settings = applied
+                outcome.verdict_without_repo_settings = plain.verdict
+        return outcome, runs
+
+    outcome, runs = attempt(None)
+    if not info.top_down:
+        outcome, runs = _other_order(outcome, runs, stored, inserted, attempt, progress)
+    if prepared is not None:
+        _record_parameters(outcome, prepared)
     if options.output_dir is not None:
         _write_notebooks(options.output_dir, info.path, nb, runs[0].executed)
     return outcome
+
+
+# One run of a notebook in the cell order given (None: top-down), judged.
+_Attempt = Callable[[list[int] | None], tuple[NotebookResult, list[NotebookRun]]]
+# Verdicts after which a notebook whose counts are out of order is run again in
+# stored-count order (not after a time-out: that would spend the budget twice).
+_RETRIED = (Verdict.FAILED, Verdict.DIFFERS, Verdict.KERNEL_DIED)
+
+
+def _other_order(
+    first: NotebookResult, first_runs: list[NotebookRun], stored: nbformat.NotebookNode,
+    inserted: int | None, attempt: _Attempt, progress: Progress,
+) -> tuple[NotebookResult, list[NotebookRun]]:
+    """Top-down did not reproduce a notebook last run out of order: run it in the order
+    of its stored execution counts (as the published study's pipeline did), keep the
+    verdict of the order that reproduces (top-down when neither does), record both."""
+    first.attempts = [RunAttempt(TOP_DOWN, first.verdict, first.reason, first.seconds)]
+    if first.verdict not in _RETRIED:
+        return first, first_runs
+    progress.stage("execute", "again, in stored execution-count order")
+    second, second_runs = attempt(stored_count_order(stored, inserted))
+    attempts = [*first.attempts,
+                RunAttempt(STORED_COUNT, second.verdict, second.reason, second.seconds)]
+    if second.verdict.ok:
+        second.execution_order, second.attempts = STORED_COUNT, attempts
+        top_down = f"{first.verdict.value}: {first.reason}".rstrip(": ")
+        second.reason = (f"reproduces only in stored execution-count order (the order its "
+                         f"cells were last run in), not top-down ({top_down})"
+                         + (f"; {second.reason}" if second.reason else ""))
+        return second, second_runs
+    first.attempts = attempts
+    other = f"{second.verdict.value}: {second.reason}".rstrip(": ")
+    first.reason = f"{first.reason}; in stored execution-count order too: {other}"
+    return first, first_runs
+
+
+def stored_count_order(stored: nbformat.NotebookNode, inserted: int | None = None) -> list[int]:
+    """The code cells that have a stored execution count, in the order of their counts
+    (cells never run before the notebook was saved are not run). Indices are those of
+    the notebook that runs: with a cell `inserted` for the parameters, that cell runs
+    right after the parameters cell (first, when that one has no count)."""
+    counted = sorted(
+        (count, index) for index, cell in enumerate(stored.cells)
+        if cell.cell_type == "code"
+        and isinstance(count := cell.get("execution_count"), int) and not isinstance(count, bool)
+    )
+    order = [index for _, index in counted]
+    if inserted is None:
+        return order
+    shifted = [index + 1 if index >= inserted else index for index in order]
+    before = inserted - 1
+    at = shifted.index(before) + 1 if before in shifted else 0
+    return [*shifted[:at], inserted, *shifted[at:]]
+
+
+def _record_parameters(outcome: NotebookResult, prepared: Parameterised) -> None:
+    """The parameters a notebook ran with, in its result; its injected cell named; an
+    exploratory run said to be one."""
+    record = outcome.parameters = prepared.record
+    for cell in outcome.cells:
+        if cell.index == record.injected_cell and cell.status is CellStatus.IDENTICAL:
+            cell.reason = PAPERMILL_REASON
+            cell.detail = ("papermill's injected-parameters cell, regenerated from "
+                           "metadata.papermill.parameters")
+    if record.exploratory:
+        expected = (": differences from the stored outputs are expected, not a "
+                    "reproducibility failure" if outcome.verdict is Verdict.DIFFERS else "")
+        head = record.describe() + expected
+        outcome.reason = f"{head}; {outcome.reason}" if outcome.reason else head
 
 
 def _judge(info: NotebookInfo, nb: nbformat.NotebookNode, runs: list[NotebookRun],
@@ -572,6 +681,7 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "ignore_repo_config": options.ignore_repo_config,
         "exclude": list(options.exclude), "keyword": options.keyword,
         "subdir": options.subdir, "strict_config": options.strict_config,
+        "parameters": dict(options.parameters),
     }
 
 

@@ -227,6 +227,14 @@ def cli() -> None:
 @click.option("--strict-config", is_flag=True,
               help="A problem in the repository's [tool.nbrepro] is an error (exit 2), "
                    "not a warning.")
+@click.option("-p", "--parameter", "parameter_pairs", nargs=2, multiple=True,
+              metavar="NAME VALUE",
+              help="Run parameterised notebooks with this parameter (as papermill's -p: "
+                   "True, False, None, numbers, else text): an exploratory run, recorded "
+                   "as such. Repeatable.")
+@click.option("-f", "--parameters-file", "parameter_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Parameters from a YAML file (a mapping); -p wins. Repeatable.")
 @click.option("--check-id", type=int, hidden=True,
               help="Continue a check already queued in the database (used by the server).")
 def check(source: str, json_path: str | None, html_path: str | None, db_url: str | None,
@@ -237,7 +245,8 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           network: bool, base_image: str | None, memory: str, cpus: float,
           ignore_repo_config: bool, within: Path | None,
           exclude: tuple[str, ...], keyword: str | None, subdir: str | None, strict: bool,
-          strict_config: bool) -> None:
+          strict_config: bool, parameter_pairs: tuple[tuple[str, str], ...] = (),
+          parameter_files: tuple[Path, ...] = ()) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs.
 
     PATH_OR_GIT_URL: a folder, one notebook, or a git URL; URL@REF picks a branch,
@@ -254,6 +263,9 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
         _output_dir(output_dir)
     if keyword is not None:
         keyword_matcher(keyword)
+    from nbrepro.stages.parameters import user_parameters
+
+    parameters = user_parameters(list(parameter_pairs), list(parameter_files))
     options = _check_options(
         cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, resolver=resolver,
         backend=backend, no_sandbox=no_sandbox, network=network, base_image=base_image,
@@ -264,6 +276,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     options.within = within.expanduser().resolve() if within is not None else None
     options.exclude, options.keyword = list(exclude), keyword
     options.subdir, options.strict_config = subdir, strict_config
+    options.parameters = parameters
     from nbrepro.check import check as run_check
     from nbrepro.report.terminal import print_report
     from nbrepro.store import Store

@@ -261,6 +261,63 @@ def cell_label(index: int, execution_count: int | None) -> str:
 
 
 @dataclass
+class ParameterRun(Record):
+    """How a parameterised notebook was run: papermill's recorded parameters, or the
+    defaults of its `parameters` cell, and what the user overrode (`-p`, `-f`)."""
+
+    # "papermill": `metadata.papermill.parameters` were injected again, as papermill
+    # injected them; "defaults": a `parameters` cell without papermill metadata.
+    origin: str
+    values: dict[str, Any] = field(default_factory=dict)  # what the run was given
+    overridden: list[str] = field(default_factory=list)  # names the user set (-p, -f)
+    recorded: dict[str, Any] = field(default_factory=dict)  # what papermill had recorded
+    defaults: dict[str, str] = field(default_factory=dict)  # the parameters cell: name -> text
+    injected_cell: int | None = None  # the stored `injected-parameters` cell (index)
+
+    @property
+    def exploratory(self) -> bool:
+        """Run with parameters the stored outputs were not made with."""
+        return bool(self.overridden)
+
+    def describe(self) -> str:
+        """One line on the parameters the notebook ran with, for the reports."""
+        shown = ", ".join(f"{name}={_short(value)}" for name, value in self.values.items())
+        if self.exploratory:
+            changed = ", ".join(f"{name}={_short(self.values.get(name))}"
+                                for name in self.overridden)
+            recorded = ", ".join(f"{name}={_short(self.recorded[name])}"
+                                 for name in self.overridden if name in self.recorded)
+            was = f"; the stored outputs were made with {recorded}" if recorded else ""
+            return f"exploratory run with parameters set by -p/-f ({changed}{was})"
+        if self.origin == "papermill":
+            return (f"ran with the parameters papermill recorded ({shown})" if shown
+                    else "a papermill notebook, run without parameters as papermill ran it")
+        defaults = ", ".join(f"{n}={v}" for n, v in self.defaults.items())
+        return f"ran with the defaults of its parameters cell ({defaults or 'none found'})"
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# The orders a notebook's cells can be run in: top to bottom, or the order of their
+# stored execution counts (the order they were last run in before the notebook was saved).
+TOP_DOWN = "top-down"
+STORED_COUNT = "stored-count"
+
+
+@dataclass
+class RunAttempt(Record):
+    """One run of a notebook in one cell order, and its verdict."""
+
+    order: str  # TOP_DOWN or STORED_COUNT
+    verdict: Verdict
+    reason: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
 class NotebookResult(Record):
     path: str
     verdict: Verdict
@@ -278,6 +335,10 @@ class NotebookResult(Record):
     # A deliberate or harmless skip (`skip = true`, no stored outputs, no code): the
     # verdict is `not-checked`, but like a skipped test it does not fail the run.
     skipped: bool = False
+    parameters: ParameterRun | None = None  # for a parameterised notebook
+    execution_order: str = TOP_DOWN  # the cell order of the run this verdict is from
+    # Every run when the stored execution counts were not top-down (top-down first).
+    attempts: list[RunAttempt] = field(default_factory=list)
 
     @property
     def failing_label(self) -> str | None:
@@ -295,6 +356,9 @@ class NotebookResult(Record):
         result.cells = [CellResult.from_dict(c) for c in data.get("cells", [])]
         if data.get("info") is not None:
             result.info = NotebookInfo.from_dict(data["info"])
+        if data.get("parameters") is not None:
+            result.parameters = ParameterRun.from_dict(data["parameters"])
+        result.attempts = [RunAttempt.from_dict(a) for a in data.get("attempts") or []]
         return result
 
 
@@ -400,4 +464,5 @@ def _spec_from_dict(data: dict[str, Any] | None) -> Spec | None:
 _FIELD_TYPES: dict[str, dict[str, Any]] = {
     "CellResult": {"status": CellStatus},
     "NotebookResult": {"verdict": Verdict, "verdict_without_repo_settings": Verdict},
+    "RunAttempt": {"verdict": Verdict},
 }

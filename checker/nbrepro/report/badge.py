@@ -15,7 +15,8 @@ Text is measured with a width table of a real font (DejaVu Sans at 11 px, made b
 
 A verdict the repository's own settings decided (`[tool.nbrepro]`, sanitize files)
 says so on the badge: a repository cannot earn a plain green badge by telling
-nbrepro to ignore every difference.
+nbrepro to ignore every difference. Nor can a check run with parameters the user
+set (`-p`, `-f`): its badge says `(exploratory run)`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class Badge:
 
 
 REPO_SETTINGS_NOTE = "by its own settings"
+# A check run with parameters the user set (-p, -f) is no evidence about the stored
+# outputs: its badge says so, whatever its verdict.
+EXPLORATORY_NOTE = "(exploratory run)"
 
 
 def grade(subject: CheckResult | Verdict | None, repo_settings: bool = False) -> Badge:
@@ -76,6 +80,10 @@ def grade(subject: CheckResult | Verdict | None, repo_settings: bool = False) ->
         repo_settings = repo_settings or subject.decided_by_repo_settings
     if repo_settings and subject is not None:
         badge = Badge(badge.label, f"{badge.message} {REPO_SETTINGS_NOTE}", badge.colour,
+                      badge.verdict)
+    if isinstance(subject, CheckResult) and any(
+            nb.parameters is not None and nb.parameters.exploratory for nb in subject.notebooks):
+        badge = Badge(badge.label, f"{badge.message} {EXPLORATORY_NOTE}", badge.colour,
                       badge.verdict)
     return badge
 

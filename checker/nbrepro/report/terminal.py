@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nbrepro.model import CellStatus, CheckResult, NotebookResult, Verdict
+from nbrepro.model import STORED_COUNT, CellStatus, CheckResult, NotebookResult, Verdict
 from nbrepro.plaintext import plain
 
 VERDICT_STYLE = {
@@ -120,11 +120,20 @@ def notes(result: CheckResult) -> list[str]:
                     line += f"; suggested sanitiser:\n    {sanitiser}"
                 lines.append(line)
     for nb in result.notebooks:
-        if nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
+        if nb.parameters is not None:
+            lines.append(f"parameters: {nb.path}: {nb.parameters.describe()}")
+    for nb in result.notebooks:
+        tried = "; ".join(f"{a.order}: {a.verdict.value}" for a in nb.attempts)
+        if len(nb.attempts) > 1 and nb.execution_order == STORED_COUNT:
+            lines.append(f"execution order: {nb.path}: its stored execution counts are out of "
+                         f"order; ran {tried}: reproduces only in stored execution-count "
+                         "order")
+        elif nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
                 and nb.verdict in (Verdict.FAILED, Verdict.DIFFERS):
+            both = (f"; ran {tried}: reproduces in neither order" if len(nb.attempts) > 1
+                    else ", which may explain this")
             lines.append(f"hint: {nb.path}: its stored execution counts are out of order "
-                         "(it was not run top to bottom before it was saved), which may "
-                         "explain this")
+                         f"(it was not run top to bottom before it was saved){both}")
     return [plain(line) for line in lines]
 
 

@@ -105,8 +105,12 @@ def run_notebook(
     options: ExecutionOptions,
     on_cell: CellHook | None = None,
     network: bool = False,
+    order: list[int] | None = None,
 ) -> NotebookRun:
-    """Execute a copy of `nb` with its working directory at `cwd` (inside `scratch`)."""
+    """Execute a copy of `nb` with its working directory at `cwd` (inside `scratch`).
+
+    `order`: the indices of the code cells to run, in that order (the others are not
+    run); None runs every code cell from top to bottom."""
     executed = copy.deepcopy(nb)
     # Short path: unix socket paths are limited to about 100 bytes.
     runtime = Path(tempfile.mkdtemp(prefix="nbr-"))
@@ -116,7 +120,7 @@ def run_notebook(
             cwd=cwd, home=runtime / "home", network=network,
         )
         (ctx.home / "tmp").mkdir(parents=True)
-        run = asyncio.run(_run(executed, nb, ctx, env, backend, options, on_cell))
+        run = asyncio.run(_run(executed, nb, ctx, env, backend, options, on_cell, order))
         run.home = str(ctx.home)
         return run
     finally:
@@ -182,6 +186,7 @@ async def _run(
     backend: Backend,
     options: ExecutionOptions,
     on_cell: CellHook | None,
+    order: list[int] | None = None,
 ) -> NotebookRun:
     started = time.monotonic()
     deadline = started + options.notebook_timeout
@@ -195,6 +200,9 @@ async def _run(
     for index in code:  # a cell that is never reached must not keep its stored outputs
         executed.cells[index].outputs = []
         executed.cells[index].execution_count = None
+    if order is not None:
+        runnable = set(code)
+        code = [index for index in order if index in runnable]
     # The kernel's own stdout/stderr (not the cells'): kept for the failure message.
     kernel_log = _open_log(ctx.runtime_dir / "kernel.log")
     # Before anything is started: from here on, every path out ends the kernel.

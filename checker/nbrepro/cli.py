@@ -167,7 +167,22 @@ def cli() -> None:
     """Check whether Jupyter notebooks reproduce their stored outputs."""
 
 
-@cli.command()
+class _CheckCommand(click.Command):
+    """`--restore` alone means `--restore auto`: the word after it is its value only
+    when it is one of the modes (else it is the path, or another option)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)
+        for i, arg in enumerate(given):
+            if arg == "--":
+                break
+            if arg == "--restore" and (i + 1 == len(given) or given[i + 1] not in
+                                       ("none", "auto")):
+                given[i] = "--restore=auto"
+        return super().parse_args(ctx, given)
+
+
+@cli.command(cls=_CheckCommand)
 @click.argument("source", metavar="PATH_OR_GIT_URL")
 @click.option("--json", "json_path", metavar="FILE",
               help="Write the results as JSON ('-': stdout).")
@@ -227,6 +242,12 @@ def cli() -> None:
 @click.option("--strict-config", is_flag=True,
               help="A problem in the repository's [tool.nbrepro] is an error (exit 2), "
                    "not a warning.")
+@click.option("--restore", type=click.Choice(["none", "auto"]), default="none",
+              show_default=True,
+              help="auto (also --restore alone): install verified distributions for "
+                   "undeclared imports, and run a notebook again after a "
+                   "ModuleNotFoundError; everything restored is marked inferred. none: only "
+                   "what the repository declares.")
 @click.option("--check-id", type=int, hidden=True,
               help="Continue a check already queued in the database (used by the server).")
 def check(source: str, json_path: str | None, html_path: str | None, db_url: str | None,
@@ -237,7 +258,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           network: bool, base_image: str | None, memory: str, cpus: float,
           ignore_repo_config: bool, within: Path | None,
           exclude: tuple[str, ...], keyword: str | None, subdir: str | None, strict: bool,
-          strict_config: bool) -> None:
+          strict_config: bool, restore: str) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs.
 
     PATH_OR_GIT_URL: a folder, one notebook, or a git URL; URL@REF picks a branch,
@@ -264,6 +285,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     options.within = within.expanduser().resolve() if within is not None else None
     options.exclude, options.keyword = list(exclude), keyword
     options.subdir, options.strict_config = subdir, strict_config
+    options.restore = restore
     from nbrepro.check import check as run_check
     from nbrepro.report.terminal import print_report
     from nbrepro.store import Store

@@ -169,6 +169,21 @@ class Requirement(Record):
     spec: str  # a PEP 508 line, as passed to the resolver
     source: str  # the file it came from, relative to the repository
     original: str | None = None  # the line as written, when it had to be translated
+    # Not declared by the repository: added by `--restore` for an undeclared import,
+    # after the registry showed that its wheel provides the module.
+    inferred: bool = False
+
+
+@dataclass
+class InferredImport(Record):
+    """One undeclared import `--restore` looked up: the distribution accepted for it
+    (with the evidence), or the candidate refused (with why)."""
+
+    module: str
+    distribution: str | None  # the candidate asked about; None when no name was asked
+    accepted: bool
+    detail: str  # the evidence (the wheel that provides the module), or why refused
+    notebook: str | None = None  # a ModuleNotFoundError of this notebook asked for it
 
 
 @dataclass
@@ -183,6 +198,11 @@ class Spec(Record):
     post_build: str | None = None
     skipped: list[str] = field(default_factory=list)  # lines not understood, with why
     imports: list[str] = field(default_factory=list)  # top-level imports of all notebooks
+    # `--restore`: what was looked up for undeclared imports, accepted or refused.
+    inferred: list[InferredImport] = field(default_factory=list)
+    # Files that look like dependency files under names repo2docker does not read
+    # (`conda_env.yaml`, `requirements/base.txt`, a README with `pip install`).
+    candidate_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -276,6 +296,10 @@ class NotebookResult(Record):
     # A deliberate or harmless skip (`skip = true`, no stored outputs, no code): the
     # verdict is `not-checked`, but like a skipped test it does not fail the run.
     skipped: bool = False
+    # `--restore`: the distributions the notebook needed that nobody declared (inferred
+    # from its imports or added after a ModuleNotFoundError), and every run of it.
+    restored: list[str] = field(default_factory=list)
+    attempts: list[RestoreAttempt] = field(default_factory=list)
 
     @property
     def failing_label(self) -> str | None:
@@ -293,7 +317,20 @@ class NotebookResult(Record):
         result.cells = [CellResult.from_dict(c) for c in data.get("cells", [])]
         if data.get("info") is not None:
             result.info = NotebookInfo.from_dict(data["info"])
+        result.attempts = [RestoreAttempt.from_dict(a) for a in data.get("attempts") or []]
         return result
+
+
+@dataclass
+class RestoreAttempt(Record):
+    """One run of a notebook under `--restore`: what had been added before it, and how
+    it ended."""
+
+    attempt: int  # 1 for the first run
+    added: list[str] = field(default_factory=list)  # distributions added before this run
+    verdict: Verdict | None = None
+    exception: str | None = None
+    message: str | None = None
 
 
 @dataclass
@@ -324,6 +361,7 @@ class CheckResult(Record):
     # Ctrl-C or SIGTERM stopped the check: `unfinished` notebooks were never judged.
     interrupted: bool = False
     unfinished: list[str] = field(default_factory=list)
+    restore: str = "none"  # `--restore`: none (only what is declared) or auto
 
     @property
     def verdict(self) -> Verdict | None:
@@ -331,6 +369,11 @@ class CheckResult(Record):
         if self.interrupted:  # not everything was checked: never `reproduced`
             verdicts.append(Verdict.NOT_CHECKED)
         return worst(verdicts)
+
+    @property
+    def inferred_requirements(self) -> list[str]:
+        """The distributions `--restore` added that the repository does not declare."""
+        return [r.spec for r in (self.spec.requirements if self.spec else []) if r.inferred]
 
     @property
     def decided_by_repo_settings(self) -> bool:
@@ -383,6 +426,7 @@ class CheckResult(Record):
             warnings=list(data.get("warnings", [])),
             interrupted=bool(data.get("interrupted", False)),
             unfinished=list(data.get("unfinished", [])),
+            restore=data.get("restore") or "none",
         )
 
 
@@ -391,6 +435,7 @@ def _spec_from_dict(data: dict[str, Any] | None) -> Spec | None:
         return None
     spec = Spec.from_dict(data)
     spec.requirements = [Requirement.from_dict(r) for r in data.get("requirements", [])]
+    spec.inferred = [InferredImport.from_dict(i) for i in data.get("inferred") or []]
     return spec
 
 
@@ -398,4 +443,5 @@ def _spec_from_dict(data: dict[str, Any] | None) -> Spec | None:
 _FIELD_TYPES: dict[str, dict[str, Any]] = {
     "CellResult": {"status": CellStatus},
     "NotebookResult": {"verdict": Verdict, "verdict_without_repo_settings": Verdict},
+    "RestoreAttempt": {"verdict": Verdict},
 }

@@ -66,6 +66,8 @@ class Badge:
 
 
 REPO_SETTINGS_NOTE = "by its own settings"
+# Distributions `--restore` added that the repository declares nowhere.
+INFERRED_NOTE = "inferred"
 
 
 def grade(subject: CheckResult | Verdict | None, repo_settings: bool = False) -> Badge:
@@ -77,6 +79,12 @@ def grade(subject: CheckResult | Verdict | None, repo_settings: bool = False) ->
     if repo_settings and subject is not None:
         badge = Badge(badge.label, f"{badge.message} {REPO_SETTINGS_NOTE}", badge.colour,
                       badge.verdict)
+    inferred = subject.inferred_requirements if isinstance(subject, CheckResult) else []
+    if inferred:
+        # Reproduced only with what the authors did not declare: never bright green.
+        colour = "green" if badge.colour == "brightgreen" else badge.colour
+        badge = Badge(badge.label, f"{badge.message} ({len(inferred)} {INFERRED_NOTE})",
+                      colour, badge.verdict)
     return badge
 
 

@@ -17,7 +17,7 @@ from html import escape
 from nbrepro.model import CellStatus, CheckResult, NotebookResult
 
 from . import badge
-from .terminal import summary_line
+from .terminal import restore_lines, summary_line
 
 MAX_BYTES = 1_000_000  # GitHub: "step summary ... up to 1MiB" (1,048,576 bytes); room left
 FOLD_ROWS = 10  # a longer notebooks table is folded
@@ -84,7 +84,7 @@ def render(result: CheckResult, max_bytes: int = MAX_BYTES) -> str:
     if env is not None:
         head += [f"Environment: {env.backend}, Python {env.python_version or '?'}, "
                  f"sandbox {env.sandbox}{', network allowed' if env.network else ''}", ""]
-    notes: list[str] = []
+    notes: list[str] = list(restore_lines(result))
     rows = [_notebook_row(nb) for nb in result.notebooks]
     used = _size(head) + 400  # the notes at the end
     table = ["| notebook | verdict | cell | reason |", "|---|---|---:|---|"]

@@ -5,6 +5,8 @@ names crafted to reach the installer, never do."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -271,3 +273,58 @@ def test_restore_takes_a_mode_or_stands_alone(tmp_path, run_cli):
     # alone, before the path: the path is not taken for its value
     result = run_cli("check", "--restore", str(tmp_path / "absent"), json_output=False)
     assert result.code == 2 and "no such file or directory" in result.stderr
+
+
+# --- freeze: the fix, handed back --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_freeze_hands_back_what_reproduced_and_it_reproduces_without_restore(
+        renamed, run_cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 'freeze.sqlite'}"
+    assert run_cli("check", "--restore", str(renamed), "--db", db).code == 0
+    before = sorted(p.name for p in renamed.iterdir())
+
+    inside = run_cli("freeze", str(renamed), "--db", db, "--output", str(renamed / "fix"),
+                     json_output=False)
+    assert inside.code == 2 and "inside the repository" in inside.stderr
+
+    out = tmp_path / "frozen"
+    written = run_cli("freeze", str(renamed), "--db", db, "--output", str(out),
+                      json_output=False)
+    assert written.code == 0, written.stderr
+    requirements = (out / "requirements.txt").read_text().splitlines()
+    assert any(line.startswith("pyyaml==") and "inferred" in line for line in requirements)
+    assert any(line.startswith("attrs==") and "inferred" in line for line in requirements)
+    assert not any(line.startswith("helpers") for line in requirements)
+    assert (out / "runtime.txt").read_text().startswith("python-3.")
+    assert (out / "binder" / "requirements.txt").read_text() == "\n".join(requirements) + "\n"
+    again = run_cli("freeze", str(renamed), "--db", db, "--output", str(out),
+                    json_output=False)
+    assert again.code == 2 and "not an empty folder" in again.stderr
+
+    patch_file = tmp_path / "fix.patch"
+    patched = run_cli("freeze", str(renamed), "--db", db, "--patch", str(patch_file),
+                      json_output=False)
+    assert patched.code == 0, patched.stderr
+    assert sorted(p.name for p in renamed.iterdir()) == before  # never into the user's files
+
+    applied = tmp_path / "applied"
+    shutil.copytree(renamed, applied)
+    subprocess.run(["git", "init", "-q"], cwd=applied, check=True)
+    subprocess.run(["git", "apply", str(patch_file)], cwd=applied, check=True)
+    assert (applied / "binder" / "requirements.txt").is_file()
+    rerun = run_cli("check", str(applied), "--restore", "none")
+    assert rerun.code == 0, rerun.stdout + rerun.stderr
+    assert rerun.notebook("analysis.ipynb")["verdict"] == "reproduced"
+    assert rerun.json is not None and rerun.json["spec"]["inferred"] == []
+    assert rerun.json["spec"]["files"][0] == "binder/requirements.txt"
+
+
+@pytest.mark.slow
+def test_freeze_refuses_a_check_that_did_not_reproduce(renamed, run_cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 'failed.sqlite'}"
+    assert run_cli("check", str(renamed), "--db", db).code == 1
+    result = run_cli("freeze", str(renamed), "--db", db, "--patch", "-", json_output=False)
+    assert result.code == 2 and "did not reproduce (failed): nothing to freeze" in result.stderr
+    assert "Traceback" not in result.stderr

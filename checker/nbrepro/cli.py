@@ -352,6 +352,51 @@ def show(check_id: int | None, db_url: str | None, json_path: str | None,
         print_report(result, out)
 
 
+@cli.command()
+@click.argument("path", metavar="PATH")
+@_db_option
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="Freeze this check [default: the newest finished check of PATH].")
+@click.option("--output", "output", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write the files into DIR (new or empty).")
+@click.option("--patch", "patch_path", metavar="FILE",
+              help="Write a patch for `git apply` in the repository ('-': stdout).")
+def freeze(path: str, db_url: str | None, check_id: int | None, output: Path | None,
+           patch_path: str | None) -> None:
+    """Hand back what made the repository at PATH reproduce, after a check in which
+    every notebook did: requirements.txt with the versions that worked (inferred ones
+    marked), runtime.txt and a binder/ folder. Never written into the repository."""
+    from nbrepro import freeze as frozen
+    from nbrepro.stages.source import open_source
+    from nbrepro.store import Store
+
+    if (output is None) == (patch_path is None):
+        raise InputError("freeze: give one of --output DIR or --patch FILE")
+    if not Path(path).expanduser().is_dir():
+        raise InputError(f"freeze: not a folder: {path}")
+    root = open_source(str(Path(path).expanduser())).root
+    target = _output_file("--patch", patch_path) if patch_path else None
+    if output is not None:
+        output = output.expanduser().resolve()
+        if output == root or root in output.parents:
+            raise InputError(f"--output {output}: inside the repository; use --patch to "
+                             "change its files")
+    store = Store(db_url)
+    check_id = check_id or store.latest_finished(root)
+    result = store.get_result(check_id) if check_id is not None else None
+    if result is None or check_id is None:
+        raise InputError(f"no finished check of {root} in {store.url}")
+    if result.repository.path and Path(result.repository.path) != root:
+        raise InputError(f"check {check_id} is of {result.repository.path}, not of {root}")
+    result.check_id = check_id
+    files = frozen.frozen_files(result, root)
+    if output is not None:
+        frozen.write_folder(files, output)
+        _say(f"nbrepro: wrote {', '.join(sorted(files))} into {output} (check {check_id})")
+    else:
+        _write(target, frozen.patch(files, root))
+
+
 @cli.command(name="list")
 @_db_option
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,

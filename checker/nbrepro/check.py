@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+from packaging.utils import canonicalize_name
 
 from nbrepro import __version__, repoconfig
 from nbrepro.compare import CompareOptions
@@ -51,9 +52,11 @@ from nbrepro.stages.execute import ExecutionOptions, NotebookRun, run_notebook
 from nbrepro.stages.resolve import check_resolver, resolve, short_message
 from nbrepro.stages.restore import (
     MAX_ATTEMPTS,
+    MAX_RESTORED,
     RESTORE_MODES,
     Restorer,
     candidate_files,
+    declared_names,
     missing_module,
     not_declared_hint,
     uncovered_imports,
@@ -431,6 +434,10 @@ class _Environment:
             # provides is looked up, and the verified distributions resolved with the rest.
             self.imports_looked_up = True
             if self._infer_from_imports():
+                failure = self.make()
+                if failure is None:
+                    return None
+                self._drop_inferred(failure)
                 return self.make()
         self.progress.stage("build")
         result.environment = self.backend.build(BuildRequest(
@@ -463,6 +470,19 @@ class _Environment:
                 self.progress.warning(f"--restore: not installing anything for {module}: "
                                       f"{answer.detail}")
         return added
+
+    def _drop_inferred(self, failure: str) -> None:
+        """What was inferred cannot be had with what is declared: the environment is
+        made as declared, and the inferences say why they were not installed."""
+        spec = self.result.spec
+        assert spec is not None
+        spec.requirements = [r for r in spec.requirements if not r.inferred]
+        for answer in spec.inferred:
+            if answer.accepted:
+                answer.accepted = False
+                answer.detail += f"; not installed: {failure}"
+        self.progress.warning(f"--restore: the inferred distributions could not be added "
+                              f"({failure}); the environment is made as declared")
 
     def add(self, distribution: str, notebook: str) -> str | None:
         """Add one verified distribution and make the environment again. When that
@@ -585,15 +605,19 @@ def _restore(
         answer = made.restorer.look_up(module, info.path)
         if not asked:
             spec.inferred.append(answer)
-        if not answer.accepted or not answer.distribution or answer.distribution in (
-                r.spec for r in spec.requirements):
-            outcome.reason = f"{outcome.reason}; --restore: nothing installed for {module}: " \
-                             f"{answer.detail if answer.accepted is False else 'already there'}"
-            break
-        failure = made.add(answer.distribution, info.path)
-        if failure is not None:
-            outcome.reason = f"{outcome.reason}; --restore: {answer.distribution} for " \
-                             f"{module} could not be added ({failure})"
+        why = None
+        if not answer.accepted or not answer.distribution:
+            why = answer.detail
+        elif canonicalize_name(answer.distribution) in declared_names(spec):
+            why = f"{answer.distribution} is in the environment already"
+        elif len(made.result.inferred_requirements) >= MAX_RESTORED:
+            why = f"this check has restored {MAX_RESTORED} distributions already"
+        else:
+            failure = made.add(answer.distribution, info.path)
+            if failure is not None:
+                why = f"{answer.distribution} could not be added ({failure})"
+        if why is not None:
+            outcome.reason = f"{outcome.reason}; --restore: nothing installed for {module}: {why}"
             break
         added.append(answer.distribution)
         assert made.result.environment is not None

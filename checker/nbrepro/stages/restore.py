@@ -38,6 +38,9 @@ from nbrepro.stages.source import read_repo_text
 from nbrepro.stages.spec import requirement_name
 
 MAX_ATTEMPTS = 3  # runs of one notebook with --restore: the first and two after restoring
+# Distributions one check may add after ModuleNotFoundErrors: a notebook's messages are
+# its own to craft, and each name verified is still an install.
+MAX_RESTORED = 20
 RESTORE_MODES = ("none", "auto")
 _WALK_LIMIT = 50_000  # entries looked at when listing a repository's own modules
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__", "__main__"}

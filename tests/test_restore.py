@@ -15,7 +15,17 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from nbrepro import cache, registry
-from nbrepro.model import Requirement, Spec
+from nbrepro.model import (
+    CheckResult,
+    InferredImport,
+    NotebookResult,
+    RepositoryInfo,
+    Requirement,
+    RestoreAttempt,
+    Spec,
+    Verdict,
+)
+from nbrepro.report import badge, html, markdown, terminal
 from nbrepro.stages.restore import (
     Restorer,
     candidate_files,
@@ -328,3 +338,43 @@ def test_freeze_refuses_a_check_that_did_not_reproduce(renamed, run_cli, tmp_pat
     result = run_cli("freeze", str(renamed), "--db", db, "--patch", "-", json_output=False)
     assert result.code == 2 and "did not reproduce (failed): nothing to freeze" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- reports: what was inferred is said everywhere ---------------------------------------
+
+
+def _restored_result() -> CheckResult:
+    spec = Spec(imports=["yaml", "pip_install"], requirements=[
+        Requirement("numpy==1.26.4", "requirements.txt"),
+        Requirement("PyYAML", "inferred from the notebooks' imports", inferred=True)],
+        inferred=[InferredImport("yaml", "PyYAML", True, "yaml in the top_level.txt of "
+                                 "pyyaml-6.0.4-py3-none-any.whl"),
+                  InferredImport("pip_install", "pip_install", False,
+                                 "not verified: pip_install-1.3.5-py3-none-any.whl provides "
+                                 "install, not pip_install")])
+    nb = NotebookResult("a.ipynb", Verdict.REPRODUCED, restored=["PyYAML"],
+                        reason="reproduced after restoring PyYAML (declared nowhere)",
+                        attempts=[RestoreAttempt(1, [], Verdict.FAILED, "ModuleNotFoundError",
+                                                 "No module named 'yaml'"),
+                                  RestoreAttempt(2, ["PyYAML"], Verdict.REPRODUCED)])
+    return CheckResult(RepositoryInfo("repo"), notebooks=[nb], spec=spec, restore="auto")
+
+
+def test_reports_and_badge_mark_what_was_inferred():
+    result = _restored_result()
+    assert result.inferred_requirements == ["PyYAML"]
+    mark = badge.grade(result)
+    assert mark.message == "reproduced (1 inferred)" and mark.colour == "green"
+    assert badge.grade(CheckResult(RepositoryInfo("repo"), notebooks=result.notebooks)
+                       ).colour == "brightgreen"
+    text = terminal.render(result)
+    assert "inferred (--restore; declared nowhere): PyYAML for import yaml" in text
+    assert "not restored (never installed unverified): pip_install: not verified" in text
+    assert "inferred (--restore" in markdown.render(result)
+    assert "PyYAML for import yaml" in html.render(result)
+    again = CheckResult.from_dict(result.to_dict())  # as the database keeps it
+    assert again.restore == "auto" and again.inferred_requirements == ["PyYAML"]
+    assert again.spec is not None and again.spec.inferred[1].accepted is False
+    assert again.notebooks[0].restored == ["PyYAML"]
+    assert again.notebooks[0].attempts == result.notebooks[0].attempts
+    assert again.notebooks[0].attempts[0].verdict is Verdict.FAILED

@@ -605,21 +605,21 @@ def _restore(
         answer = made.restorer.look_up(module, info.path)
         if not asked:
             spec.inferred.append(answer)
-        why = None
-        if not answer.accepted or not answer.distribution:
+        name, why = answer.distribution, None
+        if not answer.accepted or name is None:
             why = answer.detail
-        elif canonicalize_name(answer.distribution) in declared_names(spec):
-            why = f"{answer.distribution} is in the environment already"
+        elif canonicalize_name(name) in declared_names(spec):
+            why = f"{name} is in the environment already"
         elif len(made.result.inferred_requirements) >= MAX_RESTORED:
             why = f"this check has restored {MAX_RESTORED} distributions already"
         else:
-            failure = made.add(answer.distribution, info.path)
+            failure = made.add(name, info.path)
             if failure is not None:
-                why = f"{answer.distribution} could not be added ({failure})"
-        if why is not None:
+                why = f"{name} could not be added ({failure})"
+        if why is not None or name is None:
             outcome.reason = f"{outcome.reason}; --restore: nothing installed for {module}: {why}"
             break
-        added.append(answer.distribution)
+        added.append(name)
         assert made.result.environment is not None
         outcome = _check_notebook(info, nb, scratches, made.result.environment, made.backend,
                                   made.options, config, made.progress)

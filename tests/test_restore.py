@@ -378,3 +378,17 @@ def test_reports_and_badge_mark_what_was_inferred():
     assert again.notebooks[0].restored == ["PyYAML"]
     assert again.notebooks[0].attempts == result.notebooks[0].attempts
     assert again.notebooks[0].attempts[0].verdict is Verdict.FAILED
+
+
+def test_candidate_files_never_read_through_links_or_fifos(tmp_path):
+    outside = tmp_path / "outside.md"
+    outside.write_text("pip install secret-package\n")
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "README.md").symlink_to(outside)
+    os.mkfifo(root / "README.rst")  # reading it would block the check
+    (root / "requirements").mkdir()
+    (root / "requirements" / "dev.txt").symlink_to(outside)
+    found = candidate_files(root, [])
+    assert "README.md (install commands)" not in found and "README.rst" not in " ".join(found)
+    assert found == ["requirements/dev.txt"]  # named only: the spec stage reads nothing here

@@ -87,7 +87,7 @@ def test_declared_conda_style_requirement_is_installed(repo, run_cli):
     assert result.notebook("six_version.ipynb")["verdict"] == "reproduced"
     req = result.json["spec"]["requirements"][0]
     assert req == {"spec": "six==1.16.0.*", "source": "requirements.txt",
-                   "original": "six=1.16.0=pyhd3eb1b0_1"}
+                   "original": "six=1.16.0=pyhd3eb1b0_1", "inferred": False}
     assert result.json["lock"]["pins"]["six"] == "1.16.0"
     assert result.json["lock"]["pins"]["ipykernel"]
 

@@ -55,7 +55,7 @@ def locked(path: Path, timeout: float = 3600) -> Iterator[None]:
 
 # --- `nbrepro cache`: what the cache holds, and pruning it to a size ------------------
 
-KINDS = ("envs", "locks", "clones", "images")
+KINDS = ("envs", "locks", "clones", "images", "registry", "wheels")
 RECENT = 600.0  # entries used this recently may be in use: prune leaves them
 
 

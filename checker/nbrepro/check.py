@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from packaging.utils import canonicalize_name
 
 from nbrepro import __version__, repoconfig
 from nbrepro.compare import CompareOptions
@@ -44,6 +45,7 @@ from nbrepro.model import (
     Lock,
     NotebookInfo,
     NotebookResult,
+    Requirement,
     RunAttempt,
     Spec,
     Verdict,
@@ -60,6 +62,17 @@ from nbrepro.stages.parameters import (
     without_inserted,
 )
 from nbrepro.stages.resolve import check_resolver, resolve, short_message
+from nbrepro.stages.restore import (
+    MAX_ATTEMPTS,
+    MAX_RESTORED,
+    RESTORE_MODES,
+    Restorer,
+    candidate_files,
+    declared_names,
+    missing_module,
+    not_declared_hint,
+    uncovered_imports,
+)
 from nbrepro.stages.scan import find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
@@ -91,6 +104,10 @@ class CheckOptions:
     strict_config: bool = False  # a problem in `[tool.nbrepro]` is an error, not a warning
     # Parameters the user set (-p, -f) for an exploratory run of parameterised notebooks.
     parameters: dict[str, Any] = field(default_factory=dict)
+    # `auto`: install verified distributions for undeclared imports, before the run and
+    # after a ModuleNotFoundError (the notebook is then run again); `none`: only what
+    # the repository declares.
+    restore: str = "none"
 
 
 class StoreProgress(Progress):
@@ -155,6 +172,7 @@ def check(
     options = options or CheckOptions()
     progress = progress or Progress()
     # What the user asked for that cannot be done is an input error: fail before work.
+    _check_restore(options.restore)
     selection = Selection(list(options.exclude), options.keyword)
     check_resolver(options.resolver, options.exclude_newer)
     backend = get_backend(options.backend, BackendOptions(
@@ -169,6 +187,7 @@ def check(
     result = CheckResult(
         repository=src.info, nbrepro_version=__version__,
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        restore=options.restore,
     )
     if store is not None:
         check_id = check_id or store.create_check(src.info.source, _options_record(options))
@@ -213,6 +232,7 @@ class NotebookSession:
     def __init__(self, root: str | Path, paths: list[str], options: CheckOptions | None = None,
                  progress: Progress | None = None) -> None:
         self.options = options or CheckOptions()
+        _check_restore(self.options.restore)
         self.backend = get_backend(self.options.backend, BackendOptions(
             sandbox=self.options.sandbox, limits=self.options.limits,
             base_image=self.options.base_image))
@@ -223,6 +243,7 @@ class NotebookSession:
         self.result = CheckResult(
             repository=self.src.info, nbrepro_version=__version__,
             started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            restore=self.options.restore,
         )
         self.progress = _Warnings(self.result, progress or Progress())
         self.paths = list(paths)
@@ -230,6 +251,7 @@ class NotebookSession:
         self._config: repoconfig.RepoConfig | None = None
         self._scratch_dirs: list[Path] = []
         self._failure: str | None = None  # why the environment could not be had
+        self._made: _Environment | None = None
         self._ready = False  # resolved and built (or failed to)
 
     def _scan(self, path: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
@@ -245,8 +267,8 @@ class NotebookSession:
     def _load_settings(self) -> repoconfig.RepoConfig:
         if self._config is None:
             scanned = [self._scan(p) for p in self.paths]
-            self.result.spec = read_spec(self.src.root,
-                                         {m for info, _ in scanned for m in info.imports})
+            self.result.spec = _read_spec(self.src.root,
+                                          {m for info, _ in scanned for m in info.imports})
             self._config = _repo_config(self.src.root, self.result.spec, self.options,
                                         self.progress)
             self.result.repo_settings = self._config.described
@@ -266,9 +288,10 @@ class NotebookSession:
                 self._ready = True
                 infos = [i for i, n in (self._scan(p) for p in self.paths)
                          if self._runnable(i, n)] or [info]
-                self._failure = _prepare(self.src, self.options, self.backend, self.result,
-                                         self.progress, self._scratch_dirs, None, None, infos,
-                                         self._chosen)
+                self._made = _prepare(self.src, self.options, self.backend, self.result,
+                                      self.progress, self._scratch_dirs, None, None, infos,
+                                      self._chosen)
+                self._failure = self._made.failure
             if self._failure is not None:
                 outcome = install_failed(info, self._failure)
             else:
@@ -276,7 +299,7 @@ class NotebookSession:
                                                len(self.paths), info.code_cells,
                                                _labels(nb))
                 outcome = _check_one(info, nb, self._scratch_dirs, self.result, self.backend,
-                                     self.options, config, self.progress)
+                                     self.options, config, self.progress, self._made)
         self.result.notebooks.append(outcome)
         self.progress.notebook_done(outcome)
         return outcome
@@ -354,7 +377,7 @@ def _run_stages(
             _record(result, skipped or not_checked(info, "unreadable"), progress)
 
     progress.stage("spec")
-    result.spec = read_spec(src.root, {m for info, _ in scanned for m in info.imports})
+    result.spec = _read_spec(src.root, {m for info, _ in scanned for m in info.imports})
     config = _repo_config(src.root, result.spec, options, progress)
     result.repo_settings = config.described
     for info, nb in list(runnable):
@@ -364,27 +387,145 @@ def _run_stages(
     if not runnable:
         return
 
-    reason = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
-                      [info for info, _ in runnable], chosen)
-    if reason is not None:
+    made = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
+                    [info for info, _ in runnable], chosen)
+    if made.failure is not None:
         for info, _ in runnable:
-            _record(result, install_failed(info, reason), progress)
+            _record(result, install_failed(info, made.failure), progress)
         return
     for position, (info, nb) in enumerate(runnable):
         progress.notebook_started(info.path, position, len(runnable), info.code_cells,
                                   _labels(nb))
         _record(result, _check_one(info, nb, scratch_dirs, result, backend, options, config,
-                                   progress), progress)
+                                   progress, made), progress)
+
+
+def _read_spec(root: Path, imports: set[str]) -> Spec:
+    """The spec stage, with the files that look like dependency files but are not read
+    (a ModuleNotFoundError's reason names them)."""
+    spec = read_spec(root, imports)
+    spec.candidate_files = candidate_files(root, spec.files)
+    return spec
+
+
+def _check_restore(mode: str) -> None:
+    if mode not in RESTORE_MODES:
+        raise InputError(f"--restore {mode!r}: choose from {', '.join(RESTORE_MODES)}")
+
+
+@dataclass
+class _Environment:
+    """How the check's environment is made: `--restore` makes it again with a verified
+    distribution added to the requirements."""
+
+    src: Source
+    options: CheckOptions
+    backend: Backend
+    result: CheckResult
+    progress: Progress
+    store: Store | None
+    check_id: int | None
+    python: PythonChoice
+    project_dir: Path | None
+    scratch: Path
+    restorer: Restorer | None = None
+    failure: str | None = None  # why the environment could not be had
+    imports_looked_up: bool = False
+
+    def make(self) -> str | None:
+        """Resolve and build into the result; why it could not be had, or None."""
+        result, options, spec = self.result, self.options, self.result.spec
+        assert spec is not None
+        self.progress.stage("resolve")
+        result.lock = resolve(
+            spec, self.python.minor, resolver=options.resolver,
+            exclude_newer=options.exclude_newer, project_dir=self.project_dir,
+            use_cache=options.use_cache,
+            # setup.py may write into its own project (egg-info), nowhere else
+            runner=self.backend.tool_runner(self.python,
+                                            [self.project_dir] if self.project_dir else []),
+        )
+        if not result.lock.ok:
+            return _install_reason("could not resolve", result.lock)
+        if self.restorer is not None and not self.imports_looked_up:
+            # First resolution under --restore: what the notebooks import and nothing
+            # provides is looked up, and the verified distributions resolved with the rest.
+            self.imports_looked_up = True
+            if self._infer_from_imports():
+                failure = self.make()
+                if failure is None:
+                    return None
+                self._drop_inferred(failure)
+                return self.make()
+        self.progress.stage("build")
+        result.environment = self.backend.build(BuildRequest(
+            lock=result.lock, python=self.python, project_dir=self.project_dir,
+            apt_packages=spec.apt_packages, use_cache=options.use_cache,
+            post_build=self.scratch / spec.post_build if spec.post_build else None,
+        ))
+        result.environment.network = options.network
+        if self.store is not None and self.check_id is not None:
+            self.store.record_environment(self.check_id, spec, result.lock, result.environment)
+        if not result.environment.ok:
+            return _install_reason("could not install", result.environment)
+        return None
+
+    def _infer_from_imports(self) -> bool:
+        """Add verified distributions for uncovered imports; True when any was added."""
+        assert self.restorer is not None and self.result.spec and self.result.lock
+        spec = self.result.spec
+        missing = uncovered_imports(spec, self.result.lock.pins, self.restorer.local)
+        added = False
+        for module in missing:
+            answer = self.restorer.look_up(module)
+            spec.inferred.append(answer)
+            if answer.accepted and answer.distribution:
+                spec.requirements.append(Requirement(
+                    answer.distribution, "inferred from the notebooks' imports",
+                    inferred=True))
+                added = True
+            else:
+                self.progress.warning(f"--restore: not installing anything for {module}: "
+                                      f"{answer.detail}")
+        return added
+
+    def _drop_inferred(self, failure: str) -> None:
+        """What was inferred cannot be had with what is declared: the environment is
+        made as declared, and the inferences say why they were not installed."""
+        spec = self.result.spec
+        assert spec is not None
+        spec.requirements = [r for r in spec.requirements if not r.inferred]
+        for answer in spec.inferred:
+            if answer.accepted:
+                answer.accepted = False
+                answer.detail += f"; not installed: {failure}"
+        self.progress.warning(f"--restore: the inferred distributions could not be added "
+                              f"({failure}); the environment is made as declared")
+
+    def add(self, distribution: str, notebook: str) -> str | None:
+        """Add one verified distribution and make the environment again. When that
+        fails, the distribution is taken out again (the environment made as before)
+        and the reason returned."""
+        spec = self.result.spec
+        assert spec is not None
+        requirement = Requirement(distribution, f"inferred from a ModuleNotFoundError in "
+                                                f"{notebook}", inferred=True)
+        spec.requirements.append(requirement)
+        failure = self.make()
+        if failure is not None:
+            spec.requirements.remove(requirement)
+            self.make()  # cached: the environment every other notebook used
+        return failure
 
 
 def _prepare(
     src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
     progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
     infos: list[NotebookInfo], chosen: PythonChoice | None,
-) -> str | None:
+) -> _Environment:
     """Resolve and build the environment once, into `result`, and make the scratch
     copies the notebooks run in (appended to `scratch_dirs`: one, two with --twice).
-    Returns why the environment could not be had, or None."""
+    The returned environment's `failure` says why it could not be had, or is None."""
     assert result.spec is not None
     progress.stage("resolve")
     scratch = scratch_copy(src.root)
@@ -397,43 +538,34 @@ def _prepare(
                          f"ran on Python {python.version} (nbrepro never downloads "
                          "interpreters; --python picks another one that is here)")
     project_dir = scratch / result.spec.local_project if result.spec.local_project else None
-    result.lock = resolve(
-        result.spec, python.minor, resolver=options.resolver,
-        exclude_newer=options.exclude_newer, project_dir=project_dir,
-        use_cache=options.use_cache,
-        # setup.py may write into its own project (egg-info), nowhere else
-        runner=backend.tool_runner(python, [project_dir] if project_dir else []),
-    )
-    if not result.lock.ok:
-        return _install_reason("could not resolve", result.lock)
-
-    progress.stage("build")
-    result.environment = backend.build(BuildRequest(
-        lock=result.lock, python=python, project_dir=project_dir,
-        apt_packages=result.spec.apt_packages, use_cache=options.use_cache,
-        post_build=scratch / result.spec.post_build if result.spec.post_build else None,
-    ))
-    result.environment.network = options.network
-    if store is not None and check_id is not None:
-        store.record_environment(check_id, result.spec, result.lock, result.environment)
-    if not result.environment.ok:
-        return _install_reason("could not install", result.environment)
+    made = _Environment(src, options, backend, result, progress, store, check_id, python,
+                        project_dir, scratch,
+                        Restorer(src.root, options.use_cache)
+                        if options.restore == "auto" else None)
+    made.failure = made.make()
     # With --twice, a second scratch copy sees the notebooks run in the same order.
-    if options.twice:
+    if made.failure is None and options.twice:
         scratch_dirs.append(scratch_copy(src.root))
-    return None
+    return made
 
 
 def _check_one(
     info: NotebookInfo, nb: nbformat.NotebookNode, scratches: list[Path], result: CheckResult,
     backend: Backend, options: CheckOptions, config: repoconfig.RepoConfig, progress: Progress,
+    made: _Environment | None = None,
 ) -> NotebookResult:
     """`_check_notebook`, where a failure of nbrepro itself on this notebook becomes the
-    notebook's result instead of the end of the check."""
+    notebook's result instead of the end of the check. With `--restore`, a notebook
+    that stops at a ModuleNotFoundError is run again after the verified distribution
+    is added (at most `MAX_ATTEMPTS` runs, each recorded)."""
     assert result.environment is not None
     try:
-        return _check_notebook(info, nb, scratches, result.environment, backend, options,
-                               config, progress)
+        outcome = _check_notebook(info, nb, scratches, result.environment, backend, options,
+                                  config, progress)
+        if made is not None and made.restorer is not None:
+            return _restore(outcome, info, nb, scratches, made, config)
+        _explain_missing(outcome, result)
+        return outcome
     except NbreproError:
         raise
     except Exception as exc:
@@ -567,6 +699,69 @@ def _record_parameters(outcome: NotebookResult, prepared: Parameterised) -> None
         outcome.reason = f"{head}; {outcome.reason}" if outcome.reason else head
 
 
+def _restore(
+    outcome: NotebookResult, info: NotebookInfo, nb: nbformat.NotebookNode,
+    scratches: list[Path], made: _Environment, config: repoconfig.RepoConfig,
+) -> NotebookResult:
+    """Run the notebook again after each verified distribution a ModuleNotFoundError
+    asks for; record every run and what was restored for it."""
+    assert made.restorer is not None and made.result.spec is not None
+    spec = made.result.spec
+    added: list[str] = []
+    attempts = [_attempt(added, outcome)]
+    while len(attempts) < MAX_ATTEMPTS:
+        module = missing_module(outcome.exception, outcome.message)
+        if module is None:
+            break
+        asked = module in made.restorer.answers
+        answer = made.restorer.look_up(module, info.path)
+        if not asked:
+            spec.inferred.append(answer)
+        name, why = answer.distribution, None
+        if not answer.accepted or name is None:
+            why = answer.detail
+        elif canonicalize_name(name) in declared_names(spec):
+            why = f"{name} is in the environment already"
+        elif len(made.result.inferred_requirements) >= MAX_RESTORED:
+            why = f"this check has restored {MAX_RESTORED} distributions already"
+        else:
+            failure = made.add(name, info.path)
+            if failure is not None:
+                why = f"{name} could not be added ({failure})"
+        if why is not None or name is None:
+            outcome.reason = f"{outcome.reason}; --restore: nothing installed for {module}: {why}"
+            break
+        added.append(name)
+        assert made.result.environment is not None
+        outcome = _check_notebook(info, nb, scratches, made.result.environment, made.backend,
+                                  made.options, config, made.progress)
+        attempts.append(_attempt(added, outcome))
+    before = [i.distribution for i in spec.inferred if i.accepted and i.notebook is None
+              and i.distribution and i.module in info.imports]
+    outcome.restored = list(dict.fromkeys(before + added))
+    if len(attempts) > 1:  # else the runs in other cell orders, if any
+        outcome.attempts = attempts
+    if outcome.restored and outcome.verdict.ok:
+        note = f"reproduced after restoring {', '.join(outcome.restored)} (declared nowhere)"
+        outcome.reason = f"{outcome.reason}; {note}" if outcome.reason else note
+    return outcome
+
+
+def _attempt(added: list[str], outcome: NotebookResult) -> RunAttempt:
+    return RunAttempt(outcome.execution_order, outcome.verdict, outcome.reason,
+                      outcome.seconds, list(added), outcome.exception, outcome.message)
+
+
+def _explain_missing(outcome: NotebookResult, result: CheckResult) -> None:
+    """Without --restore: a ModuleNotFoundError's reason says what a user can act on."""
+    module = missing_module(outcome.exception, outcome.message)
+    if module is None or result.spec is None or outcome.exception != "ModuleNotFoundError":
+        return
+    hint = not_declared_hint(module, result.spec)
+    if hint:
+        outcome.reason = f"{outcome.reason}; {hint}" if outcome.reason else hint
+
+
 def _judge(info: NotebookInfo, nb: nbformat.NotebookNode, runs: list[NotebookRun],
            scratches: list[Path], options: CompareOptions) -> NotebookResult:
     options.scratch_dirs = [str(where) for where in scratches]
@@ -682,6 +877,7 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "exclude": list(options.exclude), "keyword": options.keyword,
         "subdir": options.subdir, "strict_config": options.strict_config,
         "parameters": dict(options.parameters),
+        "restore": options.restore,
     }
 
 

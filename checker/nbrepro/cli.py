@@ -167,7 +167,22 @@ def cli() -> None:
     """Check whether Jupyter notebooks reproduce their stored outputs."""
 
 
-@cli.command()
+class _CheckCommand(click.Command):
+    """`--restore` alone means `--restore auto`: the word after it is its value only
+    when it is one of the modes (else it is the path, or another option)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)
+        for i, arg in enumerate(given):
+            if arg == "--":
+                break
+            if arg == "--restore" and (i + 1 == len(given) or given[i + 1] not in
+                                       ("none", "auto")):
+                given[i] = "--restore=auto"
+        return super().parse_args(ctx, given)
+
+
+@cli.command(cls=_CheckCommand)
 @click.argument("source", metavar="PATH_OR_GIT_URL")
 @click.option("--json", "json_path", metavar="FILE",
               help="Write the results as JSON ('-': stdout).")
@@ -235,6 +250,12 @@ def cli() -> None:
 @click.option("-f", "--parameters-file", "parameter_files", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
               help="Parameters from a YAML file (a mapping); -p wins. Repeatable.")
+@click.option("--restore", type=click.Choice(["none", "auto"]), default="none",
+              show_default=True,
+              help="auto (also --restore alone): install verified distributions for "
+                   "undeclared imports, and run a notebook again after a "
+                   "ModuleNotFoundError; everything restored is marked inferred. none: only "
+                   "what the repository declares.")
 @click.option("--check-id", type=int, hidden=True,
               help="Continue a check already queued in the database (used by the server).")
 def check(source: str, json_path: str | None, html_path: str | None, db_url: str | None,
@@ -245,7 +266,8 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           network: bool, base_image: str | None, memory: str, cpus: float,
           ignore_repo_config: bool, within: Path | None,
           exclude: tuple[str, ...], keyword: str | None, subdir: str | None, strict: bool,
-          strict_config: bool, parameter_pairs: tuple[tuple[str, str], ...] = (),
+          strict_config: bool, restore: str = "none",
+          parameter_pairs: tuple[tuple[str, str], ...] = (),
           parameter_files: tuple[Path, ...] = ()) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs.
 
@@ -277,6 +299,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     options.exclude, options.keyword = list(exclude), keyword
     options.subdir, options.strict_config = subdir, strict_config
     options.parameters = parameters
+    options.restore = restore
     from nbrepro.check import check as run_check
     from nbrepro.report.terminal import print_report
     from nbrepro.store import Store
@@ -341,6 +364,51 @@ def show(check_id: int | None, db_url: str | None, json_path: str | None,
         when = (row["finished_at"] or row["started_at"] or row["created_at"] or "")[:19]
         out.print(f"check {check_id}: {row['state']} {when.replace('T', ' ')}", markup=False)
         print_report(result, out)
+
+
+@cli.command()
+@click.argument("path", metavar="PATH")
+@_db_option
+@click.option("--check", "check_id", type=int, metavar="ID",
+              help="Freeze this check [default: the newest finished check of PATH].")
+@click.option("--output", "output", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write the files into DIR (new or empty).")
+@click.option("--patch", "patch_path", metavar="FILE",
+              help="Write a patch for `git apply` in the repository ('-': stdout).")
+def freeze(path: str, db_url: str | None, check_id: int | None, output: Path | None,
+           patch_path: str | None) -> None:
+    """Hand back what made the repository at PATH reproduce, after a check in which
+    every notebook did: requirements.txt with the versions that worked (inferred ones
+    marked), runtime.txt and a binder/ folder. Never written into the repository."""
+    from nbrepro import freeze as frozen
+    from nbrepro.stages.source import open_source
+    from nbrepro.store import Store
+
+    if (output is None) == (patch_path is None):
+        raise InputError("freeze: give one of --output DIR or --patch FILE")
+    if not Path(path).expanduser().is_dir():
+        raise InputError(f"freeze: not a folder: {path}")
+    root = open_source(str(Path(path).expanduser())).root
+    target = _output_file("--patch", patch_path) if patch_path else None
+    if output is not None:
+        output = output.expanduser().resolve()
+        if output == root or root in output.parents:
+            raise InputError(f"--output {output}: inside the repository; use --patch to "
+                             "change its files")
+    store = Store(db_url)
+    check_id = check_id or store.latest_finished(root)
+    result = store.get_result(check_id) if check_id is not None else None
+    if result is None or check_id is None:
+        raise InputError(f"no finished check of {root} in {store.url}")
+    if result.repository.path and Path(result.repository.path) != root:
+        raise InputError(f"check {check_id} is of {result.repository.path}, not of {root}")
+    result.check_id = check_id
+    files = frozen.frozen_files(result, root)
+    if output is not None:
+        frozen.write_folder(files, output)
+        _say(f"nbrepro: wrote {', '.join(sorted(files))} into {output} (check {check_id})")
+    else:
+        _write(target, frozen.patch(files, root))
 
 
 @cli.command(name="list")

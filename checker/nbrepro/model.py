@@ -169,6 +169,21 @@ class Requirement(Record):
     spec: str  # a PEP 508 line, as passed to the resolver
     source: str  # the file it came from, relative to the repository
     original: str | None = None  # the line as written, when it had to be translated
+    # Not declared by the repository: added by `--restore` for an undeclared import,
+    # after the registry showed that its wheel provides the module.
+    inferred: bool = False
+
+
+@dataclass
+class InferredImport(Record):
+    """One undeclared import `--restore` looked up: the distribution accepted for it
+    (with the evidence), or the candidate refused (with why)."""
+
+    module: str
+    distribution: str | None  # the candidate asked about; None when no name was asked
+    accepted: bool
+    detail: str  # the evidence (the wheel that provides the module), or why refused
+    notebook: str | None = None  # a ModuleNotFoundError of this notebook asked for it
 
 
 @dataclass
@@ -185,6 +200,11 @@ class Spec(Record):
     imports: list[str] = field(default_factory=list)  # top-level imports of all notebooks
     # imports no dependency file declares (the repository's own modules left out)
     undeclared_imports: list[str] = field(default_factory=list)
+    # `--restore`: what was looked up for undeclared imports, accepted or refused.
+    inferred: list[InferredImport] = field(default_factory=list)
+    # Files that look like dependency files under names repo2docker does not read
+    # (`conda_env.yaml`, `requirements/base.txt`, a README with `pip install`).
+    candidate_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -309,12 +329,16 @@ STORED_COUNT = "stored-count"
 
 @dataclass
 class RunAttempt(Record):
-    """One run of a notebook in one cell order, and its verdict."""
+    """One run of a notebook (in one cell order, with what `--restore` had added), and
+    its verdict."""
 
     order: str  # TOP_DOWN or STORED_COUNT
     verdict: Verdict
     reason: str | None = None
     seconds: float = 0.0
+    added: list[str] = field(default_factory=list)  # `--restore`: distributions added before it
+    exception: str | None = None
+    message: str | None = None
 
 
 @dataclass
@@ -337,8 +361,12 @@ class NotebookResult(Record):
     skipped: bool = False
     parameters: ParameterRun | None = None  # for a parameterised notebook
     execution_order: str = TOP_DOWN  # the cell order of the run this verdict is from
-    # Every run when the stored execution counts were not top-down (top-down first).
+    # Every run when there was more than one: the stored execution counts were not
+    # top-down (top-down first), or `--restore` added distributions and ran it again.
     attempts: list[RunAttempt] = field(default_factory=list)
+    # `--restore`: the distributions the notebook needed that nobody declared (inferred
+    # from its imports or added after a ModuleNotFoundError).
+    restored: list[str] = field(default_factory=list)
 
     @property
     def failing_label(self) -> str | None:
@@ -390,6 +418,7 @@ class CheckResult(Record):
     # Ctrl-C or SIGTERM stopped the check: `unfinished` notebooks were never judged.
     interrupted: bool = False
     unfinished: list[str] = field(default_factory=list)
+    restore: str = "none"  # `--restore`: none (only what is declared) or auto
 
     @property
     def verdict(self) -> Verdict | None:
@@ -397,6 +426,11 @@ class CheckResult(Record):
         if self.interrupted:  # not everything was checked: never `reproduced`
             verdicts.append(Verdict.NOT_CHECKED)
         return worst(verdicts)
+
+    @property
+    def inferred_requirements(self) -> list[str]:
+        """The distributions `--restore` added that the repository does not declare."""
+        return [r.spec for r in (self.spec.requirements if self.spec else []) if r.inferred]
 
     @property
     def decided_by_repo_settings(self) -> bool:
@@ -449,6 +483,7 @@ class CheckResult(Record):
             warnings=list(data.get("warnings", [])),
             interrupted=bool(data.get("interrupted", False)),
             unfinished=list(data.get("unfinished", [])),
+            restore=data.get("restore") or "none",
         )
 
 
@@ -457,6 +492,7 @@ def _spec_from_dict(data: dict[str, Any] | None) -> Spec | None:
         return None
     spec = Spec.from_dict(data)
     spec.requirements = [Requirement.from_dict(r) for r in data.get("requirements", [])]
+    spec.inferred = [InferredImport.from_dict(i) for i in data.get("inferred") or []]
     return spec
 
 

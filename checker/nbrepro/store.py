@@ -549,6 +549,15 @@ class Store:
         return [stored[c][rel] for _, (c, rel) in sorted(newest.items())
                 if rel in stored[c]]
 
+    def latest_finished(self, path: str | Path) -> int | None:
+        """The newest finished check of the repository in the absolute folder `path`."""
+        with self.session() as s:
+            return s.scalar(
+                select(CheckRow.id)
+                .join(RepositoryRow, CheckRow.repository_id == RepositoryRow.id)
+                .where(RepositoryRow.path == str(path), CheckRow.state == CheckState.FINISHED)
+                .order_by(CheckRow.id.desc()).limit(1))
+
     def get_result(self, check_id: int, stored_only: bool = False) -> CheckResult | None:
         """The full result of a check; for an unfinished check, what is known so far
         (with `stored_only`, None until the check's own result is stored: the rows

@@ -70,6 +70,8 @@ REPO_SETTINGS_NOTE = "by its own settings"
 # A check run with parameters the user set (-p, -f) is no evidence about the stored
 # outputs: its badge says so, whatever its verdict.
 EXPLORATORY_NOTE = "(exploratory run)"
+# Distributions `--restore` added that the repository declares nowhere.
+INFERRED_NOTE = "inferred"
 
 
 def grade(subject: CheckResult | Verdict | None, repo_settings: bool = False) -> Badge:
@@ -85,6 +87,12 @@ def grade(subject: CheckResult | Verdict | None, repo_settings: bool = False) ->
             nb.parameters is not None and nb.parameters.exploratory for nb in subject.notebooks):
         badge = Badge(badge.label, f"{badge.message} {EXPLORATORY_NOTE}", badge.colour,
                       badge.verdict)
+    inferred = subject.inferred_requirements if isinstance(subject, CheckResult) else []
+    if inferred:
+        # Reproduced only with what the authors did not declare: never bright green.
+        colour = "green" if badge.colour == "brightgreen" else badge.colour
+        badge = Badge(badge.label, f"{badge.message} ({len(inferred)} {INFERRED_NOTE})",
+                      colour, badge.verdict)
     return badge
 
 

@@ -18,7 +18,7 @@ from nbrepro.model import CellStatus, CheckResult, NotebookResult
 
 from . import badge
 from .header import header_lines
-from .terminal import summary_line
+from .terminal import restore_lines, summary_line
 
 MAX_BYTES = 1_000_000  # GitHub: "step summary ... up to 1MiB" (1,048,576 bytes); room left
 FOLD_ROWS = 10  # a longer notebooks table is folded
@@ -88,7 +88,7 @@ def render(result: CheckResult, max_bytes: int = MAX_BYTES) -> str:
     # repository text (file and folder names) stays literal: each line is a code span
     head += [f"{'**Warning:** ' if warning else ''}{code(line, in_table=False)}  "
              for line, warning in header_lines(result, full_path=False)] + [""]
-    notes: list[str] = []
+    notes: list[str] = list(restore_lines(result))
     rows = [_notebook_row(nb) for nb in result.notebooks]
     used = _size(head) + 400  # the notes at the end
     table = ["| notebook | verdict | cell | reason |", "|---|---|---:|---|"]

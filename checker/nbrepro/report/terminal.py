@@ -59,7 +59,11 @@ def cell_column(nb: NotebookResult) -> str:
 def reason_column(nb: NotebookResult) -> str:
     """The reason, without what the exception and cell columns already say."""
     if nb.verdict is Verdict.FAILED and nb.exception:
-        return nb.message or ""
+        base = nb.message or ""
+        reason = nb.reason or ""
+        # what the reason adds after the message (a ModuleNotFoundError's hint)
+        at = reason.find(base) if base else -1
+        return base + reason[at + len(base):] if at >= 0 else base
     return nb.reason or ""
 
 
@@ -110,6 +114,7 @@ def notes(result: CheckResult) -> list[str]:
         pins = ", ".join(f"{name} {version}" for name, version in sorted(lock.kernel_pins.items()))
         lines.append(f"kernel packages nbrepro added, not cut off by --exclude-newer "
                      f"{lock.exclude_newer}: {pins}")
+    lines += restore_lines(result)
     for nb in result.notebooks:
         for cell in nb.cells:
             if cell.status is CellStatus.VOLATILE:
@@ -124,17 +129,38 @@ def notes(result: CheckResult) -> list[str]:
             lines.append(f"parameters: {nb.path}: {nb.parameters.describe()}")
     for nb in result.notebooks:
         tried = "; ".join(f"{a.order}: {a.verdict.value}" for a in nb.attempts)
-        if len(nb.attempts) > 1 and nb.execution_order == STORED_COUNT:
+        orders = len({a.order for a in nb.attempts}) > 1  # not only `--restore`'s runs
+        if orders and nb.execution_order == STORED_COUNT:
             lines.append(f"execution order: {nb.path}: its stored execution counts are out of "
                          f"order; ran {tried}: reproduces only in stored execution-count "
                          "order")
         elif nb.info is not None and not nb.info.top_down and not nb.verdict.ok \
                 and nb.verdict in (Verdict.FAILED, Verdict.DIFFERS):
-            both = (f"; ran {tried}: reproduces in neither order" if len(nb.attempts) > 1
+            both = (f"; ran {tried}: reproduces in neither order" if orders
                     else ", which may explain this")
             lines.append(f"hint: {nb.path}: its stored execution counts are out of order "
                          f"(it was not run top to bottom before it was saved){both}")
     return [plain(line) for line in lines]
+
+
+def restore_lines(result: CheckResult) -> list[str]:
+    """What `--restore` added that the repository declares nowhere (inferred), and what
+    it refused to install."""
+    spec = result.spec
+    if spec is None or not spec.inferred:
+        return []
+    added = [i for i in spec.inferred if i.accepted]
+    refused = [i for i in spec.inferred if not i.accepted]
+    lines = []
+    if added:
+        lines.append("inferred (--restore; declared nowhere): " + "; ".join(
+            f"{i.distribution} for import {i.module}"
+            + (f" (after a ModuleNotFoundError in {i.notebook})" if i.notebook else "")
+            + f": {i.detail}" for i in added))
+    if refused:
+        lines.append("not restored (never installed unverified): " + "; ".join(
+            f"{i.module}: {i.detail}" for i in refused))
+    return lines
 
 
 def summary_line(result: CheckResult) -> str:

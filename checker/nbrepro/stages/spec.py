@@ -11,10 +11,13 @@ repository), and a Python version is kept only when it is a version number.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -423,27 +426,23 @@ def read_spec(root: Path, imports: Iterable[str] = ()) -> Spec:
     return spec
 
 
-# Import names whose package is named otherwise (the common ones), and what the
-# kernel nbrepro adds always provides.
-_PACKAGES_OF_IMPORT = {
-    "sklearn": {"scikit-learn"}, "skimage": {"scikit-image"}, "PIL": {"pillow"},
-    "cv2": {"opencv-python", "opencv-python-headless", "opencv-contrib-python",
-            "opencv-contrib-python-headless"},
-    "yaml": {"pyyaml"}, "bs4": {"beautifulsoup4"}, "dateutil": {"python-dateutil"},
-    "mpl_toolkits": {"matplotlib"}, "Bio": {"biopython"}, "Crypto": {"pycryptodome"},
-    "dotenv": {"python-dotenv"}, "jwt": {"pyjwt"}, "attr": {"attrs"},
-    "google": {"protobuf", "google-cloud-storage", "google-api-python-client"},
-    "OpenSSL": {"pyopenssl"}, "serial": {"pyserial"}, "magic": {"python-magic"},
-    "docx": {"python-docx"}, "pptx": {"python-pptx"}, "osgeo": {"gdal"},
-    "umap": {"umap-learn"}, "tables": {"tables"}, "git": {"gitpython"},
-    "torchvision": {"torchvision"}, "keras": {"keras", "tensorflow"},
-}
+# What the kernel nbrepro adds always provides.
 KERNEL_IMPORTS = frozenset({"IPython", "ipykernel", "ipywidgets", "traitlets", "jupyter_client"})
+
+
+@functools.cache
+def import_providers() -> dict[str, list[str]]:
+    """Import name -> the distributions that provide it, the usual one first, for the
+    names that differ (the maintained table `import-distributions.json`)."""
+    text = resources.files("nbrepro.stages").joinpath("import-distributions.json").read_text()
+    return {name: [value] if isinstance(value, str) else list(value)
+            for name, value in json.loads(text).items() if not name.startswith("_")}
 
 
 def import_packages(module: str) -> set[str]:
     """The package names (canonical) that may provide the top-level `module`."""
-    return {canonicalize_name(module), *_PACKAGES_OF_IMPORT.get(module, set())}
+    return {canonicalize_name(module),
+            *(canonicalize_name(d) for d in import_providers().get(module, []))}
 
 
 def _local_modules(root: Path) -> set[str]:

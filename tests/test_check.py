@@ -18,6 +18,7 @@ import pytest
 
 from nbrepro.isolation.confine import marked_processes
 from tests.helpers.cli import REPOS
+from tests.security.helpers import write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -298,8 +299,10 @@ def _kernels_left(pid: int) -> list[str]:
 
 def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli):
     root = repo("volatile")
-    once = run_cli("check", str(root))
-    assert once.notebook("unseeded.ipynb")["verdict"] == "differs"
+    once = run_cli("check", str(root), "--no-rerun")
+    nb = once.notebook("unseeded.ipynb")
+    assert nb["verdict"] == "differs"
+    assert nb["rerun"] is None and nb["volatile_cells"] == []
 
     twice = run_cli("check", str(root), "--twice")
     nb = twice.notebook("unseeded.ipynb")
@@ -312,6 +315,56 @@ def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli
     # the terminal lists the volatile cell and its sanitiser too, not only the JSON
     assert "volatile: unseeded.ipynb In [2]" in twice.stdout
     assert cell["suggested_sanitiser"].splitlines()[0] in twice.stdout
+
+
+def test_a_notebook_that_differs_is_run_again_by_default(repo, run_cli):
+    result = run_cli("check", str(repo("volatile")))
+    nb = result.notebook("unseeded.ipynb")
+    # the unseeded draw changed between two real runs: volatile, out of the verdict
+    assert nb["verdict"] == "reproduced", nb
+    assert nb["rerun"] == "completed"
+    assert nb["volatile_cells"] == [1]
+    assert nb["cells"][1]["status"] == "volatile"
+    assert "1 volatile cell(s) left out: In [2] changed between two runs" in nb["reason"]
+    assert result.code == 0
+
+
+def test_a_real_change_stays_differs_after_the_second_run(repo, run_cli):
+    result = run_cli("check", str(repo("differs")))
+    nb = result.notebook("model.ipynb")
+    assert nb["verdict"] == "differs"
+    assert nb["rerun"] == "completed" and nb["volatile_cells"] == []
+    assert nb["reason"].startswith("1 cell(s) differ (the same in a second run); first: In [2]")
+
+
+def test_a_notebook_that_reproduces_is_run_once(repo, run_cli, tmp_path):
+    root = repo("reproduces")
+    # each run appends a line: a second run would leave two in the scratch copy it used
+    write_notebook(root / "counts.ipynb", [
+        ("with open('runs.log', 'a') as f:\n    f.write('run\\n')", None),
+        ("print(open('runs.log').read().count('run'))", "1\n"),
+    ])
+    result = run_cli("check", str(root))
+    for path in ("analysis.ipynb", "counts.ipynb"):
+        nb = result.notebook(path)
+        assert nb["verdict"] == "reproduced", nb
+        assert nb["rerun"] is None and nb["volatile_cells"] == []
+
+
+def test_a_second_run_that_fails_judges_no_cell_volatile(tmp_path, run_cli):
+    root = tmp_path / "mkdir"
+    # The second run is in the same scratch copy: the folder the first run made is there.
+    write_notebook(root / "makes_dir.ipynb", [
+        ("import os\nos.mkdir('made')", None),
+        ("print(43)", "42\n"),
+    ])
+    result = run_cli("check", str(root))
+    nb = result.notebook("makes_dir.ipynb")
+    assert nb["verdict"] == "differs"
+    assert nb["rerun"].startswith("failed: FileExistsError")
+    assert nb["volatile_cells"] == []
+    assert "a second run ended early (failed: FileExistsError" in nb["reason"]
+    assert "no cell could be judged volatile" in nb["reason"]
 
 
 def test_nbval_markers_and_repository_settings_are_honoured(repo, run_cli):

@@ -41,16 +41,23 @@ from nbrepro.model import (
     NotebookInfo,
     NotebookResult,
     Spec,
+    Verdict,
     cell_label,
 )
 from nbrepro.progress import Progress
 from nbrepro.selection import OUTPUT_MARKER, Selection
-from nbrepro.stages.execute import ExecutionOptions, NotebookRun, run_notebook
+from nbrepro.stages.execute import ExecutionOptions, NotebookRun, Outcome, run_notebook
 from nbrepro.stages.resolve import check_resolver, resolve, short_message
 from nbrepro.stages.scan import find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
-from nbrepro.stages.verdict import install_failed, judge, not_checked, not_runnable
+from nbrepro.stages.verdict import (
+    install_failed,
+    judge,
+    not_checked,
+    not_runnable,
+    second_run_ended_early,
+)
 from nbrepro.store import Store
 
 
@@ -67,6 +74,9 @@ class CheckOptions:
     limits: ResourceLimits = field(default_factory=ResourceLimits)
     output_dir: Path | None = None  # where stored and re-run notebooks are written
     twice: bool = False  # run each notebook twice: outputs that differ are `volatile`
+    # Run a notebook that differs once more (`--no-rerun`: never): what changes between
+    # the two runs is `volatile`. Notebooks that reproduce cost nothing more.
+    rerun: bool = True
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
     ignore_repo_config: bool = False  # judge by nbrepro's defaults, not [tool.nbrepro]
     # A single notebook's repository is searched for no higher than this folder (the
@@ -434,13 +444,24 @@ def _check_notebook(
     def on_cell(index: int, done: int, total: int) -> None:
         progress.cell_done(info.path, index, done, total)
 
-    runs = [
-        run_notebook(to_run, (where / info.path).parent, where, environment, backend,
-                     options.execution, network=options.network, on_cell=on_cell)
-        for where in scratches
-    ]
+    def run_in(where: Path) -> NotebookRun:
+        return run_notebook(to_run, (where / info.path).parent, where, environment, backend,
+                            options.execution, network=options.network, on_cell=on_cell)
+
+    runs = [run_in(where) for where in scratches]
     progress.stage("compare")
     outcome = _judge(info, nb, runs, scratches, config.options_for(info.path))
+    if len(runs) == 1 and options.rerun and outcome.verdict is Verdict.DIFFERS:
+        # Again in the same scratch copy, as a user re-running the notebook would: the
+        # files it wrote the first time are there, a fresh copy would cost every check.
+        progress.stage("execute", "second run (the first differs)")
+        second = run_in(scratches[0])
+        progress.stage("compare")
+        if second.outcome is Outcome.COMPLETED:
+            runs.append(second)
+            outcome = _judge(info, nb, runs, scratches, config.options_for(info.path))
+        else:  # a half-run says nothing about the cells it did not reach
+            second_run_ended_early(outcome, second)
     applied = config.described_for(info.path)
     if applied:
         # The repository's settings can decide its own verdict: judge again by
@@ -565,7 +586,7 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "base_image": options.base_image, "cell_timeout": options.execution.cell_timeout,
         "notebook_timeout": options.execution.notebook_timeout,
         "keep_going": options.execution.keep_going, "twice": options.twice,
-        "ignore_repo_config": options.ignore_repo_config,
+        "rerun": options.rerun, "ignore_repo_config": options.ignore_repo_config,
         "exclude": list(options.exclude), "keyword": options.keyword,
         "subdir": options.subdir, "strict_config": options.strict_config,
     }

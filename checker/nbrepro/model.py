@@ -276,6 +276,11 @@ class NotebookResult(Record):
     # A deliberate or harmless skip (`skip = true`, no stored outputs, no code): the
     # verdict is `not-checked`, but like a skipped test it does not fail the run.
     skipped: bool = False
+    # A second run in the same environment (every notebook with --twice, else one that
+    # differed): "completed", or how it ended early (its outputs then unused); None: one
+    # run. `volatile_cells`: the cells (indices) whose outputs changed between the runs.
+    rerun: str | None = None
+    volatile_cells: list[int] = field(default_factory=list)
 
     @property
     def failing_label(self) -> str | None:

@@ -98,17 +98,36 @@ def judge(
             result.verdict = Verdict.DIFFERS
             first = bad[0]
             what = first.detail or first.status.value
-            result.reason = f"{len(bad)} cell(s) differ; first: {first.label}: {what}"
+            again = " (the same in a second run)" if second_run is not None else ""
+            result.reason = f"{len(bad)} cell(s) differ{again}; first: {first.label}: {what}"
         elif any(c.status is CellStatus.EQUIVALENT for c in cells):
             result.verdict = Verdict.REPRODUCED_EQUIVALENT
             reasons = sorted({c.reason for c in cells
                               if c.reason and c.status is CellStatus.EQUIVALENT})
             result.reason = "equal after normalising: " + ", ".join(reasons)
-        volatile = sum(c.status is CellStatus.VOLATILE for c in cells)
+        volatile = [c for c in cells if c.status is CellStatus.VOLATILE]
+        result.volatile_cells = [c.index for c in volatile]
         if volatile:  # left out of the verdict, but never silently
-            note = f"{volatile} volatile cell(s) left out"
+            note = (f"{len(volatile)} volatile cell(s) left out: "
+                    f"{_labels(volatile)} changed between two runs")
             result.reason = f"{result.reason}; {note}" if result.reason else note
+    if second_run is not None:
+        result.rerun = "completed" if second_run.outcome is Outcome.COMPLETED else (
+            second_run.outcome.value)
     return result
+
+
+def second_run_ended_early(result: NotebookResult, second_run: NotebookRun) -> None:
+    """Record a second run that did not finish: its outputs judge nothing."""
+    why = (second_run.exception or second_run.message or "")[:200]
+    result.rerun = f"{second_run.outcome.value}: {why}".rstrip(": ")
+    note = f"a second run ended early ({result.rerun}): no cell could be judged volatile"
+    result.reason = f"{result.reason}; {note}" if result.reason else note
+
+
+def _labels(cells: list[CellResult], most: int = 5) -> str:
+    shown = ", ".join(c.label for c in cells[:most])
+    return shown + (f" and {len(cells) - most} more" if len(cells) > most else "")
 
 
 def _cell_result(index: int, run: NotebookRun, comparison: CellComparison | None) -> CellResult:

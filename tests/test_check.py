@@ -79,7 +79,29 @@ def test_unresolvable_requirement_is_install_failed_naming_it(repo, run_cli):
     lock = result.json["lock"]
     assert lock["ok"] is False
     assert lock["failed_requirement"] == "nbrepro-fixture-no-such-package==1.0.0"
+    assert (nb["cause"], lock["cause"]) == ("not-found", "not-found")
+    assert "not-found (no such package on the package index)" in nb["reason"]
+    assert "was not found in the package registry" in nb["message"]  # the resolver's words
     assert "nbrepro-fixture-no-such-package" in lock["message"]  # the resolver's own words
+
+
+def test_a_failed_build_names_the_package_that_failed_and_why(repo, run_cli):
+    root = repo("reproduces")
+    # jupyter's dependencies resolve; numpy 1.14.3 has only an sdist for Python 3.11,
+    # and it does not build there
+    (root / "requirements.txt").write_text("jupyter==1.0.0\nnumpy==1.14.3\n")
+    result = run_cli("check", str(root))
+    assert result.code == 1
+    nb = result.notebook("analysis.ipynb")
+    assert nb["verdict"] == "install-failed"
+    assert nb["cause"] == "no-wheel-for-python"
+    assert nb["reason"].startswith(
+        "could not install numpy==1.14.3 (declared in requirements.txt): no-wheel-for-python "
+        "(no wheel for Python 3.")
+    assert "building it from source failed" in nb["reason"]
+    assert "Failed to build `numpy==1.14.3`" in nb["message"]
+    env = result.json["environment"]
+    assert (env["failed_requirement"], env["cause"]) == ("numpy==1.14.3", "no-wheel-for-python")
 
 
 def test_declared_conda_style_requirement_is_installed(repo, run_cli):

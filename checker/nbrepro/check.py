@@ -37,7 +37,6 @@ from nbrepro.model import (
     CheckResult,
     CheckState,
     EnvironmentResult,
-    Lock,
     NotebookInfo,
     NotebookResult,
     Spec,
@@ -47,7 +46,8 @@ from nbrepro.model import (
 from nbrepro.progress import Progress
 from nbrepro.selection import OUTPUT_MARKER, Selection
 from nbrepro.stages.execute import ExecutionOptions, NotebookRun, Outcome, run_notebook
-from nbrepro.stages.resolve import check_resolver, resolve, short_message
+from nbrepro.stages.install_failure import InstallFailure, describe
+from nbrepro.stages.resolve import check_resolver, resolve
 from nbrepro.stages.scan import find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
@@ -223,7 +223,7 @@ class NotebookSession:
         self._scanned: dict[str, tuple[NotebookInfo, nbformat.NotebookNode | None]] = {}
         self._config: repoconfig.RepoConfig | None = None
         self._scratch_dirs: list[Path] = []
-        self._failure: str | None = None  # why the environment could not be had
+        self._failure: InstallFailure | None = None  # why the environment could not be had
         self._ready = False  # resolved and built (or failed to)
 
     def _scan(self, path: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
@@ -355,11 +355,11 @@ def _run_stages(
     if not runnable:
         return
 
-    reason = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
-                      [info for info, _ in runnable], chosen)
-    if reason is not None:
+    failure = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
+                       [info for info, _ in runnable], chosen)
+    if failure is not None:
         for info, _ in runnable:
-            _record(result, install_failed(info, reason), progress)
+            _record(result, install_failed(info, failure), progress)
         return
     for position, (info, nb) in enumerate(runnable):
         progress.notebook_started(info.path, position, len(runnable), info.code_cells,
@@ -372,7 +372,7 @@ def _prepare(
     src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
     progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
     infos: list[NotebookInfo], chosen: PythonChoice | None,
-) -> str | None:
+) -> InstallFailure | None:
     """Resolve and build the environment once, into `result`, and make the scratch
     copies the notebooks run in (appended to `scratch_dirs`: one, two with --twice).
     Returns why the environment could not be had, or None."""
@@ -396,7 +396,7 @@ def _prepare(
         runner=backend.tool_runner(python, [project_dir] if project_dir else []),
     )
     if not result.lock.ok:
-        return _install_reason("could not resolve", result.lock)
+        return describe("could not resolve", result.lock, result.spec, python.minor)
 
     progress.stage("build")
     result.environment = backend.build(BuildRequest(
@@ -408,7 +408,8 @@ def _prepare(
     if store is not None and check_id is not None:
         store.record_environment(check_id, result.spec, result.lock, result.environment)
     if not result.environment.ok:
-        return _install_reason("could not install", result.environment)
+        return describe("could not install", result.environment, result.spec,
+                        python.minor)
     # With --twice, a second scratch copy sees the notebooks run in the same order.
     if options.twice:
         scratch_dirs.append(scratch_copy(src.root))
@@ -561,13 +562,6 @@ def _finish(
 def _record(result: CheckResult, outcome: NotebookResult, progress: Progress) -> None:
     result.notebooks.append(outcome)
     progress.notebook_done(outcome)
-
-
-def _install_reason(what: str, failed: Lock | EnvironmentResult) -> str:
-    req = failed.failed_requirement
-    head = f"{what} {req}" if req else what
-    detail = short_message(failed.message)
-    return f"{head}: {detail}" if detail else head
 
 
 def _write_notebooks(out: Path, rel: str, stored: nbformat.NotebookNode,

@@ -196,6 +196,7 @@ class Lock(Record):
     pins: dict[str, str] = field(default_factory=dict)  # normalised name -> version
     failed_requirement: str | None = None
     message: str | None = None  # the resolver's own message on failure
+    cause: str | None = None  # on failure, nbrepro.stages.install_failure.InstallCause
     seconds: float = 0.0
     cached: bool = False
     key: str = ""
@@ -221,6 +222,7 @@ class EnvironmentResult(Record):
     log: str = ""
     failed_requirement: str | None = None
     message: str | None = None
+    cause: str | None = None  # on failure, nbrepro.stages.install_failure.InstallCause
     sandbox: str = "none"
     network: bool = False
 
@@ -281,6 +283,9 @@ class NotebookResult(Record):
     # run. `volatile_cells`: the cells (indices) whose outputs changed between the runs.
     rerun: str | None = None
     volatile_cells: list[int] = field(default_factory=list)
+    # Why the notebook could not be judged, in a fixed vocabulary reports count: an
+    # install-failed cause (nbrepro.stages.install_failure) or `needs-network`.
+    cause: str | None = None
 
     @property
     def failing_label(self) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
 from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
 from nbrepro.stages.execute import NotebookRun, Outcome
+from nbrepro.stages.install_failure import InstallFailure
 
 _NOT_REPRODUCED = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
 # Cells whose stored and re-run outputs the results keep, for the reports to show.
@@ -45,8 +46,9 @@ def why_not_runnable(info: NotebookInfo) -> str | None:
     return None
 
 
-def install_failed(info: NotebookInfo, reason: str) -> NotebookResult:
-    return NotebookResult(path=info.path, verdict=Verdict.INSTALL_FAILED, reason=reason, info=info)
+def install_failed(info: NotebookInfo, failure: InstallFailure) -> NotebookResult:
+    return NotebookResult(path=info.path, verdict=Verdict.INSTALL_FAILED, reason=failure.reason,
+                          info=info, cause=failure.cause.value, message=failure.detail)
 
 
 def judge(

@@ -566,3 +566,31 @@ def test_a_cancelling_progress_hook_ends_the_check_at_any_stage(repo):
     with pytest.raises(OutOfTime):
         check(str(repo("reproduces")), progress=CancelAtCompare())
     assert seen[-1] == "compare"
+
+
+def test_a_notebook_that_needs_the_network_says_so(tmp_path, run_cli):
+    root = tmp_path / "online"
+    write_notebook(root / "fetch.ipynb", [
+        ("import urllib.request\nprint('start')", "start\n"),
+        ("print(urllib.request.urlopen('https://pypi.org/simple/six/').status)", "200\n"),
+    ])
+    write_notebook(root / "lookup.ipynb", [
+        ("import socket\nprint(len(socket.getaddrinfo('pypi.org', 443)) > 0)", "True\n"),
+    ])
+    write_notebook(root / "broken.ipynb", [("print(1 / 0)", "0\n")])
+    result = run_cli("check", str(root))
+    for path, label, ename in (("fetch.ipynb", "In [2]", "URLError"),
+                               ("lookup.ipynb", "In [1]", "gaierror")):
+        nb = result.notebook(path)
+        assert (nb["verdict"], nb["cause"]) == ("failed", "needs-network"), nb
+        assert nb["reason"].startswith(f"needs-network: {label}: {ename}: ")
+        assert "re-run with --network" in nb["reason"]
+    # a failure of its own is no network problem
+    broken = result.notebook("broken.ipynb")
+    assert broken["verdict"] == "failed" and broken["cause"] is None
+    assert "network" not in broken["reason"]
+    assert "3 failed, 2 of them for want of the network (--network)" in result.stdout
+
+    online = run_cli("check", str(root), "--network", "-k", "lookup")
+    nb = online.notebook("lookup.ipynb")
+    assert nb["verdict"] == "reproduced" and nb["cause"] is None, nb

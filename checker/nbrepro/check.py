@@ -54,6 +54,7 @@ from nbrepro.stages.spec import read_spec
 from nbrepro.stages.verdict import (
     install_failed,
     judge,
+    needs_network,
     not_checked,
     not_runnable,
     second_run_ended_early,
@@ -452,6 +453,8 @@ def _check_notebook(
     runs = [run_in(where) for where in scratches]
     progress.stage("compare")
     outcome = _judge(info, nb, runs, scratches, config.options_for(info.path))
+    if not options.network:
+        needs_network(outcome, runs[0])
     if len(runs) == 1 and options.rerun and outcome.verdict is Verdict.DIFFERS:
         # Again in the same scratch copy, as a user re-running the notebook would: the
         # files it wrote the first time are there, a fresh copy would cost every check.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
+from nbrepro.isolation.tools import strip_ansi
 from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
 from nbrepro.stages.execute import NotebookRun, Outcome
 from nbrepro.stages.install_failure import InstallFailure
@@ -117,6 +119,35 @@ def judge(
         result.rerun = "completed" if second_run.outcome is Outcome.COMPLETED else (
             second_run.outcome.value)
     return result
+
+
+# What a Python program says when the machine has no network: a name that does not
+# resolve, a connection nobody answers (socket, urllib, requests/urllib3, httpx, aiohttp).
+_NO_NETWORK = re.compile(
+    r"Temporary failure in name resolution|Name or service not known|"
+    r"No address associated with hostname|nodename nor servname|NameResolutionError|"
+    r"Failed to resolve|getaddrinfo failed|Network is unreachable|Connection refused|"
+    r"Failed to establish a new connection|Cannot connect to host|\[Errno -[235]\]",
+    re.I,
+)
+NEEDS_NETWORK = "needs-network"
+
+
+def needs_network(result: NotebookResult, run: NotebookRun) -> bool:
+    """Mark a notebook that failed for want of the network (`--network` was not given):
+    its reason says so and how to allow it. Returns whether it did."""
+    if result.verdict is not Verdict.FAILED or run.failing_cell is None:
+        return False
+    said = [run.exception or "", run.message or ""]
+    for out in run.executed.cells[run.failing_cell].get("outputs", []) or []:
+        if out.get("output_type") == "error":
+            said += [str(out.get("evalue", "")), *map(str, out.get("traceback", []) or [])]
+    if not _NO_NETWORK.search(strip_ansi("\n".join(said))):
+        return False
+    result.cause = NEEDS_NETWORK
+    result.reason = (f"{NEEDS_NETWORK}: {result.reason} (notebooks run without network; "
+                     "re-run with --network to let them reach it)")
+    return True
 
 
 def second_run_ended_early(result: NotebookResult, second_run: NotebookRun) -> None:

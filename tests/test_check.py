@@ -325,6 +325,9 @@ def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli
     nb = once.notebook("unseeded.ipynb")
     assert nb["verdict"] == "differs"
     assert nb["rerun"] is None and nb["volatile_cells"] == []
+    # the source draws from `random` without a seed: a hint on the cell and the reason
+    assert nb["cells"][1]["unseeded"] == ["random.random"]
+    assert nb["reason"].endswith("(unseeded random: random.random)")
 
     twice = run_cli("check", str(root), "--twice")
     nb = twice.notebook("unseeded.ipynb")
@@ -348,6 +351,7 @@ def test_a_notebook_that_differs_is_run_again_by_default(repo, run_cli):
     assert nb["volatile_cells"] == [1]
     assert nb["cells"][1]["status"] == "volatile"
     assert "1 volatile cell(s) left out: In [2] changed between two runs" in nb["reason"]
+    assert nb["cells"][1]["reason"] == "volatile; unseeded random: random.random"
     assert result.code == 0
 
 

@@ -248,6 +248,9 @@ class CellResult(Record):
     stored_outputs: list[dict[str, Any]] | None = None
     rerun_outputs: list[dict[str, Any]] | None = None
     execution_count: int | None = None  # the stored `In [n]` a user sees in the notebook
+    # For cells that changed: the unseeded random calls of their source (a hint, not
+    # a verdict; nbrepro.compare.unseeded), as written: `np.random.rand`.
+    unseeded: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
+from nbrepro.compare.unseeded import unseeded_calls
 from nbrepro.isolation.tools import strip_ansi
 from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
 from nbrepro.stages.execute import NotebookRun, Outcome
@@ -20,6 +21,18 @@ OUTPUT_VALUE_LIMIT = 256 * 1024
 
 
 NO_CODE = "no code cells"
+
+# What a Python program says when the machine has no network: a name that does not
+# resolve, a connection nobody answers (socket, urllib, requests/urllib3, httpx, aiohttp).
+_NO_NETWORK = re.compile(
+    r"Temporary failure in name resolution|Name or service not known|"
+    r"No address associated with hostname|nodename nor servname|NameResolutionError|"
+    r"getaddrinfo failed|Network is unreachable|Connection refused|"
+    r"Failed to establish a new connection|Cannot connect to host|\[Errno -[235]\]",
+    re.I,
+)
+NEEDS_NETWORK = "needs-network"
+UNSEEDED = "unseeded random"
 
 
 def not_checked(info: NotebookInfo, reason: str, skipped: bool = False) -> NotebookResult:
@@ -77,6 +90,7 @@ def judge(
         count = stored.cells[cell.index].get("execution_count")
         cell.execution_count = count if isinstance(count, int) else None
 
+    _hint_unseeded(stored, cells)
     for cell in cells:
         if cell.status in _SHOWN:
             cell.stored_outputs = shown_outputs(stored.cells[cell.index])
@@ -104,6 +118,8 @@ def judge(
             what = first.detail or first.status.value
             again = " (the same in a second run)" if second_run is not None else ""
             result.reason = f"{len(bad)} cell(s) differ{again}; first: {first.label}: {what}"
+            if first.unseeded:
+                result.reason += f" ({UNSEEDED}: {', '.join(first.unseeded)})"
         elif any(c.status is CellStatus.EQUIVALENT for c in cells):
             result.verdict = Verdict.REPRODUCED_EQUIVALENT
             reasons = sorted({c.reason for c in cells
@@ -121,16 +137,6 @@ def judge(
     return result
 
 
-# What a Python program says when the machine has no network: a name that does not
-# resolve, a connection nobody answers (socket, urllib, requests/urllib3, httpx, aiohttp).
-_NO_NETWORK = re.compile(
-    r"Temporary failure in name resolution|Name or service not known|"
-    r"No address associated with hostname|nodename nor servname|NameResolutionError|"
-    r"Failed to resolve|getaddrinfo failed|Network is unreachable|Connection refused|"
-    r"Failed to establish a new connection|Cannot connect to host|\[Errno -[235]\]",
-    re.I,
-)
-NEEDS_NETWORK = "needs-network"
 
 
 def needs_network(result: NotebookResult, run: NotebookRun) -> bool:
@@ -148,6 +154,22 @@ def needs_network(result: NotebookResult, run: NotebookRun) -> bool:
     result.reason = (f"{NEEDS_NETWORK}: {result.reason} (notebooks run without network; "
                      "re-run with --network to let them reach it)")
     return True
+
+
+def _hint_unseeded(stored: Any, cells: list[CellResult]) -> None:
+    """Name, on each cell that changed, the unseeded random calls its source makes."""
+    changed = {c.index: c for c in cells
+               if c.status in _NOT_REPRODUCED or c.status is CellStatus.VOLATILE}
+    if not changed:
+        return
+    code = [(i, c) for i, c in enumerate(stored.cells) if c.cell_type == "code"]
+    sources = [c.source if isinstance(c.source, str) else "" for _, c in code]
+    for position, calls in unseeded_calls(sources).items():
+        cell = changed.get(code[position][0])
+        if cell is not None:
+            cell.unseeded = calls
+            hint = f"{UNSEEDED}: {', '.join(calls)}"
+            cell.reason = f"{cell.reason}; {hint}" if cell.reason else hint
 
 
 def second_run_ended_early(result: NotebookResult, second_run: NotebookRun) -> None:

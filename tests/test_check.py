@@ -598,3 +598,29 @@ def test_a_notebook_that_needs_the_network_says_so(tmp_path, run_cli):
     online = run_cli("check", str(root), "--network", "-k", "lookup")
     nb = online.notebook("lookup.ipynb")
     assert nb["verdict"] == "reproduced" and nb["cause"] is None, nb
+
+
+def _v3_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
+    """An IPython 1-2 era notebook: nbformat 3, no kernelspec, no language_info."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    v3_cells = [{"cell_type": "code", "collapsed": False, "input": source,
+                 "language": "python", "metadata": {}, "prompt_number": n,
+                 "outputs": [{"output_type": "stream", "stream": "stdout", "text": out}]}
+                for n, (source, out) in enumerate(cells, start=1)]
+    path.write_text(json.dumps({"metadata": {"name": ""}, "nbformat": 3, "nbformat_minor": 0,
+                                "worksheets": [{"cells": v3_cells, "metadata": {}}]}))
+
+
+def test_old_notebooks_without_kernel_metadata_are_run_or_named_python_2(tmp_path, run_cli):
+    root = tmp_path / "ipython1"
+    _v3_notebook(root / "py3.ipynb", [("x = 20\nprint(x + 22)", "42\n")])
+    _v3_notebook(root / "py2.ipynb", [("x = 20", ""), ("print x + 22", "42\n")])
+    result = run_cli("check", str(root))
+    nb = result.notebook("py3.ipynb")
+    assert nb["verdict"] == "reproduced", nb  # a Python notebook, not "kernel unknown"
+    assert nb["info"]["nbformat"] == "3.0" and nb["info"]["language"] == "python"
+    old = result.notebook("py2.ipynb")
+    assert old["verdict"] == "not-checked"
+    assert old["reason"] == ("a Python 2 notebook (kernel not named; its code is Python 2: "
+                             "print statement in In [2]): Python 2 kernels cannot be built today")
+    assert old["info"]["python2_code"] == "print statement in In [2]"

@@ -142,6 +142,9 @@ class NotebookInfo(Record):
     has_outputs: bool = False
     top_down: bool = True  # stored execution counts increase from top to bottom
     imports: list[str] = field(default_factory=list)
+    # Where the code reads as Python 2 only (`print statement in In [3]`), for a
+    # notebook whose metadata does not say which Python it is.
+    python2_code: str | None = None
 
     @property
     def is_python(self) -> bool:
@@ -159,7 +162,7 @@ class NotebookInfo(Record):
             return "2"
         if kernel.startswith("python3") or (self.python_version or "").startswith("3."):
             return "3"
-        return None
+        return "2" if self.python2_code else None
 
 
 @dataclass

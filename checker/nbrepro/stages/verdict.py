@@ -53,6 +53,9 @@ def why_not_runnable(info: NotebookInfo) -> str | None:
         return info.error or "not a valid notebook"
     if info.code_cells == 0:  # whatever its language: there is nothing to run
         return NO_CODE
+    if info.python_major == "2" and info.python2_code:
+        return (f"a Python 2 notebook (kernel {info.kernel_name or 'not named'}; its code is "
+                f"Python 2: {info.python2_code}): Python 2 kernels cannot be built today")
     if info.python_major == "2":
         return (f"a Python 2 notebook (kernel {info.kernel_name or 'unknown'}, Python "
                 f"{info.python_version or '2'}): Python 2 kernels cannot be built today")

@@ -81,6 +81,15 @@ def test_an_nbformat_3_notebook_is_python_by_its_cells_language(tmp_path):
     assert why_not_runnable(info) is None  # not "kernel unknown": it is run
 
 
+@pytest.mark.parametrize("language", [["python"], {"a": 1}, "python<script>", 3, None])
+def test_a_crafted_v3_cell_language_is_no_language(tmp_path, language):
+    nb = _v3("1 + 1", "2 + 2")
+    nb["worksheets"][0]["cells"][1]["language"] = language
+    write(tmp_path / "odd.ipynb", nb)
+    info, _ = scan_notebook(tmp_path, "odd.ipynb")
+    assert info.valid and info.language is None  # mixed or odd: not taken for Python
+
+
 @pytest.mark.parametrize(("source", "evidence"), [
     ("x = 1\nprint x", "print statement in In [2]"),
     ("print >>sys.stderr, 'oops'\nprint 'x'", "print statement in In [2]"),

@@ -102,13 +102,15 @@ def _read(path: Path) -> tuple[nbformat.NotebookNode, str | None]:
 
 def _v3_language(nb: nbformat.NotebookNode) -> str | None:
     """The one language the code cells of an nbformat 3 notebook name, if they agree."""
-    names = {cell.get("language") for sheet in nb.get("worksheets", [])
-             for cell in sheet.get("cells", []) if cell.get("cell_type") == "code"}
-    names.discard(None)
-    if len(names) == 1:
-        name = names.pop()
-        return name if isinstance(name, str) and name.isidentifier() else None
-    return None
+    names: set[str] = set()
+    for sheet in nb.get("worksheets", []):
+        cells = sheet.get("cells", []) if isinstance(sheet, dict) else []
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                name = cell.get("language")
+                # whatever else a crafted file puts there says nothing
+                names.add(name if isinstance(name, str) and name.isidentifier() else "?")
+    return names.pop() if len(names) == 1 and "?" not in names else None
 
 
 def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:

@@ -18,6 +18,7 @@ import pytest
 
 from nbrepro.isolation.confine import marked_processes
 from tests.helpers.cli import REPOS
+from tests.security.helpers import write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +79,29 @@ def test_unresolvable_requirement_is_install_failed_naming_it(repo, run_cli):
     lock = result.json["lock"]
     assert lock["ok"] is False
     assert lock["failed_requirement"] == "nbrepro-fixture-no-such-package==1.0.0"
+    assert (nb["cause"], lock["cause"]) == ("not-found", "not-found")
+    assert "not-found (no such package on the package index)" in nb["reason"]
+    assert "was not found in the package registry" in nb["message"]  # the resolver's words
     assert "nbrepro-fixture-no-such-package" in lock["message"]  # the resolver's own words
+
+
+def test_a_failed_build_names_the_package_that_failed_and_why(repo, run_cli):
+    root = repo("reproduces")
+    # jupyter's dependencies resolve; numpy 1.14.3 has only an sdist for Python 3.11,
+    # and it does not build there
+    (root / "requirements.txt").write_text("jupyter==1.0.0\nnumpy==1.14.3\n")
+    result = run_cli("check", str(root))
+    assert result.code == 1
+    nb = result.notebook("analysis.ipynb")
+    assert nb["verdict"] == "install-failed"
+    assert nb["cause"] == "no-wheel-for-python"
+    assert nb["reason"].startswith(
+        "could not install numpy==1.14.3 (declared in requirements.txt): no-wheel-for-python "
+        "(no wheel for Python 3.")
+    assert "building it from source failed" in nb["reason"]
+    assert "Failed to build `numpy==1.14.3`" in nb["message"]
+    env = result.json["environment"]
+    assert (env["failed_requirement"], env["cause"]) == ("numpy==1.14.3", "no-wheel-for-python")
 
 
 def test_declared_conda_style_requirement_is_installed(repo, run_cli):
@@ -311,8 +334,13 @@ def _kernels_left(pid: int) -> list[str]:
 
 def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli):
     root = repo("volatile")
-    once = run_cli("check", str(root))
-    assert once.notebook("unseeded.ipynb")["verdict"] == "differs"
+    once = run_cli("check", str(root), "--no-rerun")
+    nb = once.notebook("unseeded.ipynb")
+    assert nb["verdict"] == "differs"
+    assert nb["rerun"] is None and nb["volatile_cells"] == []
+    # the source draws from `random` without a seed: a hint on the cell and the reason
+    assert nb["cells"][1]["unseeded"] == ["random.random"]
+    assert nb["reason"].endswith("(unseeded random: random.random)")
 
     twice = run_cli("check", str(root), "--twice")
     nb = twice.notebook("unseeded.ipynb")
@@ -325,6 +353,57 @@ def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli
     # the terminal lists the volatile cell and its sanitiser too, not only the JSON
     assert "volatile: unseeded.ipynb In [2]" in twice.stdout
     assert cell["suggested_sanitiser"].splitlines()[0] in twice.stdout
+
+
+def test_a_notebook_that_differs_is_run_again_by_default(repo, run_cli):
+    result = run_cli("check", str(repo("volatile")))
+    nb = result.notebook("unseeded.ipynb")
+    # the unseeded draw changed between two real runs: volatile, out of the verdict
+    assert nb["verdict"] == "reproduced", nb
+    assert nb["rerun"] == "completed"
+    assert nb["volatile_cells"] == [1]
+    assert nb["cells"][1]["status"] == "volatile"
+    assert "1 volatile cell(s) left out: In [2] changed between two runs" in nb["reason"]
+    assert nb["cells"][1]["reason"] == "volatile; unseeded random: random.random"
+    assert result.code == 0
+
+
+def test_a_real_change_stays_differs_after_the_second_run(repo, run_cli):
+    result = run_cli("check", str(repo("differs")))
+    nb = result.notebook("model.ipynb")
+    assert nb["verdict"] == "differs"
+    assert nb["rerun"] == "completed" and nb["volatile_cells"] == []
+    assert nb["reason"].startswith("1 cell(s) differ (the same in a second run); first: In [2]")
+
+
+def test_a_notebook_that_reproduces_is_run_once(repo, run_cli, tmp_path):
+    root = repo("reproduces")
+    # each run appends a line: a second run would leave two in the scratch copy it used
+    write_notebook(root / "counts.ipynb", [
+        ("with open('runs.log', 'a') as f:\n    f.write('run\\n')", None),
+        ("print(open('runs.log').read().count('run'))", "1\n"),
+    ])
+    result = run_cli("check", str(root))
+    for path in ("analysis.ipynb", "counts.ipynb"):
+        nb = result.notebook(path)
+        assert nb["verdict"] == "reproduced", nb
+        assert nb["rerun"] is None and nb["volatile_cells"] == []
+
+
+def test_a_second_run_that_fails_judges_no_cell_volatile(tmp_path, run_cli):
+    root = tmp_path / "mkdir"
+    # The second run is in the same scratch copy: the folder the first run made is there.
+    write_notebook(root / "makes_dir.ipynb", [
+        ("import os\nos.mkdir('made')", None),
+        ("print(43)", "42\n"),
+    ])
+    result = run_cli("check", str(root))
+    nb = result.notebook("makes_dir.ipynb")
+    assert nb["verdict"] == "differs"
+    assert nb["rerun"].startswith("failed: FileExistsError")
+    assert nb["volatile_cells"] == []
+    assert "a second run ended early (failed: FileExistsError" in nb["reason"]
+    assert "no cell could be judged volatile" in nb["reason"]
 
 
 def test_nbval_markers_and_repository_settings_are_honoured(repo, run_cli):
@@ -535,3 +614,57 @@ def test_a_subfolder_is_checked_with_the_repositorys_dependency_files(repo, run_
     whole = run_cli("check", str(root))
     assert whole.notebook("notebooks/six_version.ipynb")["verdict"] == "reproduced"
     assert whole.notebook("model.ipynb")["verdict"] == "differs"
+
+
+def test_a_notebook_that_needs_the_network_says_so(tmp_path, run_cli):
+    root = tmp_path / "online"
+    write_notebook(root / "fetch.ipynb", [
+        ("import urllib.request\nprint('start')", "start\n"),
+        ("print(urllib.request.urlopen('https://pypi.org/simple/six/').status)", "200\n"),
+    ])
+    write_notebook(root / "lookup.ipynb", [
+        ("import socket\nprint(len(socket.getaddrinfo('pypi.org', 443)) > 0)", "True\n"),
+    ])
+    write_notebook(root / "broken.ipynb", [("print(1 / 0)", "0\n")])
+    result = run_cli("check", str(root))
+    for path, label, ename in (("fetch.ipynb", "In [2]", "URLError"),
+                               ("lookup.ipynb", "In [1]", "gaierror")):
+        nb = result.notebook(path)
+        assert (nb["verdict"], nb["cause"]) == ("failed", "needs-network"), nb
+        assert nb["reason"].startswith(f"needs-network: {label}: {ename}: ")
+        assert "re-run with --network" in nb["reason"]
+    # a failure of its own is no network problem
+    broken = result.notebook("broken.ipynb")
+    assert broken["verdict"] == "failed" and broken["cause"] is None
+    assert "network" not in broken["reason"]
+    assert "3 failed, 2 of them for want of the network (--network)" in result.stdout
+
+    online = run_cli("check", str(root), "--network", "-k", "lookup")
+    nb = online.notebook("lookup.ipynb")
+    assert nb["verdict"] == "reproduced" and nb["cause"] is None, nb
+
+
+def _v3_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
+    """An IPython 1-2 era notebook: nbformat 3, no kernelspec, no language_info."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    v3_cells = [{"cell_type": "code", "collapsed": False, "input": source,
+                 "language": "python", "metadata": {}, "prompt_number": n,
+                 "outputs": [{"output_type": "stream", "stream": "stdout", "text": out}]}
+                for n, (source, out) in enumerate(cells, start=1)]
+    path.write_text(json.dumps({"metadata": {"name": ""}, "nbformat": 3, "nbformat_minor": 0,
+                                "worksheets": [{"cells": v3_cells, "metadata": {}}]}))
+
+
+def test_old_notebooks_without_kernel_metadata_are_run_or_named_python_2(tmp_path, run_cli):
+    root = tmp_path / "ipython1"
+    _v3_notebook(root / "py3.ipynb", [("x = 20\nprint(x + 22)", "42\n")])
+    _v3_notebook(root / "py2.ipynb", [("x = 20", ""), ("print x + 22", "42\n")])
+    result = run_cli("check", str(root))
+    nb = result.notebook("py3.ipynb")
+    assert nb["verdict"] == "reproduced", nb  # a Python notebook, not "kernel unknown"
+    assert nb["info"]["nbformat"] == "3.0" and nb["info"]["language"] == "python"
+    old = result.notebook("py2.ipynb")
+    assert old["verdict"] == "not-checked"
+    assert old["reason"] == ("a Python 2 notebook (kernel not named; its code is Python 2: "
+                             "print statement in In [2]): Python 2 kernels cannot be built today")
+    assert old["info"]["python2_code"] == "print statement in In [2]"

@@ -24,7 +24,8 @@ def result() -> CheckResult:
                            cells=[CellResult(0, CellStatus.IDENTICAL)],
                            info=NotebookInfo(path="a.ipynb", imports=["numpy"])),
             NotebookResult("b.ipynb", Verdict.FAILED, exception="KeyError", failing_cell=3,
-                           cells=[CellResult(3, CellStatus.ERROR, reason="KeyError: 'x'")]),
+                           cells=[CellResult(3, CellStatus.ERROR, reason="KeyError: 'x'")],
+                           rerun="completed", volatile_cells=[1], cause="needs-network"),
         ],
         environment=EnvironmentResult(ok=True, backend="venv", sandbox="bubblewrap"),
     )
@@ -43,7 +44,10 @@ def test_json_round_trip_keeps_every_field():
         "index": 3, "status": "error", "reason": "KeyError: 'x'", "detail": None,
         "execution_seconds": None, "normalisers": [], "warnings": [], "image_score": None,
         "image_diff": None, "nbdime_diff": None, "suggested_sanitiser": None,
-        "stored_outputs": None, "rerun_outputs": None, "execution_count": None}
+        "stored_outputs": None, "rerun_outputs": None, "execution_count": None,
+        "unseeded": []}
+    b = data["notebooks"][1]
+    assert (b["rerun"], b["volatile_cells"], b["cause"]) == ("completed", [1], "needs-network")
     back = CheckResult.from_dict(data)
     assert back == result()
     assert back.notebooks[1].cells[0].status is CellStatus.ERROR

@@ -152,3 +152,74 @@ def _count_runs(db: Path) -> int:
         return sqlite3.connect(db).execute("select count(*) from runs").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+# -- why a resolution failed: a cause in a fixed vocabulary, from real resolutions ----
+
+def _resolve_lines(*lines: str):
+    from nbrepro.model import Requirement, Spec
+    from nbrepro.stages.resolve import resolve
+
+    spec = Spec(requirements=[Requirement(spec=line, source="requirements.txt")
+                              for line in lines])
+    return spec, resolve(spec, "3.11", use_cache=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("lines", "failed", "cause", "says"), [
+    (("nbrepro-fixture-no-such-package==1.0.0",), "nbrepro-fixture-no-such-package==1.0.0",
+     "not-found", "no such package on the package index"),
+    (("six==0.0.999",), "six==0.0.999", "no-matching-version",
+     "no such version on the package index"),
+    (("requests==2.31.0", "urllib3==1.20"), "requests==2.31.0", "conflict",
+     "the requirements conflict"),
+    # only wheels for CPython 2.7 and 3.5-3.7, no source to build
+    (("six", "tensorflow==1.15.0"), "tensorflow==1.15.0", "no-wheel-for-python",
+     "no wheel for Python 3.11"),
+    # its sdist says it is version 0.0.1.0.1
+    (("backports.functools-lru-cache==1.0.1",), "backports.functools-lru-cache==1.0.1",
+     "invalid-metadata", "its published metadata is invalid"),
+    # a download from a closed port of this machine
+    (("six", "tiny @ http://127.0.0.1:9/tiny-1.0.tar.gz"),
+     "tiny @ http://127.0.0.1:9/tiny-1.0.tar.gz", "network",
+     "the package index could not be reached"),
+])
+def test_a_failed_resolution_names_the_requirement_and_its_cause(lines, failed, cause, says):
+    from nbrepro.stages.install_failure import describe
+
+    spec, lock = _resolve_lines(*lines)
+    assert not lock.ok
+    assert lock.failed_requirement == failed, lock.message
+    failure = describe("could not resolve", lock, spec, "3.11")
+    assert (failure.cause.value, lock.cause) == (cause, cause), lock.message
+    assert failure.reason == (f"could not resolve {failed} (declared in requirements.txt): "
+                              f"{cause} ({says})")
+    assert failure.detail and failure.detail in short_message(lock.message)
+
+
+def test_causes_from_messages_uv_and_pip_write():
+    from nbrepro.stages.install_failure import failing_name, install_cause
+
+    uv_build = ("Resolved 40 packages in 1s\n   Building numpy==1.14.3\nerror: Failed to build "
+                "`numpy==1.14.3`\n  cause: The build backend returned an error\n"
+                "  File \"notebook/app.py\"\n")
+    assert install_cause(uv_build).value == "no-wheel-for-python"
+    assert failing_name(uv_build) == "numpy"
+    local = "error: Failed to build `demo @ file:///tmp/x/demo`\n  cause: The build backend"
+    assert install_cause(local).value == "build-error"
+    pip = ("ERROR: Could not find a version that satisfies the requirement six==0.0.9 (from "
+           "versions: 1.0.0, 1.1.0)\nERROR: No matching distribution found for six==0.0.9")
+    assert install_cause(pip).value == "no-matching-version"
+    assert install_cause("ERROR: Could not find a version that satisfies the requirement "
+                         "nope (from versions: none)").value == "not-found"
+    assert install_cause("ERROR: ResolutionImpossible: ...").value == "conflict"
+    assert install_cause("installing took longer than 1800 s").value == "other"
+    assert install_cause(None).value == "other"
+
+
+def test_blame_prefers_the_package_the_tool_says_failed():
+    # the message mentions notebook (a dependency of jupyter) before numpy, which failed
+    message = ("Resolved notebook==7.0.0 and 80 more\nerror: Failed to build `numpy==1.14.3`\n"
+               "  cause: The build backend returned an error")
+    assert blame(message, ["jupyter==1.0.0", "notebook==7.0.0", "numpy==1.14.3"]) \
+        == "numpy==1.14.3"

@@ -66,6 +66,67 @@ def test_old_nbformat_versions_are_upgraded(tmp_path):
     assert nb.cells[0].source == "1+1"
 
 
+def _v3(*sources: str) -> dict:
+    cells = [{"cell_type": "code", "input": src, "language": "python", "outputs": [],
+              "prompt_number": n, "metadata": {}} for n, src in enumerate(sources, start=1)]
+    return {"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": ""},
+            "worksheets": [{"cells": cells, "metadata": {}}]}
+
+
+def test_an_nbformat_3_notebook_is_python_by_its_cells_language(tmp_path):
+    write(tmp_path / "old.ipynb", _v3("import numpy as np", "print(np.pi)"))
+    info, _ = scan_notebook(tmp_path, "old.ipynb")
+    assert (info.nbformat, info.language, info.kernel_name) == ("3.0", "python", None)
+    assert info.is_python and info.python2_code is None
+    assert why_not_runnable(info) is None  # not "kernel unknown": it is run
+
+
+@pytest.mark.parametrize("language", [["python"], {"a": 1}, "python<script>", 3, None])
+def test_a_crafted_v3_cell_language_is_no_language(tmp_path, language):
+    nb = _v3("1 + 1", "2 + 2")
+    nb["worksheets"][0]["cells"][1]["language"] = language
+    write(tmp_path / "odd.ipynb", nb)
+    info, _ = scan_notebook(tmp_path, "odd.ipynb")
+    assert info.valid and info.language is None  # mixed or odd: not taken for Python
+
+
+@pytest.mark.parametrize(("source", "evidence"), [
+    ("x = 1\nprint x", "print statement in In [2]"),
+    ("print >>sys.stderr, 'oops'\nprint 'x'", "print statement in In [2]"),
+    ("try:\n    pass\nexcept ValueError, e:\n    pass", "`except X, e` in In [2]"),
+    ("s = `42`", "backtick repr in In [2]"),
+    ("pattern = ur'\\d+'", "ur'' string in In [2]"),
+    ("raise ValueError, 'no'", "`raise E, msg` in In [2]"),
+    ("exec 'x = 1'", "exec statement in In [2]"),
+])
+def test_python_2_code_is_read_from_the_cells(tmp_path, source, evidence):
+    write(tmp_path / "old.ipynb", _v3("import sys", source))
+    info, _ = scan_notebook(tmp_path, "old.ipynb")
+    assert info.python2_code == evidence
+    assert info.python_major == "2" and not info.is_python
+    assert why_not_runnable(info) == (
+        f"a Python 2 notebook (kernel not named; its code is Python 2: {evidence}): "
+        "Python 2 kernels cannot be built today")
+
+
+@pytest.mark.parametrize("source", [
+    "print('fine')", "print", "%time print x", "x = f'{1}'", "def f(:\n  pass",
+    "printer = 1\nprint (x)",
+])
+def test_python_3_code_and_other_errors_are_not_python_2(tmp_path, source):
+    write(tmp_path / "new.ipynb", _v3(source))
+    info, _ = scan_notebook(tmp_path, "new.ipynb")
+    assert info.python2_code is None and info.is_python
+
+
+def test_metadata_that_says_python_3_is_believed(tmp_path):
+    nb = notebook()
+    nb["cells"][0]["source"] = "print 'left over'"
+    write(tmp_path / "a.ipynb", nb)
+    info, _ = scan_notebook(tmp_path, "a.ipynb")
+    assert info.python_major == "3" and info.is_python  # it fails when run, as it should
+
+
 @pytest.mark.parametrize("content, reason", [
     ("{", "not valid JSON"),
     ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"x": 1}]}',

@@ -42,7 +42,12 @@ REPO = HERE.parent.parent
 RESULTS = HERE.parent / "results" / "accuracy.json"
 sys.path.insert(0, str(REPO))  # the corpus lives with the tests, which run it too
 
-from tests.fixtures.accuracy import CorpusItem, judge_nbrepro, load_corpus  # noqa: E402
+from tests.fixtures.accuracy import (  # noqa: E402
+    CorpusItem,
+    judge_nbrepro,
+    load_corpus,
+    needs_second_run,
+)
 from tests.fixtures.accuracy import outcome as _outcome  # noqa: E402
 from tests.fixtures.accuracy.corpus import ITEMS  # noqa: E402
 
@@ -219,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     check_up_to_date(items)
     result = score(items, args.verbose)
     print_table(result, len(items))
+    rerun = [item.name for item in items if needs_second_run(item)]
+    print(f"second runs (by default only for a notebook that differs): {len(rerun)} of "
+          f"{len(items)} notebooks\n")
+    result["second_runs"] = rerun
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     shown = RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS

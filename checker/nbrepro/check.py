@@ -42,7 +42,6 @@ from nbrepro.model import (
     CheckResult,
     CheckState,
     EnvironmentResult,
-    Lock,
     NotebookInfo,
     NotebookResult,
     Requirement,
@@ -53,7 +52,8 @@ from nbrepro.model import (
 )
 from nbrepro.progress import Progress
 from nbrepro.selection import OUTPUT_MARKER, Selection
-from nbrepro.stages.execute import ExecutionOptions, NotebookRun, run_notebook
+from nbrepro.stages.execute import ExecutionOptions, NotebookRun, Outcome, run_notebook
+from nbrepro.stages.install_failure import InstallFailure, describe
 from nbrepro.stages.parameters import (
     PAPERMILL_REASON,
     Parameterised,
@@ -61,7 +61,7 @@ from nbrepro.stages.parameters import (
     parameterise,
     without_inserted,
 )
-from nbrepro.stages.resolve import check_resolver, resolve, short_message
+from nbrepro.stages.resolve import check_resolver, resolve
 from nbrepro.stages.restore import (
     MAX_ATTEMPTS,
     MAX_RESTORED,
@@ -76,7 +76,14 @@ from nbrepro.stages.restore import (
 from nbrepro.stages.scan import find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
-from nbrepro.stages.verdict import install_failed, judge, not_checked, not_runnable
+from nbrepro.stages.verdict import (
+    install_failed,
+    judge,
+    needs_network,
+    not_checked,
+    not_runnable,
+    second_run_ended_early,
+)
 from nbrepro.store import Store
 
 
@@ -93,6 +100,9 @@ class CheckOptions:
     limits: ResourceLimits = field(default_factory=ResourceLimits)
     output_dir: Path | None = None  # where stored and re-run notebooks are written
     twice: bool = False  # run each notebook twice: outputs that differ are `volatile`
+    # Run a notebook that differs once more (`--no-rerun`: never): what changes between
+    # the two runs is `volatile`. Notebooks that reproduce cost nothing more.
+    rerun: bool = True
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
     ignore_repo_config: bool = False  # judge by nbrepro's defaults, not [tool.nbrepro]
     # A single notebook's repository is searched for no higher than this folder (the
@@ -250,7 +260,7 @@ class NotebookSession:
         self._scanned: dict[str, tuple[NotebookInfo, nbformat.NotebookNode | None]] = {}
         self._config: repoconfig.RepoConfig | None = None
         self._scratch_dirs: list[Path] = []
-        self._failure: str | None = None  # why the environment could not be had
+        self._failure: InstallFailure | None = None  # why the environment could not be had
         self._made: _Environment | None = None
         self._ready = False  # resolved and built (or failed to)
 
@@ -429,10 +439,10 @@ class _Environment:
     project_dir: Path | None
     scratch: Path
     restorer: Restorer | None = None
-    failure: str | None = None  # why the environment could not be had
+    failure: InstallFailure | None = None  # why the environment could not be had
     imports_looked_up: bool = False
 
-    def make(self) -> str | None:
+    def make(self) -> InstallFailure | None:
         """Resolve and build into the result; why it could not be had, or None."""
         result, options, spec = self.result, self.options, self.result.spec
         assert spec is not None
@@ -446,7 +456,7 @@ class _Environment:
                                             [self.project_dir] if self.project_dir else []),
         )
         if not result.lock.ok:
-            return _install_reason("could not resolve", result.lock)
+            return describe("could not resolve", result.lock, spec, self.python.minor)
         if self.restorer is not None and not self.imports_looked_up:
             # First resolution under --restore: what the notebooks import and nothing
             # provides is looked up, and the verified distributions resolved with the rest.
@@ -467,7 +477,7 @@ class _Environment:
         if self.store is not None and self.check_id is not None:
             self.store.record_environment(self.check_id, spec, result.lock, result.environment)
         if not result.environment.ok:
-            return _install_reason("could not install", result.environment)
+            return describe("could not install", result.environment, spec, self.python.minor)
         return None
 
     def _infer_from_imports(self) -> bool:
@@ -489,7 +499,7 @@ class _Environment:
                                       f"{answer.detail}")
         return added
 
-    def _drop_inferred(self, failure: str) -> None:
+    def _drop_inferred(self, failure: InstallFailure) -> None:
         """What was inferred cannot be had with what is declared: the environment is
         made as declared, and the inferences say why they were not installed."""
         spec = self.result.spec
@@ -498,9 +508,9 @@ class _Environment:
         for answer in spec.inferred:
             if answer.accepted:
                 answer.accepted = False
-                answer.detail += f"; not installed: {failure}"
+                answer.detail += f"; not installed: {failure.reason}"
         self.progress.warning(f"--restore: the inferred distributions could not be added "
-                              f"({failure}); the environment is made as declared")
+                              f"({failure.reason}); the environment is made as declared")
 
     def add(self, distribution: str, notebook: str) -> str | None:
         """Add one verified distribution and make the environment again. When that
@@ -515,7 +525,7 @@ class _Environment:
         if failure is not None:
             spec.requirements.remove(requirement)
             self.make()  # cached: the environment every other notebook used
-        return failure
+        return failure.reason if failure is not None else None
 
 
 def _prepare(
@@ -597,24 +607,41 @@ def _check_notebook(
     def on_cell(index: int, done: int, total: int) -> None:
         progress.cell_done(info.path, index, done, total)
 
-    def attempt(order: list[int] | None) -> tuple[NotebookResult, list[NotebookRun]]:
-        runs = [
-            run_notebook(to_run, (where / info.path).parent, where, environment, backend,
-                         options.execution, network=options.network, on_cell=on_cell,
-                         order=order)
-            for where in scratches
-        ]
+    def run_in(where: Path, order: list[int] | None) -> NotebookRun:
+        return run_notebook(to_run, (where / info.path).parent, where, environment, backend,
+                            options.execution, network=options.network, on_cell=on_cell,
+                            order=order)
+
+    def judged(runs: list[NotebookRun], compare: CompareOptions) -> NotebookResult:
         # The comparer sees the run as the stored notebook's cells: a cell inserted to
         # carry the parameters is taken out again.
-        judged = [without_inserted(run, inserted) if inserted is not None else run
-                  for run in runs]
+        seen = [without_inserted(run, inserted) if inserted is not None else run
+                for run in runs]
+        return _judge(info, stored, seen, scratches, compare)
+
+    def attempt(order: list[int] | None) -> tuple[NotebookResult, list[NotebookRun]]:
+        runs = [run_in(where, order) for where in scratches]
         progress.stage("compare")
-        outcome = _judge(info, stored, judged, scratches, config.options_for(info.path))
+        outcome = judged(runs, config.options_for(info.path))
+        if not options.network:
+            needs_network(outcome, runs[0])
+        if len(runs) == 1 and options.rerun and outcome.verdict is Verdict.DIFFERS:
+            # Again in the same scratch copy, as a user re-running the notebook would:
+            # the files it wrote the first time are there, a fresh copy would cost
+            # every check.
+            progress.stage("execute", "second run (the first differs)")
+            second = run_in(scratches[0], order)
+            progress.stage("compare")
+            if second.outcome is Outcome.COMPLETED:
+                runs.append(second)
+                outcome = judged(runs, config.options_for(info.path))
+            else:  # a half-run says nothing about the cells it did not reach
+                second_run_ended_early(outcome, second)
         applied = config.described_for(info.path)
         if applied:
             # The repository's settings can decide its own verdict: judge again by
             # nbrepro's defaults and say so when they did.
-            plain = _judge(info, stored, judged, scratches, CompareOptions())
+            plain = judged(runs, CompareOptions())
             if plain.verdict is not outcome.verdict:
                 outcome.repo_settings = applied
                 outcome.verdict_without_repo_settings = plain.verdict
@@ -850,13 +877,6 @@ def _record(result: CheckResult, outcome: NotebookResult, progress: Progress) ->
     progress.notebook_done(outcome)
 
 
-def _install_reason(what: str, failed: Lock | EnvironmentResult) -> str:
-    req = failed.failed_requirement
-    head = f"{what} {req}" if req else what
-    detail = short_message(failed.message)
-    return f"{head}: {detail}" if detail else head
-
-
 def _write_notebooks(out: Path, rel: str, stored: nbformat.NotebookNode,
                      executed: nbformat.NotebookNode) -> None:
     for kind, nb in (("stored", stored), ("rerun", executed)):
@@ -873,7 +893,7 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "base_image": options.base_image, "cell_timeout": options.execution.cell_timeout,
         "notebook_timeout": options.execution.notebook_timeout,
         "keep_going": options.execution.keep_going, "twice": options.twice,
-        "ignore_repo_config": options.ignore_repo_config,
+        "rerun": options.rerun, "ignore_repo_config": options.ignore_repo_config,
         "exclude": list(options.exclude), "keyword": options.keyword,
         "subdir": options.subdir, "strict_config": options.strict_config,
         "parameters": dict(options.parameters),

@@ -219,6 +219,9 @@ class _CheckCommand(click.Command):
 @click.option("--twice", is_flag=True,
               help="Run every notebook twice: outputs that differ between the runs are "
                    "'volatile' and left out of the verdict.")
+@click.option("--no-rerun", is_flag=True,
+              help="Never run a notebook that differs a second time (by default its outputs "
+                   "that change between the two runs are 'volatile' and left out).")
 @click.option("--no-cache", is_flag=True, help="Resolve and build afresh.")
 @click.option("--ignore-repo-config", is_flag=True,
               help="Judge by nbrepro's defaults only: ignore the repository's own settings "
@@ -266,7 +269,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           network: bool, base_image: str | None, memory: str, cpus: float,
           ignore_repo_config: bool, within: Path | None,
           exclude: tuple[str, ...], keyword: str | None, subdir: str | None, strict: bool,
-          strict_config: bool, restore: str = "none",
+          strict_config: bool, no_rerun: bool = False, restore: str = "none",
           parameter_pairs: tuple[tuple[str, str], ...] = (),
           parameter_files: tuple[Path, ...] = ()) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs.
@@ -294,6 +297,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
         memory=memory, cpus=cpus, exclude_newer=exclude_newer, python_version=python_version,
         keep_going=keep_going, twice=twice, no_cache=no_cache)
     options.output_dir = output_dir
+    options.rerun = not no_rerun
     options.ignore_repo_config = ignore_repo_config
     options.within = within.expanduser().resolve() if within is not None else None
     options.exclude, options.keyword = list(exclude), keyword

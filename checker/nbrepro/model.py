@@ -142,6 +142,9 @@ class NotebookInfo(Record):
     has_outputs: bool = False
     top_down: bool = True  # stored execution counts increase from top to bottom
     imports: list[str] = field(default_factory=list)
+    # Where the code reads as Python 2 only (`print statement in In [3]`), for a
+    # notebook whose metadata does not say which Python it is.
+    python2_code: str | None = None
 
     @property
     def is_python(self) -> bool:
@@ -159,7 +162,7 @@ class NotebookInfo(Record):
             return "2"
         if kernel.startswith("python3") or (self.python_version or "").startswith("3."):
             return "3"
-        return None
+        return "2" if self.python2_code else None
 
 
 @dataclass
@@ -218,6 +221,7 @@ class Lock(Record):
     pins: dict[str, str] = field(default_factory=dict)  # normalised name -> version
     failed_requirement: str | None = None
     message: str | None = None  # the resolver's own message on failure
+    cause: str | None = None  # on failure, nbrepro.stages.install_failure.InstallCause
     seconds: float = 0.0
     cached: bool = False
     key: str = ""
@@ -243,6 +247,7 @@ class EnvironmentResult(Record):
     log: str = ""
     failed_requirement: str | None = None
     message: str | None = None
+    cause: str | None = None  # on failure, nbrepro.stages.install_failure.InstallCause
     sandbox: str = "none"
     network: bool = False
 
@@ -268,6 +273,9 @@ class CellResult(Record):
     stored_outputs: list[dict[str, Any]] | None = None
     rerun_outputs: list[dict[str, Any]] | None = None
     execution_count: int | None = None  # the stored `In [n]` a user sees in the notebook
+    # For cells that changed: the unseeded random calls of their source (a hint, not
+    # a verdict; nbrepro.compare.unseeded), as written: `np.random.rand`.
+    unseeded: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -367,6 +375,14 @@ class NotebookResult(Record):
     # `--restore`: the distributions the notebook needed that nobody declared (inferred
     # from its imports or added after a ModuleNotFoundError).
     restored: list[str] = field(default_factory=list)
+    # A second run in the same environment (every notebook with --twice, else one that
+    # differed): "completed", or how it ended early (its outputs then unused); None: one
+    # run. `volatile_cells`: the cells (indices) whose outputs changed between the runs.
+    rerun: str | None = None
+    volatile_cells: list[int] = field(default_factory=list)
+    # Why the notebook could not be judged, in a fixed vocabulary reports count: an
+    # install-failed cause (nbrepro.stages.install_failure) or `needs-network`.
+    cause: str | None = None
 
     @property
     def failing_label(self) -> str | None:

@@ -48,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--nbrepro-twice", action="store_true",
                     help="nbrepro: run every notebook twice; outputs that change between "
                          "the runs are left out.")
+    group.addoption("--nbrepro-no-rerun", action="store_true",
+                    help="nbrepro: never run a notebook that differs a second time (by "
+                         "default its outputs that change between the runs are left out).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,6 +98,7 @@ def _options(config: pytest.Config) -> Any:
         sandbox=not config.getoption("nbrepro_no_sandbox"),
         network=config.getoption("nbrepro_network"),
         twice=config.getoption("nbrepro_twice"),
+        rerun=not config.getoption("nbrepro_no_rerun"),
         execution=ExecutionOptions(
             cell_timeout=config.getoption("nbrepro_cell_timeout"),
             notebook_timeout=config.getoption("nbrepro_notebook_timeout")),

@@ -172,6 +172,9 @@ def summary_line(result: CheckResult) -> str:
     skipped = sum(nb.skipped for nb in result.notebooks)
     if skipped:
         parts.append(f"{skipped} skipped")
+    offline = sum(nb.cause == "needs-network" for nb in result.notebooks)
+    if offline:  # failures of the check's settings, not of the notebooks
+        parts.append(f"{offline} of them for want of the network (--network)")
     total = len(result.notebooks)
     env = result.environment
     extra = ""

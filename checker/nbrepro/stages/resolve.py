@@ -32,6 +32,7 @@ from nbrepro import cache
 from nbrepro.errors import ConfigError, ToolError
 from nbrepro.isolation.tools import strip_ansi, tool_env, uv_binary
 from nbrepro.model import Lock, Spec
+from nbrepro.stages.install_failure import failing_name
 from nbrepro.stages.spec import requirement_name
 
 if TYPE_CHECKING:
@@ -311,7 +312,12 @@ def parse_pins(text: str) -> dict[str, str]:
 
 
 def blame(message: str, requirements: list[str]) -> str | None:
-    """The requirement the resolver's message mentions first, if any."""
+    """The requirement the tool says failed (`Failed to build `numpy==1.14.3``), else
+    the one its message mentions first, if any."""
+    named = failing_name(message)
+    for req in requirements:
+        if named is not None and canonicalize_name(requirement_name(req)) == named:
+            return req
     lowered = message.lower()
     best: tuple[int, str] | None = None
     for req in requirements:

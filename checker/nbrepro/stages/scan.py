@@ -83,20 +83,40 @@ def _check_structure(raw: Any) -> None:
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read any notebook version nbformat can upgrade, as v4. Raises on invalid input."""
+    return _read(path)[0]
+
+
+def _read(path: Path) -> tuple[nbformat.NotebookNode, str | None]:
+    """The notebook as v4, and the language its cells name when it was nbformat 3 (the
+    upgrade drops it; IPython 1-2 wrote no kernelspec to say it instead)."""
     text = path.read_text(encoding="utf-8")
     _check_structure(json.loads(text))
     nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
     major = nb.get("nbformat", 4)
+    language = _v3_language(nb) if major == 3 else None
     if major != 4:
         nb = nbformat.convert(nb, 4)
     nbformat.validate(nb)
-    return nb
+    return nb, language
+
+
+def _v3_language(nb: nbformat.NotebookNode) -> str | None:
+    """The one language the code cells of an nbformat 3 notebook name, if they agree."""
+    names: set[str] = set()
+    for sheet in nb.get("worksheets", []):
+        cells = sheet.get("cells", []) if isinstance(sheet, dict) else []
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                name = cell.get("language")
+                # whatever else a crafted file puts there says nothing
+                names.add(name if isinstance(name, str) and name.isidentifier() else "?")
+    return names.pop() if len(names) == 1 and "?" not in names else None
 
 
 def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.NotebookNode | None]:
     info = NotebookInfo(path=rel)
     try:
-        nb = read_notebook(root / rel)
+        nb, v3_language = _read(root / rel)
     except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
         return _invalid(info, f"not valid JSON: {exc}"), None
     except StructureError as exc:
@@ -110,7 +130,9 @@ def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.Notebook
     lang_info = meta.get("language_info", {}) or {}
     kernelspec = meta.get("kernelspec", {}) or {}
     info.nbformat = f"{nb.get('nbformat')}.{nb.get('nbformat_minor')}"
-    info.language = lang_info.get("name") or kernelspec.get("language")
+    if "orig_nbformat" in meta:  # upgraded on reading: say what the file is
+        info.nbformat = f"{meta.get('orig_nbformat')}.{meta.get('orig_nbformat_minor', 0)}"
+    info.language = lang_info.get("name") or kernelspec.get("language") or v3_language
     info.kernel_name = kernelspec.get("name")
     version = lang_info.get("version")
     info.python_version = notebook_python(version) if info.language == "python" else None
@@ -121,7 +143,43 @@ def scan_notebook(root: Path, rel: str) -> tuple[NotebookInfo, nbformat.Notebook
     counts = [c.get("execution_count") for c in code if c.get("execution_count") is not None]
     info.top_down = all(a < b for a, b in itertools.pairwise(counts))
     info.imports = sorted({m for c in code for m in imports_of(c.source)})
+    if info.language == "python":
+        info.python2_code = python2_evidence(nb)
     return info, nb
+
+
+# Syntax only Python 2 has, looked for in cells that Python 3 cannot parse.
+_PYTHON2 = (
+    ("print statement", re.compile(r"^[ \t]*print(?:[ \t]+[^\s(=.,)\]]|[ \t]*>>)", re.M)),
+    ("`except X, e`", re.compile(r"^[ \t]*except[ \t]+[\w.() ,]+,[ \t]*\w+[ \t]*:", re.M)),
+    ("`raise E, msg`", re.compile(r"^[ \t]*raise[ \t]+[\w.]+[ \t]*,", re.M)),
+    ("exec statement", re.compile(r"^[ \t]*exec[ \t]+['\"\w]", re.M)),
+    ("ur'' string", re.compile(r"(?<![\w'\"])[uU][rR]['\"]")),
+    ("backtick repr", re.compile(r"`[^`\n]+`")),
+    ("`<>` operator", re.compile(r"\w[ \t]*<>[ \t]*\w")),
+)
+
+
+def python2_evidence(nb: nbformat.NotebookNode) -> str | None:
+    """Where a notebook's code reads as Python 2 only (`print statement in In [3]`),
+    else None. Only cells that do not parse as Python 3 are looked at."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not isinstance(cell.source, str):
+            continue
+        source = cell.source[:200_000]
+        lines = ["" if _MAGIC.match(line) else line for line in source.splitlines()]
+        try:
+            ast.parse("\n".join(lines))
+            continue
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            pass
+        code = "\n".join(lines)
+        for what, pattern in _PYTHON2:
+            if pattern.search(code):
+                count = cell.get("execution_count")
+                where = f"In [{count}]" if isinstance(count, int) else f"cell {index}"
+                return f"{what} in {where}"
+    return None
 
 
 _RELEASE = re.compile(r"([0-9]{1,4}(?:\.[0-9]{1,4}){0,2})(?:(?:a|b|rc|\.dev|\+)[0-9A-Za-z.+]*)?")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
+from nbrepro.compare.unseeded import unseeded_calls
+from nbrepro.isolation.tools import strip_ansi
 from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
 from nbrepro.stages.execute import NotebookRun, Outcome
+from nbrepro.stages.install_failure import InstallFailure
 
 _NOT_REPRODUCED = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
 # Cells whose stored and re-run outputs the results keep, for the reports to show.
@@ -17,6 +21,18 @@ OUTPUT_VALUE_LIMIT = 256 * 1024
 
 
 NO_CODE = "no code cells"
+
+# What a Python program says when the machine has no network: a name that does not
+# resolve, a connection nobody answers (socket, urllib, requests/urllib3, httpx, aiohttp).
+_NO_NETWORK = re.compile(
+    r"Temporary failure in name resolution|Name or service not known|"
+    r"No address associated with hostname|nodename nor servname|NameResolutionError|"
+    r"getaddrinfo failed|Network is unreachable|Connection refused|"
+    r"Failed to establish a new connection|Cannot connect to host|\[Errno -[235]\]",
+    re.I,
+)
+NEEDS_NETWORK = "needs-network"
+UNSEEDED = "unseeded random"
 
 
 def not_checked(info: NotebookInfo, reason: str, skipped: bool = False) -> NotebookResult:
@@ -37,6 +53,9 @@ def why_not_runnable(info: NotebookInfo) -> str | None:
         return info.error or "not a valid notebook"
     if info.code_cells == 0:  # whatever its language: there is nothing to run
         return NO_CODE
+    if info.python_major == "2" and info.python2_code:
+        return (f"a Python 2 notebook (kernel {info.kernel_name or 'not named'}; its code is "
+                f"Python 2: {info.python2_code}): Python 2 kernels cannot be built today")
     if info.python_major == "2":
         return (f"a Python 2 notebook (kernel {info.kernel_name or 'unknown'}, Python "
                 f"{info.python_version or '2'}): Python 2 kernels cannot be built today")
@@ -45,8 +64,9 @@ def why_not_runnable(info: NotebookInfo) -> str | None:
     return None
 
 
-def install_failed(info: NotebookInfo, reason: str) -> NotebookResult:
-    return NotebookResult(path=info.path, verdict=Verdict.INSTALL_FAILED, reason=reason, info=info)
+def install_failed(info: NotebookInfo, failure: InstallFailure) -> NotebookResult:
+    return NotebookResult(path=info.path, verdict=Verdict.INSTALL_FAILED, reason=failure.reason,
+                          info=info, cause=failure.cause.value, message=failure.detail)
 
 
 def judge(
@@ -73,6 +93,7 @@ def judge(
         count = stored.cells[cell.index].get("execution_count")
         cell.execution_count = count if isinstance(count, int) else None
 
+    _hint_unseeded(stored, cells)
     for cell in cells:
         if cell.status in _SHOWN:
             cell.stored_outputs = shown_outputs(stored.cells[cell.index])
@@ -98,17 +119,73 @@ def judge(
             result.verdict = Verdict.DIFFERS
             first = bad[0]
             what = first.detail or first.status.value
-            result.reason = f"{len(bad)} cell(s) differ; first: {first.label}: {what}"
+            again = " (the same in a second run)" if second_run is not None else ""
+            result.reason = f"{len(bad)} cell(s) differ{again}; first: {first.label}: {what}"
+            if first.unseeded:
+                result.reason += f" ({UNSEEDED}: {', '.join(first.unseeded)})"
         elif any(c.status is CellStatus.EQUIVALENT for c in cells):
             result.verdict = Verdict.REPRODUCED_EQUIVALENT
             reasons = sorted({c.reason for c in cells
                               if c.reason and c.status is CellStatus.EQUIVALENT})
             result.reason = "equal after normalising: " + ", ".join(reasons)
-        volatile = sum(c.status is CellStatus.VOLATILE for c in cells)
+        volatile = [c for c in cells if c.status is CellStatus.VOLATILE]
+        result.volatile_cells = [c.index for c in volatile]
         if volatile:  # left out of the verdict, but never silently
-            note = f"{volatile} volatile cell(s) left out"
+            note = (f"{len(volatile)} volatile cell(s) left out: "
+                    f"{_labels(volatile)} changed between two runs")
             result.reason = f"{result.reason}; {note}" if result.reason else note
+    if second_run is not None:
+        result.rerun = "completed" if second_run.outcome is Outcome.COMPLETED else (
+            second_run.outcome.value)
     return result
+
+
+
+
+def needs_network(result: NotebookResult, run: NotebookRun) -> bool:
+    """Mark a notebook that failed for want of the network (`--network` was not given):
+    its reason says so and how to allow it. Returns whether it did."""
+    if result.verdict is not Verdict.FAILED or run.failing_cell is None:
+        return False
+    said = [run.exception or "", run.message or ""]
+    for out in run.executed.cells[run.failing_cell].get("outputs", []) or []:
+        if out.get("output_type") == "error":
+            said += [str(out.get("evalue", "")), *map(str, out.get("traceback", []) or [])]
+    if not _NO_NETWORK.search(strip_ansi("\n".join(said))):
+        return False
+    result.cause = NEEDS_NETWORK
+    result.reason = (f"{NEEDS_NETWORK}: {result.reason} (notebooks run without network; "
+                     "re-run with --network to let them reach it)")
+    return True
+
+
+def _hint_unseeded(stored: Any, cells: list[CellResult]) -> None:
+    """Name, on each cell that changed, the unseeded random calls its source makes."""
+    changed = {c.index: c for c in cells
+               if c.status in _NOT_REPRODUCED or c.status is CellStatus.VOLATILE}
+    if not changed:
+        return
+    code = [(i, c) for i, c in enumerate(stored.cells) if c.cell_type == "code"]
+    sources = [c.source if isinstance(c.source, str) else "" for _, c in code]
+    for position, calls in unseeded_calls(sources).items():
+        cell = changed.get(code[position][0])
+        if cell is not None:
+            cell.unseeded = calls
+            hint = f"{UNSEEDED}: {', '.join(calls)}"
+            cell.reason = f"{cell.reason}; {hint}" if cell.reason else hint
+
+
+def second_run_ended_early(result: NotebookResult, second_run: NotebookRun) -> None:
+    """Record a second run that did not finish: its outputs judge nothing."""
+    why = (second_run.exception or second_run.message or "")[:200]
+    result.rerun = f"{second_run.outcome.value}: {why}".rstrip(": ")
+    note = f"a second run ended early ({result.rerun}): no cell could be judged volatile"
+    result.reason = f"{result.reason}; {note}" if result.reason else note
+
+
+def _labels(cells: list[CellResult], most: int = 5) -> str:
+    shown = ", ".join(c.label for c in cells[:most])
+    return shown + (f" and {len(cells) - most} more" if len(cells) > most else "")
 
 
 def _cell_result(index: int, run: NotebookRun, comparison: CellComparison | None) -> CellResult:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
+from nbrepro.isolation.tools import strip_ansi
 from nbrepro.model import EnvironmentResult, Lock, Spec
 from nbrepro.stages.spec import requirement_name
 
@@ -138,8 +139,6 @@ def describe(what: str, failed: Lock | EnvironmentResult, spec: Spec,
              python: str | None) -> InstallFailure:
     """`what` ("could not resolve", "could not install") said of the requirement that
     failed, where the repository declared it and why; records the cause in `failed`."""
-    from nbrepro.stages.resolve import short_message  # resolve imports this module
-
     cause = install_cause(failed.message)
     failed.cause = cause.value
     detail = short_message(failed.message)
@@ -157,3 +156,22 @@ def describe(what: str, failed: Lock | EnvironmentResult, spec: Spec,
     if cause is InstallCause.NO_WHEEL_FOR_PYTHON and _BUILD.search(failed.message or ""):
         explained += " and building it from source failed"
     return InstallFailure(f"{head}: {cause.value} ({explained})", cause, detail)
+
+
+def short_message(message: str | None, limit: int = 240) -> str:
+    """The most telling sentence of a resolver's or installer's message: uv's
+    "Because ..." explanation, else the first error line, else the last line."""
+    if not message:
+        return ""
+    text = strip_ansi(message)
+    frame = " \u00d7\u2570\u2500\u25b6\u2502"  # the box drawing uv frames errors with
+    lines = [ln.strip(frame) for ln in text.splitlines() if ln.strip(frame)]
+    joined = " ".join(lines)  # uv wraps its explanation over several lines
+    for marker in ("Because ", "error: ", "ERROR: "):
+        start = joined.find(marker)
+        if start >= 0:
+            pick = joined[start:]
+            break
+    else:
+        pick = lines[-1] if lines else ""
+    return pick if len(pick) <= limit else pick[: limit - 1] + "…"

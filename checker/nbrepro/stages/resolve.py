@@ -32,7 +32,7 @@ from nbrepro import cache
 from nbrepro.errors import ConfigError, ToolError
 from nbrepro.isolation.tools import strip_ansi, tool_env, uv_binary
 from nbrepro.model import Lock, Spec
-from nbrepro.stages.install_failure import failing_name
+from nbrepro.stages.install_failure import failing_name, short_message
 from nbrepro.stages.spec import requirement_name
 
 if TYPE_CHECKING:
@@ -329,22 +329,3 @@ def blame(message: str, requirements: list[str]) -> str | None:
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), req)
     return best[1] if best else None
-
-
-def short_message(message: str | None, limit: int = 240) -> str:
-    """The most telling sentence of a resolver's or installer's message: uv's
-    "Because ..." explanation, else the first error line, else the last line."""
-    if not message:
-        return ""
-    text = strip_ansi(message)
-    frame = " \u00d7\u2570\u2500\u25b6\u2502"  # the box drawing uv frames errors with
-    lines = [ln.strip(frame) for ln in text.splitlines() if ln.strip(frame)]
-    joined = " ".join(lines)  # uv wraps its explanation over several lines
-    for marker in ("Because ", "error: ", "ERROR: "):
-        start = joined.find(marker)
-        if start >= 0:
-            pick = joined[start:]
-            break
-    else:
-        pick = lines[-1] if lines else ""
-    return pick if len(pick) <= limit else pick[: limit - 1] + "…"

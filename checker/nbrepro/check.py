@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from packaging.utils import canonicalize_name
@@ -84,7 +84,9 @@ from nbrepro.stages.verdict import (
     not_runnable,
     second_run_ended_early,
 )
-from nbrepro.store import Store
+
+if TYPE_CHECKING:  # the store is the caller's; a worker that writes none never imports it
+    from nbrepro.store import Store
 
 
 @dataclass

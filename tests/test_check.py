@@ -668,3 +668,41 @@ def test_old_notebooks_without_kernel_metadata_are_run_or_named_python_2(tmp_pat
     assert old["reason"] == ("a Python 2 notebook (kernel not named; its code is Python 2: "
                              "print statement in In [2]): Python 2 kernels cannot be built today")
     assert old["info"]["python2_code"] == "print statement in In [2]"
+
+
+def test_a_notebook_broken_by_an_earlier_one_is_judged_in_a_fresh_copy(tmp_path, run_cli):
+    """01 rewrites a committed data file; 02 needs the file as committed. In the shared
+    copy 02 fails; run alone in a fresh copy it reproduces, and the reason says why."""
+    root = tmp_path / "study"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "raw.csv").write_text("a\n1\n2\n")
+    write_notebook(root / "01_clean.ipynb", [
+        ("rows = open('data/raw.csv').read().splitlines()\n"
+         "open('data/raw.csv', 'w').write('b\\n' + '\\n'.join(rows[1:]) + '\\n')\n"
+         "print(len(rows))", "3\n"),
+    ])
+    write_notebook(root / "02_use.ipynb", [
+        ("header = open('data/raw.csv').readline().strip()\n"
+         "assert header == 'a', header\nprint(header)", "a\n"),
+        ("print('done')", "done\n"),
+    ])
+    result = run_cli("check", str(root))
+    first, second = result.notebook("01_clean.ipynb"), result.notebook("02_use.ipynb")
+    assert first["verdict"] == "reproduced" and first["rewrote"] == ["data/raw.csv"]
+    assert second["verdict"] == "reproduced", second
+    assert "reproduces in a fresh copy of the repository" in second["reason"]
+    assert "01_clean.ipynb rewrote data/raw.csv" in second["reason"]
+    assert second["rewrote"] == []
+    assert (root / "data" / "raw.csv").read_text() == "a\n1\n2\n"  # the user's file
+
+
+def test_a_failure_of_its_own_is_the_same_in_a_fresh_copy(tmp_path, run_cli):
+    root = tmp_path / "study"
+    root.mkdir()
+    (root / "log.txt").write_text("")
+    write_notebook(root / "01_log.ipynb", [("open('log.txt', 'a').write('x')\nprint(1)", "1\n")])
+    write_notebook(root / "02_broken.ipynb", [("print(1 / 0)", "0\n")])
+    result = run_cli("check", str(root))
+    broken = result.notebook("02_broken.ipynb")
+    assert broken["verdict"] == "failed" and broken["exception"] == "ZeroDivisionError"
+    assert broken["reason"].endswith("(the same in a fresh copy of the repository)")

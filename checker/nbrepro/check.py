@@ -15,6 +15,7 @@ and a verdict they decided carries them (`NotebookResult.repo_settings`).
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import time
 from collections import Counter
@@ -73,7 +74,7 @@ from nbrepro.stages.restore import (
     not_declared_hint,
     uncovered_imports,
 )
-from nbrepro.stages.scan import find_notebooks, output_folders, scan_notebook
+from nbrepro.stages.scan import SKIP_DIRS, find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
 from nbrepro.stages.spec import read_spec
 from nbrepro.stages.verdict import (
@@ -405,11 +406,96 @@ def _run_stages(
         for info, _ in runnable:
             _record(result, install_failed(info, made.failure), progress)
         return
+    shared = _CommittedFiles(scratch_dirs[0])
     for position, (info, nb) in enumerate(runnable):
         progress.notebook_started(info.path, position, len(runnable), info.code_cells,
                                   _labels(nb))
-        _record(result, _check_one(info, nb, scratch_dirs, result, backend, options, config,
-                                   progress, made), progress)
+        outcome = _check_one(info, nb, scratch_dirs, result, backend, options, config,
+                             progress, made)
+        earlier = dict(shared.changed_by)
+        outcome.rewrote = shared.after(info.path)
+        if earlier and outcome.verdict in (Verdict.FAILED, Verdict.DIFFERS):
+            # An earlier notebook changed the repository's files: try this one as if it
+            # ran alone, in a fresh copy.
+            progress.stage("execute", "again, in a fresh copy of the repository")
+            fresh = scratch_copy(src.root)
+            try:
+                again = _check_one(info, nb, [fresh], result, backend, options, config,
+                                   progress, made)
+            finally:
+                shutil.rmtree(fresh.parent, ignore_errors=True)
+            again.rewrote = outcome.rewrote
+            outcome = _after_rewrites(outcome, again, earlier)
+        _record(result, outcome, progress)
+
+
+class _CommittedFiles:
+    """The repository's own files in the copy the notebooks run in, one after the other,
+    and which notebook first changed each (size or modification time)."""
+
+    LIMIT = 20_000  # files followed at most (a stat of each, after each notebook)
+
+    def __init__(self, copy: Path) -> None:
+        self.copy = copy
+        self.changed_by: dict[str, str] = {}
+        self.state: dict[str, tuple[int, int] | None] = {}
+        for folder, dirs, files in os.walk(copy):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            for name in sorted(files):
+                rel = os.path.relpath(os.path.join(folder, name), copy)
+                self.state[rel] = self._stat(rel)
+                if len(self.state) > self.LIMIT:
+                    self.state.clear()  # too many to follow: nothing is blamed
+                    return
+
+    def _stat(self, rel: str) -> tuple[int, int] | None:
+        try:
+            info = os.lstat(self.copy / rel)
+        except OSError:
+            return None  # removed
+        return info.st_size, info.st_mtime_ns
+
+    def after(self, notebook: str) -> list[str]:
+        """The files `notebook` changed that no earlier notebook had changed."""
+        changed = [rel for rel, seen in self.state.items()
+                   if rel not in self.changed_by and self._stat(rel) != seen]
+        for rel in changed:
+            self.changed_by[rel] = notebook
+        return changed
+
+
+def _after_rewrites(shared: NotebookResult, fresh: NotebookResult,
+                    changed_by: dict[str, str]) -> NotebookResult:
+    """The verdict of a notebook that failed or differed after earlier notebooks changed
+    the repository's files: the fresh copy's when it gets further there, said so."""
+    by_notebook: dict[str, list[str]] = {}
+    for rel, notebook in changed_by.items():
+        by_notebook.setdefault(notebook, []).append(rel)
+    rewrites = "; ".join(f"{nb} rewrote {', '.join(files[:3])}"
+                         + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+                         for nb, files in by_notebook.items())
+    if _progress(fresh) <= _progress(shared):
+        shared.reason = f"{shared.reason} (the same in a fresh copy of the repository)"
+        return shared
+    if fresh.verdict.ok:
+        note = f"reproduces in a fresh copy of the repository; it {shared.verdict.value} " \
+               f"after {rewrites} ({shared.reason})"
+        fresh.reason = f"{fresh.reason}; {note}" if fresh.reason else note
+    else:
+        fresh.reason = f"{shared.verdict.value} after {rewrites}; in a fresh copy: {fresh.reason}"
+    return fresh
+
+
+def _progress(outcome: NotebookResult) -> float:
+    """How far a run got: reproducing beats differing, which beats failing (later is
+    further)."""
+    if outcome.verdict.ok:
+        return float("inf")
+    if outcome.verdict is Verdict.DIFFERS:
+        return 1e9
+    if outcome.verdict is Verdict.FAILED and outcome.failing_cell is not None:
+        return float(outcome.failing_cell)
+    return -1.0
 
 
 def _read_spec(root: Path, imports: set[str]) -> Spec:

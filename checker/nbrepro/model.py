@@ -383,6 +383,9 @@ class NotebookResult(Record):
     # Why the notebook could not be judged, in a fixed vocabulary reports count: an
     # install-failed cause (nbrepro.stages.install_failure) or `needs-network`.
     cause: str | None = None
+    # The repository's own files this notebook changed in the copy later notebooks run
+    # in (a notebook that fails after it is run again in a fresh copy).
+    rewrote: list[str] = field(default_factory=list)
 
     @property
     def failing_label(self) -> str | None:

@@ -20,10 +20,10 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import nbformat
 from packaging.utils import canonicalize_name
@@ -34,7 +34,6 @@ from nbrepro.compare.markers import apply_execution_tags
 from nbrepro.errors import CheckInterrupted, InputError, NbreproError
 from nbrepro.isolation import get_backend
 from nbrepro.isolation.base import Backend, BackendOptions, BuildRequest
-from nbrepro.isolation.confine import ResourceLimits
 from nbrepro.isolation.tools import PythonChoice, available_pythons
 from nbrepro.model import (
     STORED_COUNT,
@@ -51,9 +50,10 @@ from nbrepro.model import (
     Verdict,
     cell_label,
 )
+from nbrepro.options import CheckOptions
 from nbrepro.progress import Progress
 from nbrepro.selection import OUTPUT_MARKER, Selection
-from nbrepro.stages.execute import ExecutionOptions, NotebookRun, Outcome, run_notebook
+from nbrepro.stages.execute import NotebookRun, Outcome, run_notebook
 from nbrepro.stages.install_failure import InstallFailure, describe
 from nbrepro.stages.parameters import (
     PAPERMILL_REASON,
@@ -88,39 +88,6 @@ from nbrepro.stages.verdict import (
 
 if TYPE_CHECKING:  # the store is the caller's; a worker that writes none never imports it
     from nbrepro.store import Store
-
-
-@dataclass
-class CheckOptions:
-    resolver: str = "uv"
-    backend: str = "venv"
-    exclude_newer: str | None = None  # resolve as of this date (YYYY-MM-DD)
-    python: str | None = None  # override the Python version the repository asks for
-    use_cache: bool = True
-    network: bool = False  # let notebooks reach the network (recorded in the results)
-    sandbox: bool = True  # venv backend: sandbox audited code when bubblewrap works here
-    base_image: str | None = None  # docker backend: default python:X.Y-slim
-    limits: ResourceLimits = field(default_factory=ResourceLimits)
-    output_dir: Path | None = None  # where stored and re-run notebooks are written
-    twice: bool = False  # run each notebook twice: outputs that differ are `volatile`
-    # Run a notebook that differs once more (`--no-rerun`: never): what changes between
-    # the two runs is `volatile`. Notebooks that reproduce cost nothing more.
-    rerun: bool = True
-    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
-    ignore_repo_config: bool = False  # judge by nbrepro's defaults, not [tool.nbrepro]
-    # A single notebook's repository is searched for no higher than this folder (the
-    # Jupyter server passes its root; None: the filesystem root).
-    within: Path | None = None
-    exclude: list[str] = field(default_factory=list)  # globs of notebooks not to check
-    keyword: str | None = None  # a pytest-style `-k` expression over notebook paths
-    subdir: str | None = None  # check only this folder of the repository
-    strict_config: bool = False  # a problem in `[tool.nbrepro]` is an error, not a warning
-    # Parameters the user set (-p, -f) for an exploratory run of parameterised notebooks.
-    parameters: dict[str, Any] = field(default_factory=dict)
-    # `auto`: install verified distributions for undeclared imports, before the run and
-    # after a ModuleNotFoundError (the notebook is then run again); `none`: only what
-    # the repository declares.
-    restore: str = "none"
 
 
 class StoreProgress(Progress):

@@ -526,8 +526,7 @@ def _check_options(**kw: Any) -> Any:  # -> nbrepro.check.CheckOptions
     if kw["python_version"] is not None:
         kw["python_version"] = parse_python_version(kw["python_version"])
     limits = ResourceLimits(memory=ResourceLimits.parse_size(kw["memory"]), cpus=kw["cpus"])
-    from nbrepro.check import CheckOptions
-    from nbrepro.stages.execute import ExecutionOptions
+    from nbrepro.options import CheckOptions, ExecutionOptions
 
     return CheckOptions(
         resolver=kw["resolver"], backend=kw["backend"], exclude_newer=kw["exclude_newer"],

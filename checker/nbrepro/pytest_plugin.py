@@ -89,8 +89,7 @@ def _root_of(config: pytest.Config, path: Path) -> Path:
 
 
 def _options(config: pytest.Config) -> Any:
-    from nbrepro.check import CheckOptions
-    from nbrepro.stages.execute import ExecutionOptions
+    from nbrepro.options import CheckOptions, ExecutionOptions
 
     return CheckOptions(
         backend=config.getoption("nbrepro_backend"),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from nbrepro import cache
 
 if TYPE_CHECKING:
-    from nbrepro.check import CheckOptions
+    from nbrepro.options import CheckOptions
 
 # Options that change a check's verdicts; `use_cache` and output folders do not.
 _IGNORED_IN_KEY = ("use_cache", "output_dir")
@@ -28,8 +28,8 @@ def options_to_dict(options: CheckOptions) -> dict[str, Any]:
 def options_from_dict(data: dict[str, Any]) -> CheckOptions:
     from pathlib import Path
 
-    from nbrepro.check import CheckOptions
     from nbrepro.isolation.confine import ResourceLimits
+    from nbrepro.options import CheckOptions
     from nbrepro.stages.execute import ExecutionOptions
 
     values = dict(data)

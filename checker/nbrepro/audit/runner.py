@@ -25,7 +25,7 @@ from nbrepro.audit.tasks import ERROR, TIMEOUT, Outcome, RepoTask
 from nbrepro.store import Store
 
 if TYPE_CHECKING:
-    from nbrepro.check import CheckOptions
+    from nbrepro.options import CheckOptions
 
 RETRIES = 1  # extra attempts for a repository whose worker died
 

@@ -41,6 +41,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbrepro.isolation.base import Backend, KernelContext
 from nbrepro.isolation.confine import Lifeline
 from nbrepro.model import EnvironmentResult, cell_label
+from nbrepro.options import ExecutionOptions
 
 KERNEL_NAME = "nbrepro"
 # nbclient's tag for cells that must not run; such cells are reported, not compared.
@@ -54,13 +55,6 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"  # stopped at an unexpected exception
     TIMEOUT = "timeout"
     KERNEL_DIED = "kernel-died"
-
-
-@dataclass
-class ExecutionOptions:
-    cell_timeout: float = 300.0
-    notebook_timeout: float = 1200.0
-    keep_going: bool = False
 
 
 @dataclass

@@ -96,7 +96,7 @@ def test_a_failed_build_names_the_package_that_failed_and_why(repo, run_cli):
     assert nb["verdict"] == "install-failed"
     assert nb["cause"] == "no-wheel-for-python"
     assert nb["reason"].startswith(
-        "could not install numpy==1.14.3 (declared in requirements.txt): no-wheel-for-python "
+        "could not install numpy==1.14.3 (declared in requirements.txt:2): no-wheel-for-python "
         "(no wheel for Python 3.")
     assert "building it from source failed" in nb["reason"]
     assert "Failed to build `numpy==1.14.3`" in nb["message"]
@@ -110,7 +110,7 @@ def test_declared_conda_style_requirement_is_installed(repo, run_cli):
     assert result.notebook("six_version.ipynb")["verdict"] == "reproduced"
     req = result.json["spec"]["requirements"][0]
     assert req == {"spec": "six==1.16.0.*", "source": "requirements.txt",
-                   "original": "six=1.16.0=pyhd3eb1b0_1", "inferred": False}
+                   "original": "six=1.16.0=pyhd3eb1b0_1", "inferred": False, "line": 1}
     assert result.json["lock"]["pins"]["six"] == "1.16.0"
     assert result.json["lock"]["pins"]["ipykernel"]
 

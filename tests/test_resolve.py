@@ -160,8 +160,8 @@ def _resolve_lines(*lines: str):
     from nbrepro.model import Requirement, Spec
     from nbrepro.stages.resolve import resolve
 
-    spec = Spec(requirements=[Requirement(spec=line, source="requirements.txt")
-                              for line in lines])
+    spec = Spec(requirements=[Requirement(spec=line, source="requirements.txt", line=number)
+                              for number, line in enumerate(lines, 1)])
     return spec, resolve(spec, "3.11", use_cache=False)
 
 
@@ -192,8 +192,9 @@ def test_a_failed_resolution_names_the_requirement_and_its_cause(lines, failed, 
     assert lock.failed_requirement == failed, lock.message
     failure = describe("could not resolve", lock, spec, "3.11")
     assert (failure.cause.value, lock.cause) == (cause, cause), lock.message
-    assert failure.reason == (f"could not resolve {failed} (declared in requirements.txt): "
-                              f"{cause} ({says})")
+    line = lines.index(failed) + 1
+    assert failure.reason == (f"could not resolve {failed} (declared in "
+                              f"requirements.txt:{line}): {cause} ({says})")
     assert failure.detail and failure.detail in short_message(lock.message)
 
 

@@ -139,3 +139,14 @@ def test_undeclared_imports_leave_out_declared_aliased_and_local_modules(tmp_pat
     spec = read_spec(tmp_path, imports)
     assert spec.undeclared_imports == ["numpy", "seaborn"]
     assert spec.imports == sorted(imports)
+
+
+def test_requirements_keep_the_line_that_declared_them(tmp_path):
+    (tmp_path / "requirements.txt").write_text(
+        "# analysis\nnumpy==1.26.4\n\n-r extra.txt\npandas>=2  # tables\nnot a requirement!\n")
+    (tmp_path / "extra.txt").write_text("\n\nsix==1.16.0\n")
+    spec = read_spec(tmp_path)
+    where = {r.spec: r.declared_at for r in spec.requirements}
+    assert where == {"numpy==1.26.4": "requirements.txt:2", "six==1.16.0": "extra.txt:3",
+                     "pandas>=2": "requirements.txt:5"}
+    assert any(s.startswith("requirements.txt:6: ") for s in spec.skipped), spec.skipped

@@ -175,6 +175,12 @@ class Requirement(Record):
     # Not declared by the repository: added by `--restore` for an undeclared import,
     # after the registry showed that its wheel provides the module.
     inferred: bool = False
+    line: int | None = None  # its line in `source` (requirements files)
+
+    @property
+    def declared_at(self) -> str:
+        """Where the repository declared it: `file:line`, or the file."""
+        return f"{self.source}:{self.line}" if self.line else self.source
 
 
 @dataclass

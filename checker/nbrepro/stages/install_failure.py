@@ -148,7 +148,8 @@ def describe(what: str, failed: Lock | EnvironmentResult, spec: Spec,
         name = canonicalize_name(requirement_name(req))
         declared = next((r for r in spec.requirements
                          if canonicalize_name(requirement_name(r.spec)) == name), None)
-        where = f"declared in {declared.source}" if declared else "a dependency, not declared"
+        where = f"declared in {declared.declared_at}" if declared \
+            else "a dependency, not declared"
         head = f"{what} {req} ({where})"
     if cause is InstallCause.OTHER:
         return InstallFailure(f"{head}: {detail}" if detail else head, cause, detail)

@@ -12,6 +12,7 @@ repository), and a Python version is kept only when it is a version number.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import re
@@ -116,15 +117,18 @@ def translate_line(line: str) -> tuple[str | None, str | None]:
     return str(req), None
 
 
-def _requirements(lines: Iterable[str], source: str, skipped: list[str]) -> list[Requirement]:
+def _requirements(lines: Iterable[str], source: str, skipped: list[str],
+                  numbers: Iterable[int | None] | None = None) -> list[Requirement]:
+    """The requirements of `lines` (with their line `numbers` in `source`, when known)."""
     found: list[Requirement] = []
-    for raw in lines:
+    for raw, number in zip(lines, numbers or itertools.repeat(None), strict=False):
         spec, why = translate_line(raw)
         if why:
-            skipped.append(f"{source}: {why}")
+            skipped.append(f"{source}{f':{number}' if number else ''}: {why}")
         if spec:
             original = raw.strip()
-            found.append(Requirement(spec, source, original if original != spec else None))
+            found.append(Requirement(spec, source, original if original != spec else None,
+                                     line=number))
     return found
 
 
@@ -266,7 +270,8 @@ class RequirementsTxt(DependencyFile):
             out.skipped.append(f"{rel}: unreadable ({exc.strerror})")
             return
         lines: list[str] = []
-        for raw in text.splitlines():
+        numbers: list[int | None] = []
+        for number, raw in enumerate(text.splitlines(), 1):
             line = raw.split(" #", 1)[0].strip()
             if line.startswith(("-r ", "--requirement ")):
                 target = (path.parent / line.split(None, 1)[1]).resolve()
@@ -281,7 +286,8 @@ class RequirementsTxt(DependencyFile):
                 out.skipped.append(f"{rel}: {line!r}: pip option ignored")
             else:
                 lines.append(raw)
-        out.requirements += _requirements(lines, rel, out.skipped)
+                numbers.append(number)
+        out.requirements += _requirements(lines, rel, out.skipped, numbers)
 
 
 class PythonProject(DependencyFile):

@@ -53,6 +53,7 @@ from nbrepro.model import (
 from nbrepro.options import CheckOptions
 from nbrepro.progress import Progress
 from nbrepro.selection import OUTPUT_MARKER, Selection
+from nbrepro.stages.as_of import Cutoff, cutoff
 from nbrepro.stages.execute import NotebookRun, Outcome, run_notebook
 from nbrepro.stages.install_failure import InstallFailure, describe
 from nbrepro.stages.parameters import (
@@ -368,7 +369,7 @@ def _run_stages(
         return
 
     made = _prepare(src, options, backend, result, progress, scratch_dirs, store, check_id,
-                    [info for info, _ in runnable], chosen)
+                    [info for info, _ in runnable], chosen, [nb for _, nb in runnable])
     if made.failure is not None:
         for info, _ in runnable:
             _record(result, install_failed(info, made.failure), progress)
@@ -494,6 +495,7 @@ class _Environment:
     project_dir: Path | None
     scratch: Path
     restorer: Restorer | None = None
+    dated: Cutoff | None = None  # `--as-of auto`: the cut-off, until it cannot be built
     failure: InstallFailure | None = None  # why the environment could not be had
     imports_looked_up: bool = False
 
@@ -504,14 +506,18 @@ class _Environment:
         self.progress.stage("resolve")
         result.lock = resolve(
             spec, self.python.minor, resolver=options.resolver,
-            exclude_newer=options.exclude_newer, project_dir=self.project_dir,
+            exclude_newer=self.dated.date if self.dated else options.exclude_newer,
+            project_dir=self.project_dir,
             use_cache=options.use_cache,
             # setup.py may write into its own project (egg-info), nowhere else
             runner=self.backend.tool_runner(self.python,
                                             [self.project_dir] if self.project_dir else []),
         )
+        if self.dated is not None:
+            result.lock.as_of_source, result.lock.dating = self.dated.source, "as-of"
         if not result.lock.ok:
-            return describe("could not resolve", result.lock, spec, self.python.minor)
+            return self._step_forward(
+                describe("could not resolve", result.lock, spec, self.python.minor))
         if self.restorer is not None and not self.imports_looked_up:
             # First resolution under --restore: what the notebooks import and nothing
             # provides is looked up, and the verified distributions resolved with the rest.
@@ -532,8 +538,25 @@ class _Environment:
         if self.store is not None and self.check_id is not None:
             self.store.record_environment(self.check_id, spec, result.lock, result.environment)
         if not result.environment.ok:
-            return describe("could not install", result.environment, spec, self.python.minor)
+            return self._step_forward(
+                describe("could not install", result.environment, spec, self.python.minor))
         return None
+
+    def _step_forward(self, failure: InstallFailure) -> InstallFailure | None:
+        """The dated environment cannot be had: the next rung of the ladder, today's
+        packages (None when that works too; the lock says why it was taken)."""
+        if self.dated is None:
+            return failure
+        dated, self.dated = self.dated, None
+        self.progress.warning(f"resolving as of {dated.date} failed ({failure.reason}): "
+                              "resolving with today's packages")
+        again = self.make()
+        lock = self.result.lock
+        if lock is not None:
+            lock.as_of_source = dated.source
+            lock.dating = (f"today's packages: as of {dated.date} it failed "
+                           f"({failure.reason})")
+        return again
 
     def _infer_from_imports(self) -> bool:
         """Add verified distributions for uncovered imports; True when any was added."""
@@ -587,6 +610,7 @@ def _prepare(
     src: Source, options: CheckOptions, backend: Backend, result: CheckResult,
     progress: Progress, scratch_dirs: list[Path], store: Store | None, check_id: int | None,
     infos: list[NotebookInfo], chosen: PythonChoice | None,
+    notebooks: list[nbformat.NotebookNode] | None = None,
 ) -> _Environment:
     """Resolve and build the environment once, into `result`, and make the scratch
     copies the notebooks run in (appended to `scratch_dirs`: one, two with --twice).
@@ -606,7 +630,9 @@ def _prepare(
     made = _Environment(src, options, backend, result, progress, store, check_id, python,
                         project_dir, scratch,
                         Restorer(src.root, options.use_cache)
-                        if options.restore == "auto" else None)
+                        if options.restore == "auto" else None,
+                        dated=cutoff(src.root, [i.path for i in infos], notebooks or [])
+                        if options.as_of == "auto" and not options.exclude_newer else None)
     made.failure = made.make()
     # With --twice, a second scratch copy sees the notebooks run in the same order.
     if made.failure is None and options.twice:
@@ -952,7 +978,7 @@ def _options_record(options: CheckOptions) -> dict[str, object]:
         "exclude": list(options.exclude), "keyword": options.keyword,
         "subdir": options.subdir, "strict_config": options.strict_config,
         "parameters": dict(options.parameters),
-        "restore": options.restore,
+        "restore": options.restore, "as_of": options.as_of,
     }
 
 

@@ -259,6 +259,12 @@ class _CheckCommand(click.Command):
                    "undeclared imports, and run a notebook again after a "
                    "ModuleNotFoundError; everything restored is marked inferred. none: only "
                    "what the repository declares.")
+@click.option("--as-of", "as_of", metavar="auto|DATE|none",
+              help="Resolve unpinned and range-pinned requirements as of a date: auto, when "
+                   "the notebooks were last run (their last commit, else the newest "
+                   "execution time they store), stepping forward to today's packages when "
+                   "that cannot be built; DATE as --exclude-newer; none: today's "
+                   "[default: auto with --restore, else none].")
 @click.option("--check-id", type=int, hidden=True,
               help="Continue a check already queued in the database (used by the server).")
 def check(source: str, json_path: str | None, html_path: str | None, db_url: str | None,
@@ -270,6 +276,7 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
           ignore_repo_config: bool, within: Path | None,
           exclude: tuple[str, ...], keyword: str | None, subdir: str | None, strict: bool,
           strict_config: bool, no_rerun: bool = False, restore: str = "none",
+          as_of: str | None = None,
           parameter_pairs: tuple[tuple[str, str], ...] = (),
           parameter_files: tuple[Path, ...] = ()) -> None:
     """Re-run the notebooks of PATH_OR_GIT_URL and compare their outputs.
@@ -304,6 +311,8 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
     options.subdir, options.strict_config = subdir, strict_config
     options.parameters = parameters
     options.restore = restore
+    options.as_of, dated = _as_of(as_of, restore, exclude_newer)
+    options.exclude_newer = dated or options.exclude_newer
     from nbrepro.check import check as run_check
     from nbrepro.report.terminal import print_report
     from nbrepro.store import Store
@@ -704,13 +713,26 @@ def query(db: str, sparql: str | None, example: str | None, list_examples: bool,
     sys.stdout.write(render(run(db, text), fmt))
 
 
-def _validate_date(text: str) -> None:
+def _validate_date(text: str, option: str = "--exclude-newer") -> None:
     from datetime import date
 
     try:
         date.fromisoformat(text[:10])
     except ValueError:
-        raise InputError(f"--exclude-newer: not a date (YYYY-MM-DD): {text}") from None
+        raise InputError(f"{option}: not a date (YYYY-MM-DD): {text}") from None
+
+
+def _as_of(value: str | None, restore: str, exclude_newer: str | None) -> tuple[str, str | None]:
+    """`--as-of` as (mode, explicit date): its default follows `--restore`."""
+    if value is None:
+        return ("auto" if restore == "auto" else "none"), None
+    if value in ("auto", "none"):
+        return value, None
+    _validate_date(value, "--as-of")
+    if exclude_newer and exclude_newer != value:
+        raise InputError(f"--as-of {value} and --exclude-newer {exclude_newer} disagree: "
+                         "give one date")
+    return "none", value
 
 
 @cli.command()

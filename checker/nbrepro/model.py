@@ -232,6 +232,10 @@ class Lock(Record):
     cached: bool = False
     key: str = ""
     exclude_newer: str | None = None  # the date the repository's requirements were cut at
+    # `--as-of auto`: where that date came from; `dating`: "as-of" when the dated
+    # resolution was used, else why it stepped forward to today's packages.
+    as_of_source: str | None = None
+    dating: str | None = None
     # Packages nbrepro added for the kernel (ipykernel and what it needs beyond the
     # repository's own pins), name -> version: not cut off by `exclude_newer`.
     kernel_pins: dict[str, str] = field(default_factory=dict)

@@ -51,3 +51,7 @@ class CheckOptions:
     # after a ModuleNotFoundError (the notebook is then run again); `none`: only what
     # the repository declares.
     restore: str = "none"
+    # `auto`: resolve as of when the notebooks were last run (their last commit, else
+    # the newest execution time they store), stepping forward to today's packages when
+    # that cannot be built; `none`: today's. An explicit date is `exclude_newer`.
+    as_of: str = "none"

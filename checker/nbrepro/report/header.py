@@ -1,7 +1,7 @@
 """What every report says about a check's environment before its notebooks, in words
 shared by the terminal, Markdown and HTML reports: where the environment came from
 (the repository root and its dependency files), the Python version asked for and the
-one used, and the imports no dependency file declares.
+one used, the date it was resolved as of, and the imports no dependency file declares.
 
 The lines are plain text; each renderer escapes them as it must.
 """
@@ -105,6 +105,20 @@ def undeclared_line(result: CheckResult) -> str | None:
     return "; ".join(parts) + f" (read: {read})"
 
 
+def dating_line(result: CheckResult) -> tuple[str, bool] | None:
+    """The date the requirements were resolved as of, and where it came from; a
+    warning when the dated resolution failed and today's packages were used."""
+    lock = result.lock
+    if lock is None:
+        return None
+    if lock.dating and lock.dating != "as-of":
+        return f"resolved with {lock.dating}", True
+    if not lock.exclude_newer:
+        return None
+    source = f" ({lock.as_of_source})" if lock.as_of_source else ""
+    return f"resolved as of {lock.exclude_newer}{source}", False
+
+
 def header_lines(result: CheckResult, full_path: bool = True) -> list[tuple[str, bool]]:
     """The environment's lines in order, each with whether it is a warning (a Python
     other than the one asked for, imports the environment lacks)."""
@@ -112,6 +126,9 @@ def header_lines(result: CheckResult, full_path: bool = True) -> list[tuple[str,
     versions = python_versions(result)
     if versions.requested or versions.used:
         lines.append((versions.line(), versions.mismatch))
+    dating = dating_line(result)
+    if dating:
+        lines.append(dating)
     undeclared = undeclared_line(result)
     if undeclared:
         lines.append((undeclared, bool(undeclared_imports(result)[0])))

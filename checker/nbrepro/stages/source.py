@@ -18,6 +18,7 @@ import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from nbrepro.errors import InputError, RepositoryFileError
@@ -211,6 +212,21 @@ def git_commit(folder: Path) -> str | None:
     try:
         return _git(["rev-parse", "HEAD"], cwd=folder, timeout=30) or None
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
+        return None
+
+
+def git_last_change(folder: Path, paths: list[str]) -> date | None:
+    """The date of the last commit that touched `paths` in the git work tree at
+    `folder` (None: not in git, or never committed)."""
+    if not (folder / ".git").exists() or not paths:
+        return None
+    # Names are the repository's: taken literally, never as pathspec magic (`:(glob)`).
+    named = paths if len(paths) <= 1000 else []  # else the whole history's last commit
+    text = _git(["--literal-pathspecs", "log", "-1", "--format=%cs", "--", *named],
+                cwd=folder, timeout=30)
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
         return None
 
 

@@ -150,3 +150,14 @@ def test_requirements_keep_the_line_that_declared_them(tmp_path):
     assert where == {"numpy==1.26.4": "requirements.txt:2", "six==1.16.0": "extra.txt:3",
                      "pandas>=2": "requirements.txt:5"}
     assert any(s.startswith("requirements.txt:6: ") for s in spec.skipped), spec.skipped
+
+
+@pytest.mark.parametrize(("text", "version"), [
+    ("3.9.7\n", "3.9.7"), ("3.10\n3.9\n", "3.10"), ("system\n", None),
+    ("3.9.7/envs/analysis\n", None), ("./evil\n", None), ("", None),
+])
+def test_python_version_file(tmp_path, text, version):
+    (tmp_path / ".python-version").write_text(text)
+    spec = read_spec(tmp_path)
+    assert spec.python_version == version
+    assert (".python-version" in spec.files)

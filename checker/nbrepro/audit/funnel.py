@@ -49,7 +49,7 @@ STAGES = (
 RAN = ("reproduced", "reproduced-equivalent", "differs")
 VERDICT_COLUMNS = ("reproduced", "reproduced-equivalent", "differs", "failed", "timeout",
                    "kernel-died", "install-failed", "not-checked")
-_NOT_DEPENDENCIES = {"runtime.txt", "apt.txt", "postBuild", "start"}
+_NOT_DEPENDENCIES = {"runtime.txt", ".python-version", "apt.txt", "postBuild", "start"}
 
 # How an installation failed, from the resolver's or installer's own message; the
 # first matching cause wins.

@@ -357,6 +357,23 @@ class RuntimeTxt(DependencyFile):
         return out
 
 
+class PythonVersionFile(DependencyFile):
+    """pyenv's `.python-version`: its first line, when that is a version number."""
+
+    name = ".python-version"
+    patterns = (".python-version",)
+
+    def read(self, root: Path, rel: str) -> Declared:
+        out = Declared()
+        lines = read_repo_text(root, rel, errors="replace").strip().splitlines()
+        first = lines[0].strip() if lines else ""
+        if version_number(first):
+            out.python_version = first
+        else:  # "system", a virtualenv name, "3.9.7/envs/x"
+            out.skipped.append(f"{rel}: {first[:40]!r}: not a Python version")
+        return out
+
+
 class AptTxt(DependencyFile):
     name = "apt.txt"
     patterns = ("apt.txt",)
@@ -383,6 +400,7 @@ DEPENDENCY_FILES: tuple[DependencyFile, ...] = (
     RequirementsTxt(),
     PythonProject(),
     RuntimeTxt(),
+    PythonVersionFile(),
     AptTxt(),
     PostBuild(),
 )

@@ -201,8 +201,8 @@ def test_restore_installs_verified_distributions_and_says_so(renamed, run_cli):
     assert nb["restored"] == ["PyYAML", "attrs"]
     assert "reproduced after restoring PyYAML, attrs" in nb["reason"]
     # attrs was needed by the repository's own helpers.py: found by running it
-    assert [(a["attempt"], a["added"], a["exception"]) for a in nb["attempts"]] == [
-        (1, [], "ModuleNotFoundError"), (2, ["attrs"], None)]
+    assert [(a["order"], a["added"], a["exception"]) for a in nb["attempts"]] == [
+        ("top-down", [], "ModuleNotFoundError"), ("top-down", ["attrs"], None)]
     assert "No module named 'attr'" in nb["attempts"][0]["message"]
     spec = result.json["spec"]
     inferred = {i["module"]: i for i in spec["inferred"]}

@@ -449,7 +449,6 @@ function addReportToolbar(
     }
   });
   copyEndpoint.addClass('jp-nbrepro-copy-endpoint');
-  toolbar.addItem('copy-endpoint', copyEndpoint);
 
   // Exports: the files the API serves, saved by the browser.
   const exportJson = new ToolbarButton({
@@ -462,7 +461,6 @@ function addReportToolbar(
     }
   });
   exportJson.addClass('jp-nbrepro-export-json');
-  toolbar.addItem('export-json', exportJson);
 
   const exportHtml = new ToolbarButton({
     icon: downloadIcon,
@@ -474,7 +472,6 @@ function addReportToolbar(
     }
   });
   exportHtml.addClass('jp-nbrepro-export-html');
-  toolbar.addItem('export-html', exportHtml);
 
   const compare = new ToolbarButton({
     icon: historyIcon,
@@ -517,6 +514,10 @@ function addReportToolbar(
     }
   });
   toolbar.addItem('check-again', again);
+  // Sharing and exports last: in a narrow window they move to the toolbar's "…" menu.
+  toolbar.addItem('copy-endpoint', copyEndpoint);
+  toolbar.addItem('export-json', exportJson);
+  toolbar.addItem('export-html', exportHtml);
 
   // Buttons that need a finished check are enabled once it is.
   const update = (): void => {

@@ -39,6 +39,22 @@ def panel_entry(page: Page, path: str) -> Locator:
     return entry
 
 
+def report_action(page: Page, check_id: str | None, name: str) -> Locator:
+    """A button of the report's toolbar, from its "…" menu when the window is too
+    narrow to show it in the toolbar."""
+    button = toolbar_button(page, check_id, name)
+    popup = page.locator(f".jp-Toolbar-responsive-popup .{name} button").first
+    expect(button.or_(popup)).to_be_attached(timeout=UI_TIMEOUT_MS)
+    if not button.is_visible():
+        if not popup.is_visible():
+            widget = page.locator(".jp-nbrepro-report-widget").filter(
+                has=page.locator(f".jp-nbrepro-report[data-check-id='{check_id}']"))
+            widget.locator(".jp-Toolbar-responsive-opener").first.click()
+        button = popup
+    expect(button).to_be_visible(timeout=UI_TIMEOUT_MS)
+    return button
+
+
 def test_the_folder_shown_is_checked_from_the_empty_area_and_titled_with_its_name(
         lab: Lab, page: Page) -> None:
     page.goto(lab.url("lab/tree/more"))
@@ -59,8 +75,8 @@ def test_the_folder_shown_is_checked_from_the_empty_area_and_titled_with_its_nam
     report = open_report(page, entry)
     expect(report.locator("h1.jp-nbrepro-report-source")).to_have_text("more")
     check_id = entry.get_attribute("data-check-id")
-    expect(page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")).to_have_text(
-        f"Check #{check_id}: more")
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
+    expect(tab).to_have_text(f"Check #{check_id}: more")
 
 
 def test_the_repository_is_checked_from_the_palette_and_a_cancel_is_said_once(
@@ -178,7 +194,7 @@ def test_endpoint_url_exports_and_the_finish_notice(lab: Lab, page: Page) -> Non
     # ...and never covers it.
     expect(notice).to_have_count(0, timeout=UI_TIMEOUT_MS)
 
-    button = toolbar_button(page, check_id, "jp-nbrepro-copy-endpoint")
+    button = report_action(page, check_id, "jp-nbrepro-copy-endpoint")
     expect(button).to_be_enabled(timeout=UI_TIMEOUT_MS)
     button.click()
     expect(page.get_by_text("Endpoint URL copied").first).to_be_visible(timeout=UI_TIMEOUT_MS)
@@ -189,14 +205,14 @@ def test_endpoint_url_exports_and_the_finish_notice(lab: Lab, page: Page) -> Non
     assert endpoint.json()["label"] and endpoint.json()["message"]
 
     with page.expect_download(timeout=UI_TIMEOUT_MS) as download:
-        toolbar_button(page, check_id, "jp-nbrepro-export-json").click()
+        report_action(page, check_id, "jp-nbrepro-export-json").click()
     assert download.value.suggested_filename == f"nbrepro-check-{check_id}.json"
     exported = json.loads(Path(download.value.path()).read_text())
     assert exported["id"] == int(check_id or 0) and exported["verdict"] == "differs"
     assert exported["result"]["notebooks"][0]["path"] == NOTEBOOK
 
     with page.expect_download(timeout=UI_TIMEOUT_MS) as download:
-        toolbar_button(page, check_id, "jp-nbrepro-export-html").click()
+        report_action(page, check_id, "jp-nbrepro-export-html").click()
     assert download.value.suggested_filename == f"nbrepro-check-{check_id}.html"
     html = Path(download.value.path()).read_text()
     assert html.startswith("<!DOCTYPE html>") and NOTEBOOK in html
@@ -221,7 +237,8 @@ def test_nbdime_never_shows_an_undefined_cell_id(lab: Lab, page: Page) -> None:
     expect(toggle).to_be_enabled(timeout=UI_TIMEOUT_MS)
     toggle.click()
     view = section.locator(".jp-nbrepro-nbdime")
-    expect(view.locator(".jp-Diff-renderedOutput").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(view.locator(".jp-Diff-renderedOutput:visible").first).to_be_visible(
+        timeout=UI_TIMEOUT_MS)
     labels = view.evaluate(
         """view => [...view.querySelectorAll('.jp-Cellrow-header-cellId')]
              .filter(el => el.offsetParent !== null).map(el => el.textContent)""")

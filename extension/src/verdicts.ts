@@ -108,10 +108,11 @@ export function badgeLabel(check: Pick<ICheckSummary, 'state' | 'verdict'>): str
   return STATE_LABELS[check.state] ?? check.state;
 }
 
-/** What a check is titled with: the name the server gave it (the repository's or
- * folder's name, the server root's own name), else the last part of its source. */
+/** What a check is titled with: the last part of its source (the repository's,
+ * folder's or notebook's name); for the server root, the name the server gives it. */
 export function checkName(check: Pick<ICheckSummary, 'source' | 'name'>): string {
-  return check.name || basename(check.source);
+  const root = check.source.replace(/\/+$/, '') === '' || check.source === '.';
+  return root && check.name ? check.name : basename(check.source);
 }
 
 /** A check's error, unless it only repeats its badge ("Cancelled" / "cancelled"). */

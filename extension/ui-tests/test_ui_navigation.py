@@ -39,12 +39,17 @@ def panel_entry(page: Page, path: str) -> Locator:
     return entry
 
 
+def report_tab(page: Page, check_id: str | None) -> Locator:
+    return page.locator(f".jp-nbrepro-report[data-check-id='{check_id}']")
+
+
 def report_action(page: Page, check_id: str | None, name: str) -> Locator:
     """A button of the report's toolbar, from its "…" menu when the window is too
     narrow to show it in the toolbar."""
     button = toolbar_button(page, check_id, name)
-    popup = page.locator(f".jp-Toolbar-responsive-popup .{name} button").first
-    expect(button.or_(popup)).to_be_attached(timeout=UI_TIMEOUT_MS)
+    # every report has a popup of its own; the one open is this report's
+    popup = page.locator(f".jp-Toolbar-responsive-popup:visible .{name} button").first
+    expect(report_tab(page, check_id)).to_be_visible(timeout=UI_TIMEOUT_MS)
     if not button.is_visible():
         if not popup.is_visible():
             widget = page.locator(".jp-nbrepro-report-widget").filter(

@@ -168,8 +168,9 @@ export class CellRow extends Panel {
         this._source.node.textContent = source;
       }
       const count = storedCell?.execution_count;
+      const link = this._count.tagName === 'BUTTON';
       this._count.textContent =
-        typeof count === 'number' ? `In [${count}]` : this._count.tagName === 'BUTTON' ? 'In [ ]' : '';
+        typeof count === 'number' ? `In [${count}]` : link ? 'In [ ]' : '';
     }
     this._stored.setOutputs(
       storedCell ? (storedCell.outputs ?? []) : null,

@@ -149,6 +149,21 @@ async def test_a_folder_can_be_checked(jp_fetch, project):
     assert check["verdict"] == "reproduced"
 
 
+async def test_a_check_is_named_by_its_folder_never_by_a_path(jp_fetch, project):
+    """What a report is titled with: the server root's own folder name for a check of
+    the whole root, the folder's name for a folder; no path of the server's disk."""
+    whole = await api(jp_fetch, "checks", method="POST", body={"path": "."})
+    folder = await api(jp_fetch, "checks", method="POST", body={"path": "reproduces/"})
+    assert whole["source"] == "." and whole["name"] == project.resolve().name
+    assert folder["name"] == "reproduces"
+    for check in (whole, folder):
+        listed = await api(jp_fetch, "checks", str(check["id"]))
+        assert listed["name"] == check["name"] and "/" not in listed["name"]
+        if listed["state"] in ("queued", "running"):
+            await api(jp_fetch, "checks", str(check["id"]), method="DELETE")
+        await wait_for(jp_fetch, check["id"], ("finished", "error", "cancelled"))
+
+
 ALL_VERBS: list[tuple[str, tuple[str, ...], Any]] = [
     ("GET", ("checks",), None),
     ("POST", ("checks",), {"path": "reproduces"}),

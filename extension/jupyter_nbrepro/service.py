@@ -237,6 +237,7 @@ class CheckService:
             # the folder as the API names folders (None: outside the root, e.g. a clone)
             repository["path"] = relative_to_root(self.root_dir, repository["path"])
         source = row["source"]
+        row["name"] = self._display_name(source)
         if real_root is None:  # queued here: the source is the path the server recorded
             remote = "://" in source or source.startswith("git@")
             row["path"] = None if remote or Path(source).is_absolute() else source
@@ -247,6 +248,13 @@ class CheckService:
             nb["path"] = self._api_path(real_root, nb["path"])
         row["path"] = self._checked_path(source, Path(real_root), in_repo)
         return row
+
+    def _display_name(self, source: str) -> str:
+        """What a report is titled with: a URL as given, else the folder's (or the
+        notebook's) name, the server root's own name for "." (never a path)."""
+        if "://" in source or source.startswith("git@"):
+            return source
+        return (Path(self.root_dir).resolve() / source).name or source
 
     def _checked_path(self, source: str, real_root: Path, in_repo: list[str]) -> str | None:
         """What a started check checked, relative to the server root."""

@@ -85,6 +85,9 @@ export interface ICheckSummary {
   path: string | null;
   /** The checked repository's folder, relative to the server root (or null). */
   root: string | null;
+  /** What a report is titled with: the folder's (the repository's) or the notebook's
+   * name, the server root's own name for a check of the root; a URL as given. */
+  name?: string;
   options?: ICheckOptions;
   state: CheckState;
   stage: Stage | null;
@@ -268,6 +271,16 @@ export class NbreproClient {
   /** URL of the SVG badge for a path. */
   badgeUrl(path: string): string {
     return this._url(`badge${URLExt.objectToQueryString({ path })}`);
+  }
+
+  /** The shields.io endpoint (JSON) of the badge of `path`. */
+  badgeEndpointUrl(path: string): string {
+    return this._url(`badge${URLExt.objectToQueryString({ path, format: 'json' })}`);
+  }
+
+  /** The full results of a check, as JSON. */
+  checkUrl(id: number): string {
+    return this._url(`checks/${id}`);
   }
 
   private _url(endpoint: string): string {

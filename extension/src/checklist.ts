@@ -16,8 +16,9 @@ import { type ICheckSummary, isActive } from './api';
 import type { ChecksModel } from './model';
 import {
   badgeLabel,
-  basename,
   checkDuration,
+  checkError,
+  checkName,
   describeProgress,
   dirname,
   formatSeconds,
@@ -59,6 +60,11 @@ export class CheckList extends Widget {
 
   get cancelRequested(): ISignal<this, number> {
     return this._cancelRequested;
+  }
+
+  /** Emitted when the user asks for one notebook's section of a check's report. */
+  get openNotebookRequested(): ISignal<this, CheckList.INotebookRequest> {
+    return this._openNotebookRequested;
   }
 
   setSelected(id: number | null): void {
@@ -116,7 +122,8 @@ export class CheckList extends Widget {
         entry = new CheckEntry(
           check.id,
           id => this._openRequested.emit(id),
-          id => this._cancelRequested.emit(id)
+          id => this._cancelRequested.emit(id),
+          (id, path) => this._openNotebookRequested.emit({ id, path })
         );
         this._entries.set(check.id, entry);
       }
@@ -174,6 +181,15 @@ export class CheckList extends Widget {
   private _ticker: number | null = null;
   private _openRequested = new Signal<this, number>(this);
   private _cancelRequested = new Signal<this, number>(this);
+  private _openNotebookRequested = new Signal<this, CheckList.INotebookRequest>(this);
+}
+
+export namespace CheckList {
+  /** A notebook (as the API names it) of check `id`. */
+  export interface INotebookRequest {
+    id: number;
+    path: string;
+  }
 }
 
 /**
@@ -183,8 +199,10 @@ class CheckEntry {
   constructor(
     readonly id: number,
     onOpen: (id: number) => void,
-    onCancel: (id: number) => void
+    onCancel: (id: number) => void,
+    onOpenNotebook: (id: number, path: string) => void
   ) {
+    this._onOpenNotebook = onOpenNotebook;
     const li = (this.node = document.createElement('li'));
     li.className = 'jp-nbrepro-check';
     li.dataset.checkId = String(id);
@@ -276,7 +294,7 @@ class CheckEntry {
       icon.element({ container: this._icon, tag: 'span', elementPosition: 'center' });
       this._iconName = icon.name;
     }
-    this._name.textContent = basename(check.source);
+    this._name.textContent = checkName(check);
     const dir = dirname(check.source);
     this._dir.textContent = dir;
     this._dir.hidden = dir === '';
@@ -323,8 +341,10 @@ class CheckEntry {
     }
 
     // Error message of a check that could not run.
-    this._error.hidden = !check.error;
-    this._error.textContent = check.error ?? '';
+    // (a cancelled check says so on its badge only)
+    const error = checkError(check);
+    this._error.hidden = !error;
+    this._error.textContent = error ?? '';
 
     // Per-notebook verdicts of a folder check.
     const notebooks = check.notebooks ?? [];
@@ -347,6 +367,22 @@ class CheckEntry {
             name.textContent = nb.path;
             item.title = `${nb.path}: ${nb.verdict ? VERDICT_LABELS[nb.verdict] : 'pending'}`;
             item.append(dot, name);
+            // Opens the report at this notebook's section (not at its top).
+            item.dataset.path = nb.path;
+            item.tabIndex = 0;
+            item.setAttribute('role', 'link');
+            item.setAttribute('aria-label', `Open the report of check ${this.id} at ${nb.path}`);
+            const open = (event: Event): void => {
+              event.stopPropagation();
+              this._onOpenNotebook(this.id, nb.path);
+            };
+            item.addEventListener('click', open);
+            item.addEventListener('keydown', event => {
+              if (event.key === 'Enter' || event.key === ' ') {
+                event.preventDefault();
+                open(event);
+              }
+            });
             return item;
           })
         );
@@ -386,4 +422,5 @@ class CheckEntry {
   private _notebooks: HTMLUListElement;
   private _notebooksKey = '';
   private _cancel: HTMLButtonElement;
+  private _onOpenNotebook: (id: number, path: string) => void;
 }

@@ -6,6 +6,9 @@
  * - `args.origin === 'file-browser'`: the items selected in the file browser;
  * - otherwise: the current notebook. Checks use what is on disk, so a notebook
  *   with unsaved changes asks "Save and check / Check saved version / Cancel".
+ *
+ * `nbrepro:check-folder` checks the folder the file browser shows (its empty
+ * area's context menu), `nbrepro:check-repository` the server's root folder.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import {
@@ -24,9 +27,11 @@ import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import {
   copyIcon,
+  downloadIcon,
   filterIcon,
   historyIcon,
   launchIcon,
+  linkIcon,
   refreshIcon,
   runIcon
 } from '@jupyterlab/ui-components';
@@ -42,6 +47,8 @@ import { badgeMarkdown, basename } from './verdicts';
 
 export namespace CommandIDs {
   export const check = 'nbrepro:check';
+  export const checkFolder = 'nbrepro:check-folder';
+  export const checkRepository = 'nbrepro:check-repository';
   export const openPanel = 'nbrepro:open-panel';
   export const openReport = 'nbrepro:open-report';
   export const cancel = 'nbrepro:cancel';
@@ -75,6 +82,23 @@ export function registerCommands(ctx: ICommandContext): void {
   const { app, model, reports } = ctx;
   const { commands, shell } = app;
   const contents = app.serviceManager.contents;
+
+  /** Open the notebook `path` (relative to the server root) with cell `index` active. */
+  const openNotebookAt = async (path: string, index: number): Promise<void> => {
+    const widget = await commands.execute('docmanager:open', { path, factory: 'Notebook' });
+    const panel = ctx.notebooks?.find(w => w === widget) ?? null;
+    if (!panel) {
+      return;
+    }
+    await panel.context.ready;
+    await panel.revealed;
+    const notebook = panel.content;
+    if (index >= 0 && index < notebook.widgets.length) {
+      notebook.activeCellIndex = index;
+      notebook.deselectAll();
+      await notebook.scrollToItem(index, 'center');
+    }
+  };
 
   /** Server-root-relative path of a Contents path (drops a drive prefix). */
   const localPath = (path: string): string => contents.localPath(path);
@@ -207,6 +231,30 @@ export function registerCommands(ctx: ICommandContext): void {
     }
   });
 
+  commands.addCommand(CommandIDs.checkFolder, {
+    label: 'Check this folder with nbrepro',
+    caption:
+      'Check every notebook of the folder the file browser shows, with its ' +
+      "repository's dependency files",
+    icon: nbreproIcon,
+    isEnabled: () => ctx.fileBrowser !== null,
+    execute: () => {
+      const browser = ctx.fileBrowser;
+      if (!browser) {
+        return [];
+      }
+      // The server root is "." to the API.
+      return startChecks([localPath(browser.model.path) || '.']);
+    }
+  });
+
+  commands.addCommand(CommandIDs.checkRepository, {
+    label: 'Check the repository',
+    caption: 'Check every notebook of the folder JupyterLab serves (its root)',
+    icon: nbreproIcon,
+    execute: () => startChecks(['.'])
+  });
+
   commands.addCommand(CommandIDs.openPanel, {
     label: 'Show Reproducibility Checks',
     caption: 'Show the list of reproducibility checks',
@@ -248,9 +296,17 @@ export function registerCommands(ctx: ICommandContext): void {
     isEnabled: args => typeof args['id'] === 'number',
     execute: args => {
       const id = args['id'] as number;
+      // `notebook`: open the report at that notebook's section
+      const notebook = typeof args['notebook'] === 'string' ? args['notebook'] : null;
+      const reveal = (content: ReportWidget): void => {
+        if (notebook !== null) {
+          void content.revealNotebook(notebook);
+        }
+      };
       const existing = reports.find(w => w.content.checkId === id);
       if (existing) {
         shell.activateById(existing.id);
+        reveal(existing.content);
         return existing;
       }
       const services = ctx.editorServices;
@@ -262,7 +318,12 @@ export function registerCommands(ctx: ICommandContext): void {
         languages: ctx.languages,
         editorFactory: services
           ? options => services.factoryService.newInlineEditor(options)
-          : null
+          : null,
+        openCell: (path, index) => {
+          openNotebookAt(path, index).catch(error =>
+            reportError(`Could not open ${path}`, error)
+          );
+        }
       });
       const widget = new MainAreaWidget({ content });
       widget.id = `jp-nbrepro-report-${id}`;
@@ -272,6 +333,7 @@ export function registerCommands(ctx: ICommandContext): void {
       void reports.add(widget);
       shell.add(widget, 'main');
       shell.activateById(widget.id);
+      reveal(content);
       content.reload().catch(error => {
         // A missing server extension is already shown in the panel and the report.
         if (!(error instanceof NbreproError && error.missingExtension)) {
@@ -294,6 +356,18 @@ async function copyText(text: string): Promise<void> {
     }
   }
   Clipboard.copyToSystem(text);
+}
+
+/** Have the browser save `url` (same origin, so the session's cookie applies). */
+function download(url: string, filename: string): void {
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.rel = 'noopener';
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
 }
 
 function addReportToolbar(
@@ -360,6 +434,45 @@ function addReportToolbar(
   copyBadge.addClass('jp-nbrepro-copy-badge');
   toolbar.addItem('copy-badge', copyBadge);
 
+  const copyEndpoint = new ToolbarButton({
+    icon: linkIcon,
+    label: 'Copy endpoint',
+    tooltip: "Copy the URL of this path's shields.io endpoint (the badge as JSON)",
+    onClick: () => {
+      const path = content.detail?.path;
+      if (path === null || path === undefined) {
+        return;
+      }
+      copyText(ctx.model.client.badgeEndpointUrl(path))
+        .then(() => Notification.success('Endpoint URL copied', { autoClose: 3000 }))
+        .catch(error => reportError('Could not copy the endpoint URL', error));
+    }
+  });
+  copyEndpoint.addClass('jp-nbrepro-copy-endpoint');
+
+  // Exports: the files the API serves, saved by the browser.
+  const exportJson = new ToolbarButton({
+    icon: downloadIcon,
+    label: 'JSON',
+    tooltip: 'Download the results of this check as JSON',
+    onClick: () => {
+      const id = content.checkId;
+      download(ctx.model.client.checkUrl(id), `nbrepro-check-${id}.json`);
+    }
+  });
+  exportJson.addClass('jp-nbrepro-export-json');
+
+  const exportHtml = new ToolbarButton({
+    icon: downloadIcon,
+    label: 'HTML',
+    tooltip: 'Download the HTML report of this check',
+    onClick: () => {
+      const id = content.checkId;
+      download(ctx.model.client.reportUrl(id), `nbrepro-check-${id}.html`);
+    }
+  });
+  exportHtml.addClass('jp-nbrepro-export-html');
+
   const compare = new ToolbarButton({
     icon: historyIcon,
     label: 'Compare with previous',
@@ -401,12 +514,19 @@ function addReportToolbar(
     }
   });
   toolbar.addItem('check-again', again);
+  // Sharing and exports last: in a narrow window they move to the toolbar's "…" menu.
+  toolbar.addItem('copy-endpoint', copyEndpoint);
+  toolbar.addItem('export-json', exportJson);
+  toolbar.addItem('export-html', exportHtml);
 
   // Buttons that need a finished check are enabled once it is.
   const update = (): void => {
     const detail = content.detail;
     html.enabled = detail?.state === 'finished';
     copyBadge.enabled = detail?.state === 'finished' && detail.path !== null;
+    copyEndpoint.enabled = copyBadge.enabled;
+    exportJson.enabled = detail?.state === 'finished';
+    exportHtml.enabled = detail?.state === 'finished';
     compare.enabled =
       detail?.state === 'finished' && previousCheck(ctx.model.checks, detail) !== undefined;
     // Only what lies under the server root can be checked from here.

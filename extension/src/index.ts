@@ -29,7 +29,7 @@ import { CATEGORY, CommandIDs, registerCommands } from './commands';
 import { ChecksModel } from './model';
 import { ChecksPanel } from './panel';
 import type { ReportWidget } from './report';
-import { badgeLabel, basename } from './verdicts';
+import { badgeLabel, checkError, checkName } from './verdicts';
 
 const PLUGIN_ID = 'jupyter-nbrepro:plugin';
 
@@ -96,6 +96,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.openRequested.connect((_, id) => {
       void app.commands.execute(CommandIDs.openReport, { id });
     });
+    panel.openNotebookRequested.connect((_, { id, path }) => {
+      void app.commands.execute(CommandIDs.openReport, { id, notebook: path });
+    });
     panel.cancelRequested.connect((_, id) => {
       void app.commands.execute(CommandIDs.cancel, { id });
     });
@@ -109,11 +112,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.commands.notifyCommandChanged(CommandIDs.check);
     });
 
-    // Tell the user when a check they saw running settles.
-    model.settled.connect((_, check) => notifySettled(app, check));
+    // Tell the user when a check they saw running settles, unless its report is
+    // in front (it shows the outcome); the notice goes once the report is opened,
+    // so it never covers the report.
+    const notices = new Map<number, string>();
+    const reportInFront = (id: number): boolean => {
+      const current = app.shell.currentWidget;
+      return (
+        current !== null &&
+        reports.has(current as MainAreaWidget<ReportWidget>) &&
+        (current as MainAreaWidget<ReportWidget>).content.checkId === id
+      );
+    };
+    model.settled.connect((_, check) => {
+      if (!reportInFront(check.id)) {
+        notices.set(check.id, notifySettled(app, check));
+      }
+    });
+    const dismissNotice = (widget: MainAreaWidget<ReportWidget> | null): void => {
+      const notice = widget ? notices.get(widget.content.checkId) : undefined;
+      if (widget && notice !== undefined) {
+        Notification.dismiss(notice);
+        notices.delete(widget.content.checkId);
+      }
+    };
+    reports.currentChanged.connect((_, widget) => dismissNotice(widget));
+    reports.widgetAdded.connect((_, widget) => dismissNotice(widget));
 
     if (palette) {
-      for (const command of [CommandIDs.check, CommandIDs.openPanel, CommandIDs.refresh]) {
+      for (const command of [
+        CommandIDs.check,
+        CommandIDs.checkFolder,
+        CommandIDs.checkRepository,
+        CommandIDs.openPanel,
+        CommandIDs.refresh
+      ]) {
         palette.addItem({ command, category: CATEGORY });
       }
     }
@@ -132,11 +165,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-function notifySettled(app: JupyterFrontEnd, check: ICheckSummary): void {
+/** Notify that `check` settled; the notification's id. */
+function notifySettled(app: JupyterFrontEnd, check: ICheckSummary): string {
   const label = badgeLabel(check);
-  const message = `Check of ${basename(check.source)}: ${label}${
-    check.error ? ` (${check.error})` : ''
-  }`;
+  const error = checkError(check);
+  const message = `Check of ${checkName(check)}: ${label}${error ? ` (${error})` : ''}`;
   let type: Notification.TypeOptions = 'info';
   if (check.state === 'error') {
     type = 'error';
@@ -154,7 +187,7 @@ function notifySettled(app: JupyterFrontEnd, check: ICheckSummary): void {
         type = 'error';
     }
   }
-  Notification.emit(message, type, {
+  return Notification.emit(message, type, {
     autoClose: 8000,
     actions: [
       {

@@ -44,6 +44,11 @@ export class ChecksPanel extends SidePanel {
     return this._list.cancelRequested;
   }
 
+  /** Emitted when the user asks for one notebook's section of a check's report. */
+  get openNotebookRequested(): ISignal<CheckList, CheckList.INotebookRequest> {
+    return this._list.openNotebookRequested;
+  }
+
   /** Mark the entry whose report is in front (or none). */
   setSelected(id: number | null): void {
     this._list.setSelected(id);

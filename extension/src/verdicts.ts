@@ -108,6 +108,24 @@ export function badgeLabel(check: Pick<ICheckSummary, 'state' | 'verdict'>): str
   return STATE_LABELS[check.state] ?? check.state;
 }
 
+/** What a check is titled with: the last part of its source (the repository's,
+ * folder's or notebook's name); for the server root, the name the server gives it. */
+export function checkName(check: Pick<ICheckSummary, 'source' | 'name'>): string {
+  const root = check.source.replace(/\/+$/, '') === '' || check.source === '.';
+  return root && check.name ? check.name : basename(check.source);
+}
+
+/** A check's error, unless it only repeats its badge ("Cancelled" / "cancelled"). */
+export function checkError(
+  check: Pick<ICheckSummary, 'state' | 'verdict' | 'error'>
+): string | null {
+  const error = check.error?.trim();
+  if (!error || error.toLowerCase() === badgeLabel(check).toLowerCase()) {
+    return null;
+  }
+  return error;
+}
+
 /** Last path component ("" and "." name the server root). */
 export function basename(path: string): string {
   const trimmed = path.replace(/\/+$/, '');

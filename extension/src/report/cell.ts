@@ -24,7 +24,9 @@ export class CellRow extends Panel {
   constructor(
     cell: ICellResult,
     rendermime: IRenderMimeRegistry,
-    languages: IEditorLanguageRegistry | null
+    languages: IEditorLanguageRegistry | null,
+    open: (() => void) | null = null,
+    notebookPath = ''
   ) {
     super();
     this._cell = cell;
@@ -46,8 +48,18 @@ export class CellRow extends Panel {
     index.className = 'jp-nbrepro-cell-index';
     index.textContent = `#${cell.index}`;
     index.title = `Cell ${cell.index} (0-based position among all cells)`;
-    this._count = document.createElement('span');
+    // "In [24]" as the user knows the cell; a link to it in the notebook when openable.
+    this._count = document.createElement(open ? 'button' : 'span');
     this._count.className = 'jp-nbrepro-cell-count';
+    if (open) {
+      const button = this._count as HTMLButtonElement;
+      button.type = 'button';
+      button.classList.add('jp-nbrepro-cell-open');
+      button.textContent = 'In [ ]';
+      button.title = `Open ${notebookPath} at this cell`;
+      button.setAttribute('aria-label', `Open ${notebookPath} at cell ${cell.index}`);
+      button.addEventListener('click', open);
+    }
     const chip = document.createElement('span');
     chip.className = 'jp-nbrepro-chip';
     chip.dataset.status = cell.status;
@@ -156,7 +168,9 @@ export class CellRow extends Panel {
         this._source.node.textContent = source;
       }
       const count = storedCell?.execution_count;
-      this._count.textContent = typeof count === 'number' ? `In [${count}]` : '';
+      const link = this._count.tagName === 'BUTTON';
+      this._count.textContent =
+        typeof count === 'number' ? `In [${count}]` : link ? 'In [ ]' : '';
     }
     this._stored.setOutputs(
       storedCell ? (storedCell.outputs ?? []) : null,
@@ -174,7 +188,7 @@ export class CellRow extends Panel {
   private _cell: ICellResult;
   private _rendermime: IRenderMimeRegistry;
   private _languages: IEditorLanguageRegistry | null;
-  private _count: HTMLSpanElement;
+  private _count: HTMLElement;
   private _source: Widget;
   private _outputs: Panel;
   private _stored: OutputColumn;

@@ -16,6 +16,8 @@ import {
 import {
   badgeLabel,
   checkDuration,
+  checkError,
+  checkName,
   describeProgress,
   formatSeconds,
   progressFraction,
@@ -103,8 +105,9 @@ export class ReportHeader extends Widget {
     this._badge.textContent = label;
     this._badge.dataset.state = detail.state;
     this._badge.dataset.verdict = verdict ?? '';
-    this._heading.textContent = detail.source || '(server root)';
-    this._heading.title = detail.source;
+    // titled with the repository's (folder's, notebook's) name; the path on hover
+    this._heading.textContent = checkName(detail);
+    this._heading.title = detail.path ?? detail.source;
 
     this._description.textContent =
       finished && verdict ? VERDICT_DESCRIPTIONS[verdict] : '';
@@ -140,8 +143,10 @@ export class ReportHeader extends Widget {
 
     this.renderProgress(detail);
 
-    this._error.hidden = !detail.error;
-    this._error.textContent = detail.error ?? '';
+    // (a cancelled check says so on its badge only)
+    const error = checkError(detail);
+    this._error.hidden = !error;
+    this._error.textContent = error ?? '';
 
     // Metadata.
     // [term, text, warning]: a warning is marked for the eye and for tests

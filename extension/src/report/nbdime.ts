@@ -31,7 +31,23 @@ export async function createNotebookDiff(
   widget.addClass('jp-nbrepro-nbdime');
   await widget.init();
   disableTrustButtons(widget.node);
+  hideMissingCellIds(widget.node);
   return widget;
+}
+
+/**
+ * nbdime labels each side of a cell with its id, and writes "Cell ID: undefined"
+ * for the side that has none (a cell added or removed, an nbformat < 4.5
+ * notebook): such labels say nothing and are hidden (nbdime's layout owns them).
+ */
+export function hideMissingCellIds(node: HTMLElement): void {
+  for (const label of node.querySelectorAll<HTMLElement>('.jp-Cellrow-header-cellId')) {
+    const id = (label.textContent ?? '').replace(/^\s*Cell ID:\s*/, '').trim();
+    if (id === '' || id === 'undefined' || id === 'null') {
+      label.style.display = 'none';
+      label.setAttribute('aria-hidden', 'true');
+    }
+  }
 }
 
 /**

@@ -31,6 +31,7 @@ export class NotebookSection extends Panel {
   constructor(options: NotebookSection.IOptions) {
     super();
     this._options = options;
+    this.apiPath = options.apiPath;
     const nb = options.notebook;
     this.addClass('jp-nbrepro-notebook');
     this.node.dataset.path = nb.path;
@@ -93,12 +94,22 @@ export class NotebookSection extends Panel {
       this._cells.addWidget(none);
     }
     for (const cell of nb.cells) {
-      const row = new CellRow(cell, options.rendermime, options.languages);
+      const open = options.openCell;
+      const row = new CellRow(
+        cell,
+        options.rendermime,
+        options.languages,
+        open ? () => open(cell.index) : null,
+        nb.path
+      );
       this._rows.push(row);
       this._cells.addWidget(row);
     }
     this.setExpanded(options.expanded);
   }
+
+  /** The notebook's path as the API names it. */
+  readonly apiPath: string;
 
   setExpanded(expanded: boolean): void {
     this._expanded = expanded;
@@ -214,6 +225,8 @@ export namespace NotebookSection {
     languages: IEditorLanguageRegistry | null;
     editorFactory: CodeEditor.Factory | null;
     expanded: boolean;
+    /** Open the notebook at the cell of this index (null: not openable from here). */
+    openCell?: ((index: number) => void) | null;
   }
 }
 

@@ -18,7 +18,7 @@ import { Panel, Widget } from '@lumino/widgets';
 import { type ICheckDetail, isActive, type NbreproClient } from '../api';
 import { nbreproIcon } from '../icons';
 import type { ChecksModel } from '../model';
-import { badgeLabel, basename } from '../verdicts';
+import { badgeLabel, checkName } from '../verdicts';
 import { ReportHeader } from './header';
 import { NotebookSection } from './notebook';
 import { safeRendermime } from './rendermime';
@@ -38,6 +38,7 @@ export class ReportWidget extends Panel {
     this._rendermime = safeRendermime(options.rendermime);
     this._languages = options.languages ?? null;
     this._editorFactory = options.editorFactory ?? null;
+    this._openCell = options.openCell ?? null;
     this.addClass('jp-nbrepro-report');
     this.node.dataset.checkId = String(options.id);
     this.node.setAttribute('aria-label', `Reproducibility report of check ${options.id}`);
@@ -91,13 +92,41 @@ export class ReportWidget extends Panel {
     }
     this._detail = detail;
     this._renderedState = `${detail.state}:${detail.verdict}`;
-    this.title.label = `Check #${detail.id}: ${basename(detail.source)}`;
+    this.title.label = `Check #${detail.id}: ${checkName(detail)}`;
     this.title.caption = `${detail.source || '(server root)'}: ${badgeLabel(detail)}`;
     this.node.dataset.state = detail.state;
     this.node.dataset.verdict = detail.result?.verdict ?? detail.verdict ?? '';
     this._header.render(detail);
     this._renderBody(detail);
     this._loaded.emit(detail);
+  }
+
+  /**
+   * Expand the section of the notebook `path` (as the API names it) and scroll to
+   * it, once the check is loaded. False when the report has no such notebook.
+   */
+  async revealNotebook(path: string): Promise<boolean> {
+    if (this._detail === null) {
+      await new Promise<void>(resolve => {
+        const once = (): void => {
+          this._loaded.disconnect(once);
+          resolve();
+        };
+        this._loaded.connect(once);
+      });
+    }
+    const section = this._body.widgets.find(
+      (w): w is NotebookSection => w instanceof NotebookSection && w.apiPath === path
+    );
+    if (!section) {
+      return false;
+    }
+    section.setExpanded(true);
+    section.node.scrollIntoView({ block: 'start' });
+    for (const w of this._body.widgets) {
+      w.toggleClass('jp-mod-revealed', w === section);
+    }
+    return true;
   }
 
   dispose(): void {
@@ -146,7 +175,11 @@ export class ReportWidget extends Panel {
     for (const entry of detail.notebooks ?? []) {
       apiPaths.set(entry.repository_path ?? entry.path, entry.path);
     }
+    // Cells link to the notebook itself only when it lies under the server root.
+    const openable = detail.root !== null;
     for (const nb of notebooks) {
+      const apiPath = apiPaths.get(nb.path) ?? nb.path;
+      const openCell = this._openCell;
       const expanded =
         notebooks.length <= EXPAND_ALL_UP_TO ||
         (nb.verdict !== 'reproduced' && nb.verdict !== 'reproduced-equivalent');
@@ -154,7 +187,9 @@ export class ReportWidget extends Panel {
         new NotebookSection({
           checkId: detail.id,
           notebook: nb,
-          apiPath: apiPaths.get(nb.path) ?? nb.path,
+          apiPath,
+          openCell:
+            openable && openCell ? (index: number) => openCell(apiPath, index) : null,
           client: this._client,
           rendermime: this._rendermime,
           languages: this._languages,
@@ -170,6 +205,7 @@ export class ReportWidget extends Panel {
   private _rendermime: IRenderMimeRegistry;
   private _languages: IEditorLanguageRegistry | null;
   private _editorFactory: CodeEditor.Factory | null;
+  private _openCell: ((path: string, index: number) => void) | null;
   private _header: ReportHeader;
   private _body: Panel;
   private _detail: ICheckDetail | null = null;
@@ -186,5 +222,7 @@ export namespace ReportWidget {
     languages?: IEditorLanguageRegistry | null;
     /** Editor factory for nbdime's diff view (JupyterLab's inline editor). */
     editorFactory?: CodeEditor.Factory | null;
+    /** Open the notebook `path` (relative to the server root) at cell `index`. */
+    openCell?: ((path: string, index: number) => void) | null;
   }
 }

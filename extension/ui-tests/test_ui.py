@@ -309,7 +309,10 @@ def test_gallery_of_check_outcomes(lab: Lab, page: Page) -> None:
     report = open_report(page, folder)
     failed = report.locator(".jp-nbrepro-notebook[data-path='02-model.ipynb']")
     expect(failed).to_have_attribute("data-verdict", "failed")
-    expect(failed.locator(".jp-nbrepro-notebook-message")).to_contain_text("ValueError")
+    message = failed.locator(".jp-nbrepro-notebook-message")
+    expect(message).to_contain_text("ValueError")
+    said = message.inner_text()
+    assert said.count("ValueError") == 1 and "cell #" not in said, said  # said once
     expect(failed.locator(".jp-nbrepro-cell[data-index='3']")).to_have_attribute(
         "data-status", "not-run")
     failed.scroll_into_view_if_needed()

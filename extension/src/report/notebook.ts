@@ -245,19 +245,28 @@ function describeCells(nb: INotebookResult): string {
   return parts.join(' · ');
 }
 
-/** Why a notebook did not reproduce, in one line. */
+/**
+ * Why a notebook did not reproduce, in one line: the reason, then what it does not
+ * say already (the exception, the cell), so that nothing is said twice.
+ */
 function describeNotebook(nb: INotebookResult): string {
-  const parts: string[] = [];
-  if (nb.exception) {
-    parts.push(nb.message ? `${nb.exception}: ${nb.message}` : nb.exception);
-  } else if (nb.message) {
-    parts.push(nb.message);
+  const reason = nb.reason ?? '';
+  const parts: string[] = reason ? [reason] : [];
+  const error = nb.exception
+    ? nb.message
+      ? `${nb.exception}: ${nb.message}`
+      : nb.exception
+    : (nb.message ?? '');
+  if (error && !reason.includes(nb.exception ?? error)) {
+    parts.push(error);
   }
-  if (nb.reason && !parts.some(p => p.includes(nb.reason as string))) {
-    parts.unshift(nb.reason);
-  }
-  if (nb.failing_cell !== null && nb.failing_cell !== undefined) {
-    parts.push(`in cell #${nb.failing_cell}`);
+  const cell = nb.failing_cell;
+  if (
+    cell !== null &&
+    cell !== undefined &&
+    !/\bIn \[\d*\]|\bcell \d+/.test(reason)
+  ) {
+    parts.push(`in cell #${cell}`);
   }
   return parts.join(' — ');
 }

@@ -120,7 +120,7 @@ def test_the_fixture_audit_gives_the_expected_funnel(world: World, pool_db: str)
     assert set(exceptions) == {"FileNotFoundError", "ModuleNotFoundError"}
     assert exceptions["ModuleNotFoundError"] == (
         1, f"{world.base}/lab/undeclared uses_requests.ipynb")
-    assert [r[:3] for r in _rows(report, "install_failures")] == [["missing package", 1, 1]]
+    assert [r[:3] for r in _rows(report, "install_failures")] == [["not-found", 1, 1]]
     assert _rows(report, "normalisers") == [["memory-address", 1]]
     journals = {r[0]: r[1:4] for r in _rows(report, "by_journal")}
     # GigaScience: lab/equivalent and lab/reproduces; PLoS: lab/with-deps

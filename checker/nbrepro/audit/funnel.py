@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from nbrepro.stages.install_failure import InstallCause, install_cause
 from nbrepro.store import (
     CHECKED,
     AuditRepositoryRow,
@@ -50,30 +51,6 @@ RAN = ("reproduced", "reproduced-equivalent", "differs")
 VERDICT_COLUMNS = ("reproduced", "reproduced-equivalent", "differs", "failed", "timeout",
                    "kernel-died", "install-failed", "not-checked")
 _NOT_DEPENDENCIES = {"runtime.txt", ".python-version", "apt.txt", "postBuild", "start"}
-
-# How an installation failed, from the resolver's or installer's own message; the
-# first matching cause wins.
-INSTALL_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("missing package", re.compile(
-        r"not found in the package registry|no matching distribution|could not find a "
-        r"version|there (?:are|is) no versions? of|package not found|404 not found", re.I)),
-    ("no wheel for this Python", re.compile(
-        r"has no wheels? with a matching|no wheels are available|does not satisfy "
-        r"python|requires-python|requires python|only has wheels|no compatible wheel"
-        r"|python version .* is not supported", re.I)),
-    ("build error", re.compile(
-        r"failed to build|failed to download and build|build backend|subprocess-exited-"
-        r"with-error|error: command|failed building wheel|setup\.py", re.I)),
-    ("conflict", re.compile(r"unsatisfiable|conflict|incompatible|depends on", re.I)),
-)
-
-
-def install_cause(message: str | None) -> str:
-    for cause, pattern in INSTALL_CAUSES:
-        if message and pattern.search(message):
-            return cause
-    return "other"
-
 
 @dataclass
 class Table:
@@ -338,7 +315,7 @@ def _install_failures(repos: Sequence[AuditRepositoryRow], envs: dict[int, Envir
                   and nb.verdict == "install-failed"]
         if not failed:
             continue
-        cause = install_cause(env.message or failed[0].reason)
+        cause = _install_cause(failed[0].reason, env.message)
         per_repo[repo.id] = cause
         if len(examples[cause]) < 3:
             examples[cause].append(f"{repo.url} ({env.failed_requirement or 'unknown'})")
@@ -350,6 +327,15 @@ def _install_failures(repos: Sequence[AuditRepositoryRow], envs: dict[int, Envir
                              for cause, _ in repo_counts.most_common()]
     return Table("install_failures", "Install failures by cause",
                  ["cause", "repositories", "notebooks", "examples"], rows)
+
+
+def _install_cause(reason: str | None, message: str | None) -> str:
+    """The cause in the vocabulary results carry: as the notebook's reason names it
+    ("...: not-found (...)"), else from the tool's own message."""
+    for cause in InstallCause:
+        if cause is not InstallCause.OTHER and f": {cause.value} (" in (reason or ""):
+            return cause.value
+    return install_cause(message or reason).value
 
 
 def _not_checked(notebooks: list[_Notebook]) -> Table:

@@ -161,3 +161,13 @@ def test_python_version_file(tmp_path, text, version):
     spec = read_spec(tmp_path)
     assert spec.python_version == version
     assert (".python-version" in spec.files)
+
+
+def test_structured_files_give_the_line_that_names_the_package(tmp_path):
+    (tmp_path / "environment.yml").write_text(
+        "name: study\ndependencies:\n  - python=3.11\n  - scikit_learn=1.3\n  - pip\n"
+        "  - pip:\n    - six==1.16.0\n")
+    spec = read_spec(tmp_path)
+    where = {r.spec.split("=")[0].rstrip("<>!~"): r.declared_at for r in spec.requirements}
+    assert where["scikit_learn"] == "environment.yml:4", where
+    assert where["six"] == "environment.yml:7", where

@@ -433,6 +433,7 @@ def read_spec(root: Path, imports: Iterable[str] = ()) -> Spec:
                 continue
             kinds_found.add(kind.name)
             spec.files.append(rel)
+            _find_lines(root, declared.requirements)
             spec.requirements += declared.requirements
             spec.skipped += declared.skipped
             spec.apt_packages += declared.apt_packages
@@ -479,6 +480,25 @@ def _local_modules(root: Path) -> set[str]:
         names.update(dirs)
         names.update(f[:-3] for f in files if f.endswith(".py"))
     return names
+
+
+def _find_lines(root: Path, requirements: list[Requirement]) -> None:
+    """The line of each requirement a structured file declared (environment.yml,
+    Pipfile, pyproject.toml): the first line of its file that names the package."""
+    texts: dict[str, list[str]] = {}
+    for req in requirements:
+        if req.line is not None:
+            continue
+        if req.source not in texts:
+            try:
+                texts[req.source] = read_repo_text(root, req.source,
+                                                   errors="replace").splitlines()
+            except (OSError, UnicodeDecodeError):
+                texts[req.source] = []
+        spelled = "[-_.]+".join(map(re.escape, re.split(r"-", requirement_name(req.spec))))
+        name = re.compile(rf"(?<![\w.-]){spelled}(?![\w.-])", re.I)
+        req.line = next((number for number, text in enumerate(texts[req.source], 1)
+                         if name.search(text)), None)
 
 
 def _dedupe(reqs: list[Requirement]) -> list[Requirement]:

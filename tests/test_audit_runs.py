@@ -368,3 +368,20 @@ def test_another_audit_reuses_checks_of_the_same_commit_and_options(world: World
             "ON a.url = b.url WHERE a.audit_id = 1 AND b.audit_id = 2").fetchall()
     assert len(pairs) == 13 and all(a == b for a, b in pairs)
     assert load_report(pool_db, "second").funnel == load_report(pool_db, "fixture").funnel
+
+
+def test_an_audit_with_restore_counts_what_reproduced_only_after_restoration(
+        world: World) -> None:
+    listing = _small_list(world, ["undeclared-module"])
+    db = f"sqlite:///{world.tmp / 'restore.sqlite'}"
+    run = audit(world, str(listing), "--db", db, "--restore", "--name", "r")
+    assert run.code == 0, run.stderr
+    assert list(outcomes(db, "r").values()) == [("checked", ["reproduced"])]
+    report = load_report(db, "r").to_dict()
+    assert report["funnel"]["reproduced_after_restoration"] == 1
+    assert ["reproduced after restoration (of ran without error)", 1, "100.0 %"] in \
+        [row[:3] for row in _rows(report, "funnel")]
+    plain = audit(world, str(listing), "--db", db, "--name", "plain")
+    assert plain.code == 0, plain.stderr
+    assert list(outcomes(db, "plain").values()) == [("checked", ["failed"])]
+    assert "reproduced_after_restoration" not in load_report(db, "plain").to_dict()["funnel"]

@@ -302,17 +302,14 @@ def check(source: str, json_path: str | None, html_path: str | None, db_url: str
         cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, resolver=resolver,
         backend=backend, no_sandbox=no_sandbox, network=network, base_image=base_image,
         memory=memory, cpus=cpus, exclude_newer=exclude_newer, python_version=python_version,
-        keep_going=keep_going, twice=twice, no_cache=no_cache)
+        keep_going=keep_going, twice=twice, no_cache=no_cache, no_rerun=no_rerun,
+        restore=restore, as_of=as_of)
     options.output_dir = output_dir
-    options.rerun = not no_rerun
     options.ignore_repo_config = ignore_repo_config
     options.within = within.expanduser().resolve() if within is not None else None
     options.exclude, options.keyword = list(exclude), keyword
     options.subdir, options.strict_config = subdir, strict_config
     options.parameters = parameters
-    options.restore = restore
-    options.as_of, dated = _as_of(as_of, restore, exclude_newer)
-    options.exclude_newer = dated or options.exclude_newer
     from nbrepro.check import check as run_check
     from nbrepro.report.terminal import print_report
     from nbrepro.store import Store
@@ -521,7 +518,7 @@ def badge(results: str, check_id: int | None, fmt: str, output: str, link: str |
 PER_REPOSITORY_OPTIONS = (
     "cell_timeout", "notebook_timeout", "resolver", "backend", "no_sandbox", "network",
     "base_image", "memory", "cpus", "exclude_newer", "python_version", "keep_going", "twice",
-    "no_cache",
+    "no_cache", "no_rerun", "restore", "as_of",
 )
 
 
@@ -535,10 +532,14 @@ def _check_options(**kw: Any) -> Any:  # -> nbrepro.check.CheckOptions
     if kw["python_version"] is not None:
         kw["python_version"] = parse_python_version(kw["python_version"])
     limits = ResourceLimits(memory=ResourceLimits.parse_size(kw["memory"]), cpus=kw["cpus"])
+    restore = kw.get("restore") or "none"
+    as_of, dated = _as_of(kw.get("as_of"), restore, kw["exclude_newer"])
     from nbrepro.options import CheckOptions, ExecutionOptions
 
     return CheckOptions(
-        resolver=kw["resolver"], backend=kw["backend"], exclude_newer=kw["exclude_newer"],
+        resolver=kw["resolver"], backend=kw["backend"],
+        exclude_newer=dated or kw["exclude_newer"], restore=restore, as_of=as_of,
+        rerun=not kw.get("no_rerun", False),
         python=kw["python_version"], use_cache=not kw["no_cache"], twice=kw["twice"],
         sandbox=not kw["no_sandbox"], network=kw["network"], base_image=kw["base_image"],
         limits=limits,
@@ -548,7 +549,7 @@ def _check_options(**kw: Any) -> Any:  # -> nbrepro.check.CheckOptions
     )
 
 
-@cli.command()
+@cli.command(cls=_CheckCommand)
 @click.argument("sources", nargs=-1, metavar="SOURCE...")
 @click.option("--db", "db_url", metavar="URL",
               help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "

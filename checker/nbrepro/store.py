@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +32,7 @@ from sqlalchemy import (
     event,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import (
@@ -58,6 +60,11 @@ from nbrepro.model import (
 
 # `running` rows whose process is gone are turned into `interrupted`.
 ACTIVE_STATES = tuple(s for s in CheckState if s.active)
+
+
+# A stored result in which some notebook's `restored` list is not empty, found in its
+# JSON text (strings escape their quotes: a notebook's output cannot fake it).
+RESTORED_SOMETHING = re.compile(r'"restored":\s*\[\s*"')
 
 
 def utcnow() -> datetime:
@@ -506,6 +513,28 @@ class Store:
             )
             rows = s.scalars(query).all()
             return [_check_dict(r, full=False) for r in rows]
+
+    def restored(self, check_ids: list[int]) -> dict[tuple[int, str], list[str]]:
+        """(check id, notebook path) -> what `--restore` added for that notebook, for
+        the notebooks it added something for (kept only in the stored result)."""
+        found: dict[tuple[int, str], list[str]] = {}
+        with self.session() as s:
+            for start in range(0, len(check_ids), 900):  # SQLite's bound-parameter limit
+                for check_id, raw in s.execute(
+                        select(CheckRow.id, type_coerce(CheckRow.result, Text))
+                        .where(CheckRow.id.in_(check_ids[start:start + 900]))):
+                    if not isinstance(raw, str) or not RESTORED_SOMETHING.search(raw):
+                        continue  # most results: not decoded at all
+                    try:
+                        result = json.loads(raw)
+                    except ValueError:
+                        continue
+                    for nb in (result.get("notebooks") or []) if isinstance(result, dict) else []:
+                        if isinstance(nb, dict) and isinstance(nb.get("restored"), list) \
+                                and nb["restored"]:
+                            found[(check_id, str(nb.get("path")))] = \
+                                [str(r) for r in nb["restored"]]
+        return found
 
     def latest_id(self) -> int | None:
         """The id of the newest check, whatever its state (None in an empty database)."""

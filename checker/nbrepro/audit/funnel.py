@@ -95,6 +95,7 @@ class _Notebook:
     python_version: str | None
     volatile: bool = False
     normalisers: set[str] = field(default_factory=set)
+    restored: bool = False  # `--restore` added something this notebook needed
 
     @property
     def stages(self) -> dict[str, bool]:
@@ -172,6 +173,8 @@ def build_report(store: Store, audit: AuditRow) -> AuditReport:
             elif reason:
                 normalisers[run_id].update(n.strip() for n in reason.split(",") if n.strip())
 
+        restoring = (audit.options or {}).get("check", {}).get("restore") == "auto"
+        restored = store.restored(sorted(checks)) if restoring else {}
         notebooks: list[_Notebook] = []
         for nb, run in rows:
             repo = by_check[nb.check_id]
@@ -184,12 +187,13 @@ def build_report(store: Store, audit: AuditRow) -> AuditReport:
                 python_version=".".join((nb.python_version or "").split(".")[:2]) or None,
                 volatile=bool(run and run.id in volatile),
                 normalisers=normalisers.get(run.id, set()) if run else set(),
+                restored=(nb.check_id, nb.path) in restored,
             ))
         summary = {"id": audit.id, "name": audit.name, "sources": audit.sources,
                    "created_at": audit.created_at.isoformat(timespec="seconds"),
                    "options": audit.options}
         report = AuditReport(audit=summary, funnel={}, split={})
-        _funnel(report, notebooks)
+        _funnel(report, notebooks, restoring)
         report.tables.append(_repositories(audit, repos, notebooks))
         report.tables.append(_verdicts(notebooks))
         report.tables.append(_normalisers(notebooks))
@@ -213,7 +217,7 @@ def build_report(store: Store, audit: AuditRow) -> AuditReport:
         return report
 
 
-def _funnel(report: AuditReport, notebooks: list[_Notebook]) -> None:
+def _funnel(report: AuditReport, notebooks: list[_Notebook], restoring: bool = False) -> None:
     counts = {key: sum(nb.stages[key] for nb in notebooks) for key, _ in STAGES}
     report.funnel = counts
     rows: list[list[Any]] = []
@@ -226,6 +230,14 @@ def _funnel(report: AuditReport, notebooks: list[_Notebook]) -> None:
         rows.append([label, count, _share(count, previous) if previous is not None else "",
                      published, _share(published, prev_pub) if prev_pub else ""])
         previous = count
+    if restoring:
+        # Not a stage of the published study (it restored nothing): which of the
+        # notebooks that ran without error needed what `--restore` added.
+        after = sum(nb.stages["ran"] and nb.restored and nb.verdict != "differs"
+                    for nb in notebooks)
+        report.funnel["reproduced_after_restoration"] = after
+        rows.append(["reproduced after restoration (of ran without error)", after,
+                     _share(after, counts["ran"]), "-", ""])
     report.tables.append(Table(
         "funnel", "Funnel (the published study's stages)",
         ["stage", "notebooks", "share of previous", "published study", "study share"], rows,

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, MetaData, Table, Text, func, inspect, select, typ
 from nbrepro.audit.sources import Publication
 from nbrepro.errors import InputError
 from nbrepro.store import (
+    RESTORED_SOMETHING,
     CellRow,
     CheckRow,
     EnvironmentRow,
@@ -228,7 +229,7 @@ def _read_results_json(
             if isinstance(raw, str):
                 versions = _VERSION.findall(raw)
                 checks[cid].nbrepro_version = versions[-1] if versions else ""
-                if '"restored"' not in raw:
+                if not RESTORED_SOMETHING.search(raw):
                     continue
                 try:
                     result = json.loads(raw)

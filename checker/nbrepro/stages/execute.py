@@ -312,6 +312,16 @@ class _StopOnSignal:
                 self.installed.append((sig, previous))
             except (RuntimeError, ValueError):  # not the main thread: default handling
                 pass
+        self.loop.set_exception_handler(self._on_loop_error)
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # nbclient's background poll of the kernel fails when the run is cancelled under
+        # it; that is the stop we asked for, not an error for the user's terminal.
+        task = context.get("future") or context.get("task")
+        coro = getattr(task, "get_coro", lambda: None)()
+        if self.signalled and "_async_poll" in getattr(coro, "__qualname__", ""):
+            return
+        loop.default_exception_handler(context)
 
     def _on_signal(self, task: asyncio.Task[Any] | None) -> None:
         self.signalled = True

@@ -85,14 +85,31 @@ def test_unpinned_requirements_resolve_as_of_the_last_commit(tmp_path, run_cli):
 
 
 @pytest.mark.slow
-def test_a_dated_resolution_that_fails_steps_forward_and_says_so(tmp_path, run_cli):
+def test_a_package_that_cannot_be_had_as_of_the_date_is_taken_as_of_today(tmp_path, run_cli):
+    """The ladder: only the package that fails steps forward; the rest stay dated."""
     root = tmp_path / "study"
-    write_notebook(root / "analysis.ipynb", [("import typing_extensions\nprint('ok')", "ok\n")])
-    (root / "requirements.txt").write_text("typing-extensions>=4.12\n")  # June 2024
+    write_notebook(root / "analysis.ipynb", [
+        ("import six, typing_extensions\nprint(six.__version__)", "1.15.0\n")])
+    (root / "requirements.txt").write_text("six\ntyping-extensions>=4.12\n")  # June 2024
     _commit(root, "2020-06-01")
     result = run_cli("check", str(root), "--as-of", "auto")
     assert result.notebook("analysis.ipynb")["verdict"] == "reproduced", result.stderr
     lock = result.json["lock"]
-    assert lock["exclude_newer"] is None
+    assert lock["pins"]["six"] == "1.15.0"  # still as of the date
+    assert (lock["exclude_newer"], lock["forwarded"]) == ("2020-06-02", ["typing-extensions"])
+    assert "today's typing-extensions (as of that date they could not be had)" in result.stdout
+    assert "taking today's typing-extensions" in result.stderr
+
+
+@pytest.mark.slow
+def test_with_pip_tools_the_whole_environment_steps_forward(tmp_path, run_cli):
+    root = tmp_path / "study"
+    write_notebook(root / "analysis.ipynb", [("import typing_extensions\nprint('ok')", "ok\n")])
+    (root / "requirements.txt").write_text("typing-extensions>=4.12\n")
+    _commit(root, "2020-06-01")
+    result = run_cli("check", str(root), "--as-of", "auto", "--resolver", "pip-tools")
+    assert result.notebook("analysis.ipynb")["verdict"] == "reproduced", result.stderr
+    lock = result.json["lock"]
+    assert lock["exclude_newer"] is None and lock["forwarded"] == []
     assert lock["dating"].startswith("today's packages: as of 2020-06-02 it failed")
     assert "resolved with today's packages: as of 2020-06-02 it failed" in result.stdout

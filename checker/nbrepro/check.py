@@ -20,7 +20,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +77,7 @@ from nbrepro.stages.restore import (
 )
 from nbrepro.stages.scan import SKIP_DIRS, find_notebooks, output_folders, scan_notebook
 from nbrepro.stages.source import Source, open_source, scratch_copy
-from nbrepro.stages.spec import read_spec
+from nbrepro.stages.spec import read_spec, requirement_name
 from nbrepro.stages.verdict import (
     install_failed,
     judge,
@@ -479,6 +479,11 @@ def _check_restore(mode: str) -> None:
         raise InputError(f"--restore {mode!r}: choose from {', '.join(RESTORE_MODES)}")
 
 
+# Packages the dated-resolution ladder takes as of today one by one before it takes
+# today's packages for the whole environment.
+FORWARDED = 3
+
+
 @dataclass
 class _Environment:
     """How the check's environment is made: `--restore` makes it again with a verified
@@ -496,6 +501,7 @@ class _Environment:
     scratch: Path
     restorer: Restorer | None = None
     dated: Cutoff | None = None  # `--as-of auto`: the cut-off, until it cannot be built
+    forwarded: list[str] = field(default_factory=list)  # packages taken as of today
     failure: InstallFailure | None = None  # why the environment could not be had
     imports_looked_up: bool = False
 
@@ -507,7 +513,7 @@ class _Environment:
         result.lock = resolve(
             spec, self.python.minor, resolver=options.resolver,
             exclude_newer=self.dated.date if self.dated else options.exclude_newer,
-            project_dir=self.project_dir,
+            project_dir=self.project_dir, forward=tuple(self.forwarded),
             use_cache=options.use_cache,
             # setup.py may write into its own project (egg-info), nowhere else
             runner=self.backend.tool_runner(self.python,
@@ -515,6 +521,7 @@ class _Environment:
         )
         if self.dated is not None:
             result.lock.as_of_source, result.lock.dating = self.dated.source, "as-of"
+            result.lock.forwarded = list(self.forwarded)
         if not result.lock.ok:
             return self._step_forward(
                 describe("could not resolve", result.lock, spec, self.python.minor))
@@ -543,11 +550,24 @@ class _Environment:
         return None
 
     def _step_forward(self, failure: InstallFailure) -> InstallFailure | None:
-        """The dated environment cannot be had: the next rung of the ladder, today's
-        packages (None when that works too; the lock says why it was taken)."""
+        """The dated environment cannot be had: the next rung of the ladder. First the
+        package that failed is taken as of today, the rest stay dated (uv; up to
+        `FORWARDED` packages); then all of today's packages. None when a rung works;
+        the lock records the rung of each package and why."""
         if self.dated is None:
             return failure
+        lock, env = self.result.lock, self.result.environment
+        failed = lock if lock is not None and not lock.ok else env
+        name = requirement_name(failed.failed_requirement) \
+            if failed is not None and failed.failed_requirement else None
+        if self.options.resolver == "uv" and name and name not in self.forwarded \
+                and len(self.forwarded) < FORWARDED:
+            self.forwarded.append(name)
+            self.progress.warning(f"as of {self.dated.date}, {name} cannot be had "
+                                  f"({failure.reason}): taking today's {name}")
+            return self.make()
         dated, self.dated = self.dated, None
+        self.forwarded = []
         self.progress.warning(f"resolving as of {dated.date} failed ({failure.reason}): "
                               "resolving with today's packages")
         again = self.make()

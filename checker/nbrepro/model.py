@@ -236,6 +236,9 @@ class Lock(Record):
     # resolution was used, else why it stepped forward to today's packages.
     as_of_source: str | None = None
     dating: str | None = None
+    # The ladder's rung per package: those taken as of today because, as of the date,
+    # they could not be resolved or built (the rest are as of the date).
+    forwarded: list[str] = field(default_factory=list)
     # Packages nbrepro added for the kernel (ipykernel and what it needs beyond the
     # repository's own pins), name -> version: not cut off by `exclude_newer`.
     kernel_pins: dict[str, str] = field(default_factory=dict)

@@ -116,7 +116,9 @@ def dating_line(result: CheckResult) -> tuple[str, bool] | None:
     if not lock.exclude_newer:
         return None
     source = f" ({lock.as_of_source})" if lock.as_of_source else ""
-    return f"resolved as of {lock.exclude_newer}{source}", False
+    today = (f"; today's {', '.join(lock.forwarded)} (as of that date they could not be "
+             "had)") if lock.forwarded else ""
+    return f"resolved as of {lock.exclude_newer}{source}{today}", bool(lock.forwarded)
 
 
 def header_lines(result: CheckResult, full_path: bool = True) -> list[tuple[str, bool]]:

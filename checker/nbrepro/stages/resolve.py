@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -66,8 +67,10 @@ class Resolver:
         self.runner = runner
 
     def compile(
-        self, requirements_in: Path, python_version: str, exclude_newer: str | None
+        self, requirements_in: Path, python_version: str, exclude_newer: str | None,
+        forward: tuple[str, ...] = (),
     ) -> ResolverRun:
+        """`forward`: packages the `exclude_newer` date does not apply to (uv only)."""
         raise NotImplementedError
 
     @classmethod
@@ -94,7 +97,8 @@ class UvResolver(Resolver):
     name = "uv"
 
     def compile(
-        self, requirements_in: Path, python_version: str, exclude_newer: str | None
+        self, requirements_in: Path, python_version: str, exclude_newer: str | None,
+        forward: tuple[str, ...] = (),
     ) -> ResolverRun:
         cmd = [
             uv_binary(), "pip", "compile", str(requirements_in), "--quiet", "--no-header",
@@ -102,6 +106,9 @@ class UvResolver(Resolver):
         ]
         if exclude_newer:
             cmd += ["--exclude-newer", exclude_newer]
+            tomorrow = (date.today() + timedelta(days=1)).isoformat()
+            for name in forward:  # today's releases of these
+                cmd += ["--exclude-newer-package", f"{name}={tomorrow}"]
         return self._run(cmd, requirements_in.parent)
 
 
@@ -132,7 +139,8 @@ class PipToolsResolver(Resolver):
                 )
 
     def compile(
-        self, requirements_in: Path, python_version: str, exclude_newer: str | None
+        self, requirements_in: Path, python_version: str, exclude_newer: str | None,
+        forward: tuple[str, ...] = (),
     ) -> ResolverRun:
         out = requirements_in.with_suffix(".txt")
         cmd = [
@@ -197,9 +205,11 @@ def resolve(
     project_dir: Path | None = None,
     use_cache: bool = True,
     runner: ToolRunner | None = None,
+    forward: tuple[str, ...] = (),
 ) -> Lock:
     """Resolve `spec` for `python_version` (X.Y). `project_dir` is a scratch copy of a
-    local project to include; its path never enters the cached lock."""
+    local project to include; its path never enters the cached lock. `forward`:
+    packages taken as of today although `exclude_newer` dates the rest (uv)."""
     check_resolver(resolver, exclude_newer)
     lines = requirements_in(spec, project_dir)
     stable = [ln for ln in lines if project_dir is None or ln != str(project_dir)]
@@ -210,6 +220,7 @@ def resolve(
     key = cache.content_key(
         "lock", resolver, python_version, exclude_newer, sorted(stable),
         project_fingerprint(project_dir), "kernel-apart" if kernel_apart else None,
+        sorted(forward) if exclude_newer else None,
     )
     lock = Lock(ok=False, resolver=resolver, python_version=python_version, key=key,
                 exclude_newer=exclude_newer)
@@ -219,13 +230,14 @@ def resolve(
     with cache.locked(cached):
         return _resolve_locked(lock, cached, cached_kernel, kernel_apart, spec, lines,
                                python_version, resolver, exclude_newer, project_dir,
-                               use_cache, runner)
+                               use_cache, runner, forward)
 
 
 def _resolve_locked(
     lock: Lock, cached: Path, cached_kernel: Path, kernel_apart: bool, spec: Spec,
     lines: list[str], python_version: str, resolver: str, exclude_newer: str | None,
     project_dir: Path | None, use_cache: bool, runner: ToolRunner | None,
+    forward: tuple[str, ...] = (),
 ) -> Lock:
     if use_cache and cached.is_file():
         lock.ok, lock.cached, lock.text = True, True, cached.read_text()
@@ -242,13 +254,13 @@ def _resolve_locked(
             repo_lines = [ln for ln in lines if ln != KERNEL_REQUIREMENT]
             if repo_lines:  # the repository's requirements, as of the date
                 run = _compile(compiler, Path(tmp) / "dated", repo_lines, python_version,
-                               exclude_newer)
+                               exclude_newer, forward=forward)
                 if not run.ok:
                     return _failed(lock, run, spec, started)
                 constraints = parse_pins(_without_project(run.text, project_dir))
             exclude_newer = None  # the kernel: whatever installs with those pins
         run = _compile(compiler, Path(tmp) / "lock", lines, python_version, exclude_newer,
-                       constraints)
+                       constraints, forward if exclude_newer else ())
     if not run.ok:
         return _failed(lock, run, spec, started)
     lock.seconds = time.monotonic() - started
@@ -274,6 +286,7 @@ def _write_whole(path: Path, text: str) -> None:
 def _compile(
     compiler: Resolver, folder: Path, lines: list[str], python_version: str,
     exclude_newer: str | None, constraints: dict[str, str] | None = None,
+    forward: tuple[str, ...] = (),
 ) -> ResolverRun:
     folder.mkdir()
     infile = folder / "requirements.in"
@@ -282,7 +295,7 @@ def _compile(
             "".join(f"{name}=={version}\n" for name, version in sorted(constraints.items())))
         lines = [*lines, "-c constraints.txt"]
     infile.write_text("\n".join(lines) + "\n")
-    run = compiler.compile(infile, python_version, exclude_newer)
+    run = compiler.compile(infile, python_version, exclude_newer, forward)
     if not run.ok and _TOOL_USAGE.search(run.message):
         raise ToolError(f"{compiler.name} failed as nbrepro ran it (not the repository's "
                         f"doing): {short_message(run.message)}")

@@ -136,7 +136,7 @@ def test_a_tool_called_wrongly_is_nbrepros_error_not_the_repositorys(tmp_path):
         name = "uv"
 
         def compile(self, requirements_in: Path, python_version: str,
-                    exclude_newer: str | None) -> ResolverRun:
+                    exclude_newer: str | None, forward: tuple[str, ...] = ()) -> ResolverRun:
             cmd = [uv_binary(), "pip", "compile", str(requirements_in), "--no-such-flag"]
             return self._run(cmd, requirements_in.parent)
 

@@ -394,3 +394,28 @@ def test_candidate_files_never_read_through_links_or_fifos(tmp_path):
     found = candidate_files(root, [])
     assert "README.md (install commands)" not in found and "README.rst" not in " ".join(found)
     assert found == ["requirements/dev.txt"]  # named only: the spec stage reads nothing here
+
+
+def test_with_restore_look_alike_files_and_readme_commands_are_read(tmp_path):
+    """Declared under names repo2docker misses: read under --restore, their use listed;
+    from a README only plain package words, never options, files, paths or URLs."""
+    from nbrepro.stages.restore import read_candidates
+    from nbrepro.stages.spec import read_spec
+
+    (tmp_path / "msy3.environment.yml").write_text(
+        "dependencies:\n  - python=3.11\n  - pip:\n    - six==1.16.0\n")
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "base.txt").write_text("attrs>=23\n")
+    (tmp_path / "README.md").write_text(
+        "# Study\n\nInstall:\n\n    pip install -r requirements.txt pyyaml 'tqdm>=4' "
+        "./local git+https://x/y.git -e . && rm -rf /\n\n    conda install scipy\n"
+        "    pip install --index-url https://mirror.example/simple internal-tools\n")
+    spec = read_spec(tmp_path)
+    spec.candidate_files = candidate_files(tmp_path, spec.files)
+    read_candidates(tmp_path, spec)
+    where = {r.spec: r.declared_at for r in spec.requirements}
+    assert where == {"six==1.16.0": "msy3.environment.yml:4",
+                     "attrs>=23": "requirements/base.txt:1",
+                     "pyyaml": "README.md:5", "tqdm>=4": "README.md:5"}, where
+    assert {"msy3.environment.yml", "requirements/base.txt", "README.md"} <= set(spec.files)
+    assert spec.candidate_files == []

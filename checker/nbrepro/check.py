@@ -73,6 +73,7 @@ from nbrepro.stages.restore import (
     declared_names,
     missing_module,
     not_declared_hint,
+    read_candidates,
     uncovered_imports,
 )
 from nbrepro.stages.scan import SKIP_DIRS, find_notebooks, output_folders, scan_notebook
@@ -249,7 +250,8 @@ class NotebookSession:
         if self._config is None:
             scanned = [self._scan(p) for p in self.paths]
             self.result.spec = _read_spec(self.src.root,
-                                          {m for info, _ in scanned for m in info.imports})
+                                          {m for info, _ in scanned for m in info.imports},
+                                          self.options.restore == "auto")
             self._config = _repo_config(self.src.root, self.result.spec, self.options,
                                         self.progress)
             self.result.repo_settings = self._config.described
@@ -358,7 +360,8 @@ def _run_stages(
             _record(result, skipped or not_checked(info, "unreadable"), progress)
 
     progress.stage("spec")
-    result.spec = _read_spec(src.root, {m for info, _ in scanned for m in info.imports})
+    result.spec = _read_spec(src.root, {m for info, _ in scanned for m in info.imports},
+                             options.restore == "auto")
     config = _repo_config(src.root, result.spec, options, progress)
     result.repo_settings = config.described
     for info, nb in list(runnable):
@@ -466,11 +469,13 @@ def _progress(outcome: NotebookResult) -> float:
     return -1.0
 
 
-def _read_spec(root: Path, imports: set[str]) -> Spec:
+def _read_spec(root: Path, imports: set[str], restore: bool = False) -> Spec:
     """The spec stage, with the files that look like dependency files but are not read
-    (a ModuleNotFoundError's reason names them)."""
+    (a ModuleNotFoundError's reason names them; `--restore` reads them)."""
     spec = read_spec(root, imports)
     spec.candidate_files = candidate_files(root, spec.files)
+    if restore:
+        read_candidates(root, spec)
     return spec
 
 

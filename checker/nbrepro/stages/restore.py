@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from nbrepro.model import InferredImport, Spec
+from nbrepro.model import InferredImport, Requirement, Spec
 from nbrepro.registry import (
     RegistryError,
     valid_distribution_name,
@@ -32,7 +32,7 @@ from nbrepro.registry import (
 )
 from nbrepro.stages.scan import SKIP_DIRS
 from nbrepro.stages.source import read_repo_text
-from nbrepro.stages.spec import import_providers, requirement_name
+from nbrepro.stages.spec import import_packages, import_providers, requirement_name
 
 MAX_ATTEMPTS = 3  # runs of one notebook with --restore: the first and two after restoring
 # Distributions one check may add after ModuleNotFoundErrors: a notebook's messages are
@@ -178,6 +178,72 @@ def candidate_files(root: Path, read: Iterable[str]) -> list[str]:
         if len(found) >= 20:
             break
     return found[:20]
+
+
+# pip options whose value is the next word (a file, an index, a folder), not a package.
+_VALUED_OPTIONS = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i",
+                   "--index-url", "--extra-index-url", "-f", "--find-links", "-t", "--target",
+                   "--prefix", "--root", "--src", "--python"}
+_OTHER_INDEX = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
+_FILE_LIKE = re.compile(r"[/\\:]|\.(txt|py|ya?ml|toml|cfg|whl|gz|zip|egg)$|^\.+$", re.I)
+
+
+def read_candidates(root: Path, spec: Spec) -> None:
+    """`--restore`: read the look-alike dependency files too (`conda_env.yaml`,
+    `requirements/base.txt`, the `pip install` lines of a README); their requirements
+    join the spec with the file they came from, and the files are listed as read."""
+    from nbrepro.stages.spec import EnvironmentYml, RequirementsTxt, find_lines
+
+    for entry in spec.candidate_files:
+        rel = entry.removesuffix(" (install commands)")
+        try:
+            if entry.endswith("(install commands)"):
+                found = _install_requirements(read_repo_text(root, rel, errors="replace"), rel)
+            else:
+                kind = RequirementsTxt() if rel.endswith(".txt") else EnvironmentYml()
+                declared = kind.read(root, rel)
+                found = declared.requirements
+                find_lines(root, found)
+                spec.skipped += declared.skipped
+        except (OSError, UnicodeDecodeError) as exc:
+            spec.skipped.append(f"{rel}: not read ({getattr(exc, 'strerror', None) or exc})")
+            continue
+        known = {r.spec for r in spec.requirements}
+        spec.requirements += [r for r in found if r.spec not in known]
+        spec.files.append(rel)
+    spec.candidate_files = []
+    declared = {requirement_name(r.spec) for r in spec.requirements}
+    spec.undeclared_imports = [m for m in spec.undeclared_imports
+                               if not declared & import_packages(m)]
+
+
+def _install_requirements(text: str, rel: str) -> list[Requirement]:
+    """The packages of the `pip install` commands in a README: plain requirement words
+    only (no options, files, paths or URLs), each with its line."""
+    from nbrepro.stages.spec import translate_line
+
+    found: list[Requirement] = []
+    for number, line in enumerate(text.splitlines()[:5000], 1):
+        match = re.search(r"\bpip3?\s+install\s+(.*)", line[:2000])
+        if match is None:
+            continue
+        words = re.split(r"\s+", re.split(r"&&|;|\||#|`|\\$", match.group(1))[0].strip())
+        if _OTHER_INDEX & {w.split("=")[0] for w in words}:
+            continue  # packages meant for another index: from PyPI, a confusion attack
+        skip_next = False
+        for word in (w.strip("'\"") for w in words if w):
+            if skip_next:
+                skip_next = False
+                continue
+            if word.startswith("-"):
+                skip_next = word in _VALUED_OPTIONS
+                continue
+            if _FILE_LIKE.search(word):
+                continue
+            spec, _why = translate_line(word)
+            if spec:
+                found.append(Requirement(spec, rel, word if word != spec else None, line=number))
+    return found
 
 
 def _mentions_install(root: Path, rel: str) -> bool:

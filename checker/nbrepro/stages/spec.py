@@ -433,7 +433,7 @@ def read_spec(root: Path, imports: Iterable[str] = ()) -> Spec:
                 continue
             kinds_found.add(kind.name)
             spec.files.append(rel)
-            _find_lines(root, declared.requirements)
+            find_lines(root, declared.requirements)
             spec.requirements += declared.requirements
             spec.skipped += declared.skipped
             spec.apt_packages += declared.apt_packages
@@ -482,7 +482,7 @@ def _local_modules(root: Path) -> set[str]:
     return names
 
 
-def _find_lines(root: Path, requirements: list[Requirement]) -> None:
+def find_lines(root: Path, requirements: list[Requirement]) -> None:
     """The line of each requirement a structured file declared (environment.yml,
     Pipfile, pyproject.toml): the first line of its file that names the package."""
     texts: dict[str, list[str]] = {}

@@ -212,9 +212,9 @@ def read_candidates(root: Path, spec: Spec) -> None:
         spec.requirements += [r for r in found if r.spec not in known]
         spec.files.append(rel)
     spec.candidate_files = []
-    declared = {requirement_name(r.spec) for r in spec.requirements}
+    names = {requirement_name(r.spec) for r in spec.requirements}
     spec.undeclared_imports = [m for m in spec.undeclared_imports
-                               if not declared & import_packages(m)]
+                               if not names & import_packages(m)]
 
 
 def _install_requirements(text: str, rel: str) -> list[Requirement]:

@@ -63,7 +63,8 @@ def renamed(tmp_path: Path) -> Path:
     (root / "helpers.py").write_text(
         "import attr\n\n\n@attr.s\nclass Point:\n    x = attr.ib()\n\n\n"
         "NAME = repr(Point(1))\n")
-    (root / "conda_env.yaml").write_text("name: x\ndependencies: [pyyaml, attrs]\n")
+    # names no package the notebooks import: `--restore` reads it, then infers them
+    (root / "conda_env.yaml").write_text("name: x\ndependencies: [python=3.11]\n")
     _notebook(root, "analysis.ipynb", [
         ("import yaml\nyaml.safe_dump({'a': 1}).strip()", "'a: 1'"),
         ("import helpers\nhelpers.NAME", "'Point(x=1)'"),
@@ -199,6 +200,7 @@ def test_restore_installs_verified_distributions_and_says_so(renamed, run_cli):
     nb = result.notebook("analysis.ipynb")
     assert nb["verdict"] == "reproduced"
     assert nb["restored"] == ["PyYAML", "attrs"]
+    assert "conda_env.yaml" in result.json["spec"]["files"]  # read under --restore
     assert "reproduced after restoring PyYAML, attrs" in nb["reason"]
     # attrs was needed by the repository's own helpers.py: found by running it
     assert [(a["order"], a["added"], a["exception"]) for a in nb["attempts"]] == [

@@ -67,6 +67,23 @@ ACTIVE_STATES = tuple(s for s in CheckState if s.active)
 RESTORED_SOMETHING = re.compile(r'"restored":\s*\[\s*"')
 
 
+def restored_by_notebook(result: object) -> dict[str, list[str]]:
+    """Notebook path -> what `--restore` added for it, from one stored result (its JSON
+    text, or the data); a text in which nothing was restored is not decoded."""
+    if isinstance(result, str):
+        if not RESTORED_SOMETHING.search(result):
+            return {}
+        try:
+            result = json.loads(result)
+        except ValueError:
+            return {}
+    if not isinstance(result, dict):
+        return {}
+    return {str(nb.get("path")): [str(item) for item in nb["restored"]]
+            for nb in result.get("notebooks") or []
+            if isinstance(nb, dict) and isinstance(nb.get("restored"), list) and nb["restored"]}
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -523,17 +540,8 @@ class Store:
                 for check_id, raw in s.execute(
                         select(CheckRow.id, type_coerce(CheckRow.result, Text))
                         .where(CheckRow.id.in_(check_ids[start:start + 900]))):
-                    if not isinstance(raw, str) or not RESTORED_SOMETHING.search(raw):
-                        continue  # most results: not decoded at all
-                    try:
-                        result = json.loads(raw)
-                    except ValueError:
-                        continue
-                    for nb in (result.get("notebooks") or []) if isinstance(result, dict) else []:
-                        if isinstance(nb, dict) and isinstance(nb.get("restored"), list) \
-                                and nb["restored"]:
-                            found[(check_id, str(nb.get("path")))] = \
-                                [str(r) for r in nb["restored"]]
+                    for path, added in restored_by_notebook(raw).items():
+                        found[(check_id, path)] = added
         return found
 
     def latest_id(self) -> int | None:

@@ -9,7 +9,6 @@ the audit parts are simply empty.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from sqlalchemy import Engine, MetaData, Table, Text, func, inspect, select, typ
 from nbrepro.audit.sources import Publication
 from nbrepro.errors import InputError
 from nbrepro.store import (
-    RESTORED_SOMETHING,
     CellRow,
     CheckRow,
     EnvironmentRow,
@@ -29,6 +27,7 @@ from nbrepro.store import (
     RepositoryRow,
     RunRow,
     Store,
+    restored_by_notebook,
 )
 
 
@@ -225,22 +224,13 @@ def _read_results_json(
             select(CheckRow.id, type_coerce(CheckRow.result, Text))
             .where(CheckRow.id.in_(chunk))
         ):
-            result: Any = raw
             if isinstance(raw, str):
                 versions = _VERSION.findall(raw)
                 checks[cid].nbrepro_version = versions[-1] if versions else ""
-                if not RESTORED_SOMETHING.search(raw):
-                    continue
-                try:
-                    result = json.loads(raw)
-                except ValueError:
-                    continue
-            if not isinstance(result, dict):
-                continue
-            checks[cid].nbrepro_version = str(result.get("nbrepro_version") or "")
-            for nb in result.get("notebooks") or []:
-                if isinstance(nb, dict) and isinstance(nb.get("restored"), list):
-                    restored[(cid, str(nb.get("path")))] = [str(r) for r in nb["restored"]]
+            elif isinstance(raw, dict):
+                checks[cid].nbrepro_version = str(raw.get("nbrepro_version") or "")
+            for path, added in restored_by_notebook(raw).items():
+                restored[(cid, path)] = added
     return restored
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from nbrepro.stages.install_failure import InstallCause, install_cause
+from nbrepro.stages.install_failure import install_cause
 from nbrepro.store import (
     CHECKED,
     AuditRepositoryRow,
@@ -327,7 +327,8 @@ def _install_failures(repos: Sequence[AuditRepositoryRow], envs: dict[int, Envir
                   and nb.verdict == "install-failed"]
         if not failed:
             continue
-        cause = _install_cause(failed[0].reason, env.message)
+        # the environment row keeps the tool's message: the cause results carry
+        cause = install_cause(env.message or failed[0].reason).value
         per_repo[repo.id] = cause
         if len(examples[cause]) < 3:
             examples[cause].append(f"{repo.url} ({env.failed_requirement or 'unknown'})")
@@ -339,15 +340,6 @@ def _install_failures(repos: Sequence[AuditRepositoryRow], envs: dict[int, Envir
                              for cause, _ in repo_counts.most_common()]
     return Table("install_failures", "Install failures by cause",
                  ["cause", "repositories", "notebooks", "examples"], rows)
-
-
-def _install_cause(reason: str | None, message: str | None) -> str:
-    """The cause in the vocabulary results carry: as the notebook's reason names it
-    ("...: not-found (...)"), else from the tool's own message."""
-    for cause in InstallCause:
-        if cause is not InstallCause.OTHER and f": {cause.value} (" in (reason or ""):
-            return cause.value
-    return install_cause(message or reason).value
 
 
 def _not_checked(notebooks: list[_Notebook]) -> Table:

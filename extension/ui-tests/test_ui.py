@@ -380,18 +380,28 @@ def test_file_browser_context_menu(lab: Lab, page: Page) -> None:
         expect(menu_item).to_have_count(0)
 
 
-def toolbar_button(page: Page, check_id: str | None, name: str) -> Locator:
-    """A button of the toolbar of check `check_id`'s report (earlier tests' reports
-    may be open too, restored with the workspace)."""
-    widget = page.locator(".jp-nbrepro-report-widget").filter(
+def report_widget(page: Page, check_id: str | None) -> Locator:
+    """Check `check_id`'s report (earlier tests' reports may be open too, restored with
+    the workspace)."""
+    return page.locator(".jp-nbrepro-report-widget").filter(
         has=page.locator(f".jp-nbrepro-report[data-check-id='{check_id}']"))
-    return widget.locator(f".{name} button, button.{name}").first
 
 
-def test_badge_markdown_is_copied_from_a_finished_check(lab: Lab, page: Page) -> None:
+def toolbar_button(page: Page, check_id: str | None, name: str) -> Locator:
+    """A button of the toolbar of check `check_id`'s report."""
+    return report_widget(page, check_id).locator(f".{name} button, button.{name}").first
+
+
+def allow_clipboard(page: Page, lab: Lab) -> None:
+    """Let the page read and write the clipboard (the copy actions are checked by
+    reading it back)."""
     origin = re.match(r"https?://[^/]+", lab.base_url)
     assert origin is not None
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin[0])
+
+
+def test_badge_markdown_is_copied_from_a_finished_check(lab: Lab, page: Page) -> None:
+    allow_clipboard(page, lab)
     entry = check_from_command(page, lab, NOTEBOOK)
     wait_settled(entry)
     check_id = entry.get_attribute("data-check-id")

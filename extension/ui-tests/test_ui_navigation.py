@@ -19,9 +19,11 @@ from test_ui import (
     CHECK_TIMEOUT_MS,
     NOTEBOOK,
     UI_TIMEOUT_MS,
+    allow_clipboard,
     api_get,
     check_from_command,
     open_report,
+    report_widget,
     shot,
     toolbar_button,
     wait_settled,
@@ -52,9 +54,8 @@ def report_action(page: Page, check_id: str | None, name: str) -> Locator:
     expect(report_tab(page, check_id)).to_be_visible(timeout=UI_TIMEOUT_MS)
     if not button.is_visible():
         if not popup.is_visible():
-            widget = page.locator(".jp-nbrepro-report-widget").filter(
-                has=page.locator(f".jp-nbrepro-report[data-check-id='{check_id}']"))
-            widget.locator(".jp-Toolbar-responsive-opener").first.click()
+            report_widget(page, check_id).locator(
+                ".jp-Toolbar-responsive-opener").first.click()
         button = popup
     expect(button).to_be_visible(timeout=UI_TIMEOUT_MS)
     return button
@@ -190,9 +191,7 @@ def test_a_notebook_of_the_panel_opens_the_report_there_and_a_cell_opens_the_not
 
 
 def test_endpoint_url_exports_and_the_finish_notice(lab: Lab, page: Page) -> None:
-    origin = re.match(r"https?://[^/]+", lab.base_url)
-    assert origin is not None
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin[0])
+    allow_clipboard(page, lab)
     entry = check_from_command(page, lab, NOTEBOOK)
     wait_settled(entry)
     check_id = entry.get_attribute("data-check-id")

@@ -445,7 +445,7 @@ def _after_rewrites(shared: NotebookResult, fresh: NotebookResult,
     rewrites = "; ".join(f"{nb} rewrote {', '.join(files[:3])}"
                          + (f" and {len(files) - 3} more" if len(files) > 3 else "")
                          for nb, files in by_notebook.items())
-    if _progress(fresh) <= _progress(shared):
+    if _how_far(fresh) <= _how_far(shared):
         shared.reason = f"{shared.reason} (the same in a fresh copy of the repository)"
         return shared
     if fresh.verdict.ok:
@@ -457,7 +457,7 @@ def _after_rewrites(shared: NotebookResult, fresh: NotebookResult,
     return fresh
 
 
-def _progress(outcome: NotebookResult) -> float:
+def _how_far(outcome: NotebookResult) -> float:
     """How far a run got: reproducing beats differing, which beats failing (later is
     further)."""
     if outcome.verdict.ok:

@@ -645,16 +645,6 @@ def _db_argument(url: str) -> str:
     return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
 
 
-def _database_url(db: str) -> str:
-    """A SQLAlchemy URL, or the path of a SQLite file."""
-    if "://" in db:
-        return db
-    path = Path(db).expanduser()
-    if not path.is_file():
-        raise InputError(f"no such database file: {db}")
-    return f"sqlite:///{path.resolve()}"
-
-
 @cli.command()
 @click.argument("db", metavar="DB")
 @click.option("--audit", metavar="NAME_OR_ID", help="Export only this audit's checks.")

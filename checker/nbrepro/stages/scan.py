@@ -81,11 +81,6 @@ def _check_structure(raw: Any) -> None:
         raise StructureError("metadata must be an object")
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read any notebook version nbformat can upgrade, as v4. Raises on invalid input."""
-    return _read(path)[0]
-
-
 def _read(path: Path) -> tuple[nbformat.NotebookNode, str | None]:
     """The notebook as v4, and the language its cells name when it was nbformat 3 (the
     upgrade drops it; IPython 1-2 wrote no kernelspec to say it instead)."""

@@ -596,33 +596,21 @@ def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
         raise InputError("--scheduler and --dask-local exclude each other")
     if jobs and (scheduler or dask_local):
         raise InputError("--jobs is for the local process pool, not Dask")
-    from nbrepro.audit.executors import Executor
+    from nbrepro.audit.render import load_report, rich_tables
+    from nbrepro.audit.runner import AuditConfig, make_executor, run_audit
 
-    pool: Executor | None = None
-    if not (scheduler or dask_local):
-        # Started first: the workers import the pipeline while this process does.
-        from nbrepro.audit.runner import local_pool
-        from nbrepro.isolation.confine import ResourceLimits
-
-        memory = ResourceLimits.parse_size(per_repository["memory"]) \
-            if per_repository.get("memory") else None
-        pool = local_pool(jobs, repo_timeout, memory)
+    config = AuditConfig(
+        sources=list(sources), options=_check_options(**per_repository),
+        github_queries=list(github_queries), pmc_queries=list(pmc_queries), db_url=db_url,
+        name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
+        repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
+        keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
+    )
+    # The local pool starts now: its workers import the pipeline while this process
+    # reads the sources and opens the database (a Dask cluster starts when needed).
+    pool = None if scheduler or dask_local else make_executor(config)
+    if pool is not None:
         pool.start()
-    try:
-        from nbrepro.audit.render import load_report, rich_tables
-        from nbrepro.audit.runner import AuditConfig, run_audit
-
-        config = AuditConfig(
-            sources=list(sources), options=_check_options(**per_repository),
-            github_queries=list(github_queries), pmc_queries=list(pmc_queries),
-            db_url=db_url, name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
-            repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
-            keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
-        )
-    except BaseException:
-        if pool is not None:
-            pool.stop()
-        raise
     run = run_audit(config, _stderr(), pool)
     report = load_report(run.db_url, str(run.audit_id))
     from rich.console import Console

@@ -74,16 +74,11 @@ def audit_name(config: AuditConfig) -> str:
 def make_executor(config: AuditConfig) -> Executor:
     if config.scheduler or config.dask_local:
         return DaskExecutor(config.scheduler, config.dask_local)
-    return local_pool(config.jobs, config.repo_timeout, config.options.limits.memory)
-
-
-def local_pool(jobs: int | None, repo_timeout: float | None,
-               kernel_memory: int | None) -> LocalPool:
-    """The local process pool: `jobs` workers, or as many as the machine holds."""
-    if jobs:
-        return LocalPool(jobs, repo_timeout)
-    jobs, machine = default_jobs(kernel_memory)
-    pool = LocalPool(jobs, repo_timeout)
+    memory = config.options.limits.memory
+    jobs, machine = default_jobs(memory)
+    if config.jobs:
+        return LocalPool(config.jobs, config.repo_timeout)
+    pool = LocalPool(jobs, config.repo_timeout)
     pool.description += f" (from {machine})"
     return pool
 

@@ -596,22 +596,26 @@ def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
         raise InputError("--scheduler and --dask-local exclude each other")
     if jobs and (scheduler or dask_local):
         raise InputError("--jobs is for the local process pool, not Dask")
+    from nbrepro.audit.executors import make_executor
+
+    options = _check_options(**per_repository)
+    # The executor starts first, before this process imports SQLAlchemy and reads the
+    # sources: the local pool's workers (or the Dask cluster, in the background)
+    # import the pipeline meanwhile.
+    executor = make_executor(jobs, scheduler, dask_local, repo_timeout,
+                             options.limits.memory)
+    executor.start()
     from nbrepro.audit.render import load_report, rich_tables
-    from nbrepro.audit.runner import AuditConfig, make_executor, run_audit
+    from nbrepro.audit.runner import AuditConfig, run_audit
 
     config = AuditConfig(
-        sources=list(sources), options=_check_options(**per_repository),
+        sources=list(sources), options=options,
         github_queries=list(github_queries), pmc_queries=list(pmc_queries), db_url=db_url,
         name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
         repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
         keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
     )
-    # The local pool starts now: its workers import the pipeline while this process
-    # reads the sources and opens the database (a Dask cluster starts when needed).
-    pool = None if scheduler or dask_local else make_executor(config)
-    if pool is not None:
-        pool.start()
-    run = run_audit(config, _stderr(), pool)
+    run = run_audit(config, _stderr(), executor)
     report = load_report(run.db_url, str(run.audit_id))
     from rich.console import Console
 

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -40,6 +41,8 @@ GiB = 1024**3
 
 class Executor(ABC):
     description = ""
+    # Workers on this machine, reading its files: the audit can clone ahead for them.
+    shares_files = True
 
     @property
     @abstractmethod
@@ -71,6 +74,21 @@ def default_jobs(kernel_memory: int | None) -> tuple[int, str]:
     per_job = (kernel_memory or 4 * GiB) + GiB
     jobs = max(1, min(cores, memory // per_job))
     return jobs, f"{cores} cores, {memory / GiB:.1f} GiB memory"
+
+
+def make_executor(jobs: int | None = None, scheduler: str | None = None,
+                  dask_local: int | None = None, timeout: float | None = None,
+                  kernel_memory: int | None = None) -> Executor:
+    """The executor the options ask for: Dask (an existing scheduler or a local
+    cluster), else the local pool with `jobs` workers (default: from the machine)."""
+    if scheduler or dask_local:
+        return DaskExecutor(scheduler, dask_local)
+    if jobs:
+        return LocalPool(jobs, timeout)
+    jobs, machine = default_jobs(kernel_memory)
+    pool = LocalPool(jobs, timeout)
+    pool.description += f" (from {machine})"
+    return pool
 
 
 # --- local process pool ----------------------------------------------------------------
@@ -269,11 +287,15 @@ class DaskExecutor(Executor):
         self._slots, self._slots_at = 1, -1e9
         self.description = (f"Dask scheduler {scheduler}" if scheduler
                             else f"Dask local cluster, {local_workers} workers")
+        self.shares_files = not scheduler  # a scheduler's workers may be anywhere
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     @property
     def slots(self) -> int:
         """Worker threads of the cluster (asked again every few seconds: workers of an
         existing scheduler come and go)."""
+        self._wait_started()
         if self.client is None:
             return 0
         if time.monotonic() - self._slots_at > 5:
@@ -285,6 +307,29 @@ class DaskExecutor(Executor):
         return self._slots
 
     def start(self) -> None:
+        """Connect to the scheduler or start the local cluster in the background (its
+        workers start and import the pipeline while the audit reads its sources); the
+        first use of the executor waits for it and raises what went wrong."""
+        if self._starting is None and self.client is None:
+            self._starting = threading.Thread(target=self._start_in_background,
+                                              name="nbrepro-dask-start", daemon=True)
+            self._starting.start()
+
+    def _start_in_background(self) -> None:
+        try:
+            self._start()
+        except BaseException as exc:  # handed to the main thread by _wait_started
+            self._start_error = exc
+
+    def _wait_started(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._start_error is not None:
+            error, self._start_error = self._start_error, None
+            raise error
+
+    def _start(self) -> None:
         try:
             import dask
             from distributed import Client, LocalCluster
@@ -317,6 +362,7 @@ class DaskExecutor(Executor):
             self.inbox.put(message)
 
     def submit(self, task: dict[str, Any]) -> None:
+        self._wait_started()
         key = f"nbrepro-audit-{task['id']}-{task.get('attempt', 1)}-{uuid.uuid4().hex[:8]}"
         future = self.client.submit(dask_task, task, key=key, pure=False)
         self.futures[key] = future
@@ -344,6 +390,8 @@ class DaskExecutor(Executor):
         return messages
 
     def stop(self) -> None:
+        with contextlib.suppress(BaseException):  # a failed start has nothing to stop
+            self._wait_started()
         if self.client is not None:
             try:
                 for future in list(self.futures.values()):

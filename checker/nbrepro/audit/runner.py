@@ -18,9 +18,10 @@ from rich.console import Console
 
 from nbrepro.audit.collect import read_sources
 from nbrepro.audit.database import AuditDatabase, Planned
-from nbrepro.audit.executors import DaskExecutor, Executor, LocalPool, default_jobs
+from nbrepro.audit.executors import Executor, make_executor
 from nbrepro.audit.live import AuditView
 from nbrepro.audit.options import options_key, options_to_dict
+from nbrepro.audit.prefetch import ClonePrefetcher
 from nbrepro.audit.tasks import ERROR, TIMEOUT, Outcome, RepoTask
 from nbrepro.store import Store
 
@@ -71,18 +72,6 @@ def audit_name(config: AuditConfig) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", query).strip("-")[:60] or "audit"
 
 
-def make_executor(config: AuditConfig) -> Executor:
-    if config.scheduler or config.dask_local:
-        return DaskExecutor(config.scheduler, config.dask_local)
-    memory = config.options.limits.memory
-    jobs, machine = default_jobs(memory)
-    if config.jobs:
-        return LocalPool(config.jobs, config.repo_timeout)
-    pool = LocalPool(jobs, config.repo_timeout)
-    pool.description += f" (from {machine})"
-    return pool
-
-
 def run_audit(config: AuditConfig, console: Console,
               executor: Executor | None = None) -> AuditRun:
     """Raises `InputError` for unusable sources or database; returns when every
@@ -91,7 +80,9 @@ def run_audit(config: AuditConfig, console: Console,
     already, so that its workers import the pipeline while this reads the sources);
     it is stopped here in any case."""
     try:
-        return _run_audit(config, console, executor or make_executor(config))
+        return _run_audit(config, console, executor or make_executor(
+            config.jobs, config.scheduler, config.dask_local, config.repo_timeout,
+            config.options.limits.memory))
     finally:
         if executor is not None:
             executor.stop()
@@ -141,22 +132,39 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
            options: dict[str, object], key: str, view: AuditView) -> int:
     queue = list(reversed(todo))  # pop() from the end keeps the listed order
     running: dict[int, tuple[Planned, RepoTask]] = {}
+    # Claimed and being cloned ahead (only where workers share this machine's files):
+    # claimed first, so no other client checks what this one clones.
+    ahead: list[Planned] = []
+    clones = ClonePrefetcher() if executor.shares_files else None
     finished = 0
+
+    def claim_next() -> Planned | None:
+        while queue:
+            planned = queue.pop()
+            if db.claim(planned):
+                return planned
+        return None  # another client took the rest
+
     try:
-        while queue or running:
-            while queue and len(running) < executor.slots:
-                planned = queue.pop()
-                if not db.claim(planned):
-                    continue  # another client took it
+        while queue or running or ahead:
+            while len(running) < executor.slots:
+                planned = ahead.pop(0) if ahead else claim_next()
+                if planned is None:
+                    break
                 task = RepoTask(
                     id=planned.id, url=planned.url, full_name=planned.full_name,
                     options=options, timeout=config.repo_timeout,
                     keep_clone=config.keep_clones,
                     known_commits=[] if config.force else db.known_commits(planned.url, key),
                     github_metadata=config.github_metadata,
+                    cloned=clones.take(planned.url) if clones is not None else None,
                 )
                 running[planned.id] = (planned, task)
                 executor.submit(task.to_dict())
+            while clones is not None and len(ahead) < executor.slots \
+                    and (planned := claim_next()) is not None:
+                ahead.append(planned)
+                clones.ahead([planned.url])
             for message in executor.poll(0.25):
                 task_id = int(message.get("id") or message.get("outcome", {}).get("id", -1))
                 if task_id not in running:
@@ -171,6 +179,7 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                 elif kind == "lost":
                     if message.get("kind") == "died" and task.attempt <= RETRIES:
                         task.attempt += 1
+                        task.cloned = None  # a fresh clone: the dead worker's may be half-used
                         view.say(f"{planned.url}: {message.get('reason')}; trying once more")
                         executor.submit(task.to_dict())
                         continue
@@ -187,8 +196,11 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                     view.event(message, planned.url)
             view.refresh()
     except BaseException:
-        db.release(list(running))
+        db.release([*running, *(planned.id for planned in ahead)])
         raise
+    finally:
+        if clones is not None:
+            clones.close()
     return finished
 
 

@@ -15,6 +15,7 @@ nbrepro's own failures are `error`, and a repository that runs out of time is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -51,6 +52,9 @@ class RepoTask:
     known_commits: list[str] = field(default_factory=list)  # checked with these options
     github_metadata: bool = True  # ask the GitHub API (when it is a GitHub repository)
     attempt: int = 1
+    # A clone the audit made ahead on this machine (`prefetch_clone`'s answer): the task
+    # uses it instead of cloning, and owns it.
+    cloned: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,16 +147,19 @@ def run_repository(task_data: dict[str, Any], emit: Emit | None = None) -> dict[
         emit({"type": "progress", "id": task.id, "stage": "clone"})
         if task.github_metadata and task.full_name:
             outcome.metadata = _github_metadata(task.full_name)
-        if task.known_commits:  # a check of this commit may exist: ask before cloning
-            head = ls_remote(task.url)
-            if isinstance(head, str):
-                outcome.status, outcome.reason = UNREACHABLE, head
-                return _done(outcome, started)
-            outcome.commit, outcome.default_branch = head
-            if outcome.commit in task.known_commits:
-                outcome.status = REUSED
-                return _done(outcome, started)
-        clone_dir, cloned = clone(task.url, outcome.commit)
+        if task.cloned is not None:
+            clone_dir, cloned = _prefetched(task.cloned)
+        else:
+            if task.known_commits:  # a check of this commit may exist: ask before cloning
+                head = ls_remote(task.url)
+                if isinstance(head, str):
+                    outcome.status, outcome.reason = UNREACHABLE, head
+                    return _done(outcome, started)
+                outcome.commit, outcome.default_branch = head
+                if outcome.commit in task.known_commits:
+                    outcome.status = REUSED
+                    return _done(outcome, started)
+            clone_dir, cloned = clone(task.url, outcome.commit)
         if isinstance(cloned, str):
             outcome.status, outcome.reason = UNREACHABLE, cloned
             return _done(outcome, started)
@@ -161,6 +168,10 @@ def run_repository(task_data: dict[str, Any], emit: Emit | None = None) -> dict[
             return _done(outcome, started)
         outcome.commit, outcome.commit_date = cloned.commit, cloned.date
         outcome.default_branch = cloned.branch or outcome.default_branch
+        if cloned.commit in task.known_commits:  # known only now, from a clone made ahead
+            outcome.status = REUSED
+            return _done(outcome, started)
+        assert clone_dir is not None  # a clone, not a reason
         _check(task, outcome, clone_dir, emit, deadline)
     except RepositoryTimeout as exc:
         outcome.status = TIMEOUT
@@ -260,6 +271,21 @@ class Clone:
     branch: str | None = None
 
 
+def prefetch_clone(url: str) -> dict[str, Any]:
+    """Clone `url` for a task to come (`RepoTask.cloned`): the folder and what was
+    cloned, or why the repository cannot be reached."""
+    folder, cloned = clone(url)
+    if isinstance(cloned, str):
+        return {"reason": cloned}
+    return {"path": str(folder), **asdict(cloned)}
+
+
+def _prefetched(data: dict[str, Any]) -> tuple[Path | None, Clone | str]:
+    if "reason" in data:
+        return None, str(data["reason"])
+    return Path(data["path"]), Clone(data.get("commit"), data.get("date"), data.get("branch"))
+
+
 def clone(url: str, commit: str | None = None) -> tuple[Path, Clone | str]:
     """A shallow clone of `url`'s default branch in the cache, keyed by the commit when
     it is known (a kept clone of it is reused), else cloned afresh. Returns (folder,
@@ -294,11 +320,11 @@ def _clone_locked(url: str, commit: str | None, target: Path) -> tuple[Path, Clo
     head, _, date = log.stdout.strip().partition(" ") if log.returncode == 0 else ("", "", "")
     if not commit and head:  # file a fresh clone under its commit, for later checks
         final = cache.entry("clones", cache.content_key("audit-clone", url, head))
-        if final.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        else:
+        # One there already may be in use by another task, which removes it when done:
+        # this clone stays where it is, this task's own.
+        with contextlib.suppress(OSError):
             target.rename(final)
-        target = final
+            target = final
     branch = None
     head_file = target / ".git" / "HEAD"
     if head_file.is_file():  # "ref: refs/heads/main": the default branch, as cloned

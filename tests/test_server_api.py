@@ -173,6 +173,7 @@ ALL_VERBS: list[tuple[str, tuple[str, ...], Any]] = [
     ("GET", ("checks", "1", "notebooks"), None),
     ("GET", ("checks", "1", "diff"), None),
     ("GET", ("badge",), None),
+    ("GET", ("repository",), None),
 ]
 
 
@@ -635,3 +636,63 @@ async def test_a_folder_inside_a_repository_is_checked_with_the_repositorys_root
     endpoint = await api(jp_fetch, "badge", params={"path": "study/notebooks",
                                                     "format": "json"})
     assert endpoint["message"] == "reproduced"
+
+
+def _git_repository(folder: Path) -> None:
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", folder.name]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=folder, check=True, capture_output=True)
+
+
+async def test_the_repository_around_a_folder_is_what_check_the_repository_checks(
+        jp_fetch, project):
+    """Browsing proj/notebooks: the repository is proj, titled "proj", and a check of
+    it covers proj's notebooks outside notebooks/ too."""
+    proj = project / "proj"
+    shutil.copytree(REPOS / "with-deps", proj)
+    (proj / "notebooks").mkdir()
+    (proj / "six_version.ipynb").rename(proj / "notebooks" / "six_version.ipynb")
+    shutil.copy(REPOS / "reproduces" / "analysis.ipynb", proj / "intro.ipynb")
+    _git_repository(proj)
+    expected = {"path": "proj", "name": "proj", "found": True}
+    for path in ("proj/notebooks", "proj/notebooks/", "proj/notebooks/six_version.ipynb",
+                 "proj", "proj/intro.ipynb"):
+        assert await api(jp_fetch, "repository", params={"path": path}) == expected, path
+
+    summary = await api(jp_fetch, "checks", method="POST", body={"path": expected["path"]})
+    assert summary["name"] == "proj"
+    check = await wait_for(jp_fetch, summary["id"], ("finished", "error"))
+    assert check["state"] == "finished", check
+    assert sorted(nb["path"] for nb in check["notebooks"]) == [
+        "proj/intro.ipynb", "proj/notebooks/six_version.ipynb"]
+    assert check["result"]["spec"]["files"] == ["requirements.txt"]
+
+
+async def test_without_a_repository_the_server_root_stands_in_never_a_folder_above_it(
+        jp_fetch, project):
+    """No git work tree between the folder and the server root: the root, said so, even
+    when the folder above the root is a git work tree (a home kept in git)."""
+    subprocess.run(["git", "init", "-q", str(project.parent)], check=True)
+    answer = await api(jp_fetch, "repository", params={"path": "reproduces"})
+    assert answer == {"path": ".", "name": project.resolve().name, "found": False}
+    assert "/" not in answer["name"]
+    assert (await api(jp_fetch, "repository", params={"path": "."}))["path"] == "."
+
+
+@pytest.mark.parametrize("path, code", [
+    ("../outside-secret", 403),
+    ("/etc", 403),
+    (str(REPOS / "with-deps"), 403),  # an absolute path of a real repository
+    ("escape", 403),  # a symlink inside the root that leads out, to a git work tree
+    ("escape/secret.ipynb", 403),
+    ("reproduces/../../outside-secret", 403),
+    ("~", 403),
+    ("no-such-folder", 404),
+    ("", 400),
+])
+async def test_the_repository_of_a_path_outside_the_root_is_refused(
+        jp_fetch, project, path, code):
+    subprocess.run(["git", "init", "-q", str(project.parent / "outside-secret")], check=True)
+    status, message = await api_error(jp_fetch, "repository", params={"path": path})
+    assert status == code, message
+    assert str(project.parent) not in message  # no path of the server's disk

@@ -131,6 +131,16 @@ class BadgeHandler(BaseHandler):
         self.finish(body, set_content_type=content_type)
 
 
+class RepositoryHandler(BaseHandler):
+    """The repository around a folder or notebook: what "Check the repository" checks."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.required_arg("path")
+        self.finish(await self.call(self.service.repository, path))
+
+
 class NotFoundHandler(BaseHandler):
     """Any other address under the API: a JSON 404, not the server's HTML page."""
 
@@ -148,5 +158,6 @@ def handlers() -> list[tuple[Any, ...]]:
         (rf"/{API}/checks/(\d+)/notebooks", NotebooksHandler),
         (rf"/{API}/checks/(\d+)/diff", DiffHandler),
         (rf"/{API}/badge", BadgeHandler),
+        (rf"/{API}/repository", RepositoryHandler),
         (rf"/{API}(?:/.*)?", NotFoundHandler),
     ]

@@ -29,6 +29,7 @@ import nbformat
 from nbrepro.compare.nbdime_format import notebook_diff
 from nbrepro.model import CheckResult, CheckState, NotebookResult, RepositoryInfo
 from nbrepro.report import badge, html
+from nbrepro.stages.source import repository_root
 from nbrepro.store import Store
 
 from .errors import BadRequest, Busy, Conflict, Forbidden, NotFound
@@ -274,6 +275,19 @@ class CheckService:
         """A notebook's API name: relative to the server root when it is inside it,
         else (a URL's clone, a folder elsewhere) relative to its repository."""
         return relative_to_root(self.root_dir, Path(real_root, rel)) or rel
+
+    def repository(self, path: str) -> dict[str, Any]:
+        """The repository around `path` (a folder or a notebook under the server root),
+        found as a check finds a project root, never above the server root: its folder
+        as the API names folders, its display name, and whether one was found (else
+        the server root stands in for it)."""
+        real = resolve_inside(self.root_dir, path)
+        top = repository_root(real if real.is_dir() else real.parent,
+                              within=Path(self.root_dir).resolve())
+        folder = relative_to_root(self.root_dir, top) if top is not None else "."
+        if folder is None:  # the search is bounded by the root: cannot happen
+            raise Forbidden(f"the repository of {path} is outside the server root")
+        return {"path": folder, "name": self._display_name(folder), "found": top is not None}
 
     def summary(self, check_id: int) -> dict[str, Any]:
         return self._row(check_id, full=False)

@@ -203,6 +203,16 @@ export interface INotebookPair {
   diff: unknown;
 }
 
+/** `GET repository?path=`: the git repository around a folder or a notebook. */
+export interface IRepository {
+  /** Its folder, relative to the server root ("." for the root itself). */
+  path: string;
+  /** What its checks are titled with: its folder's name. */
+  name: string;
+  /** False when no repository holds the path: the server root stands in for it. */
+  found: boolean;
+}
+
 /** An error answered by the server extension, or a network failure. */
 export class NbreproError extends Error {
   constructor(
@@ -246,6 +256,13 @@ export class NbreproClient {
       method: 'POST',
       body: JSON.stringify({ ...options, path })
     });
+  }
+
+  /** `GET repository?path=`: the repository around `path` (relative to the server root). */
+  getRepository(path: string): Promise<IRepository> {
+    return this._request<IRepository>(
+      `repository${URLExt.objectToQueryString({ path })}`
+    );
   }
 
   /** `DELETE checks/{id}`: cancel a queued or running check. */

@@ -8,7 +8,8 @@
  *   with unsaved changes asks "Save and check / Check saved version / Cancel".
  *
  * `nbrepro:check-folder` checks the folder the file browser shows (its empty
- * area's context menu), `nbrepro:check-repository` the server's root folder.
+ * area's context menu), `nbrepro:check-repository` the git repository around it
+ * (the server's root folder when there is none).
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import {
@@ -37,7 +38,7 @@ import {
 } from '@jupyterlab/ui-components';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { type ICheckSummary, NbreproError } from './api';
+import { type ICheckSummary, type IRepository, NbreproError } from './api';
 import { ComparisonWidget, previousCheck } from './compare';
 import { nbreproIcon } from './icons';
 import type { ChecksModel } from './model';
@@ -250,9 +251,29 @@ export function registerCommands(ctx: ICommandContext): void {
 
   commands.addCommand(CommandIDs.checkRepository, {
     label: 'Check the repository',
-    caption: 'Check every notebook of the folder JupyterLab serves (its root)',
+    caption:
+      'Check every notebook of the git repository around the folder the file browser ' +
+      'shows (the folder JupyterLab serves when there is none)',
     icon: nbreproIcon,
-    execute: () => startChecks(['.'])
+    execute: async () => {
+      const shown = ctx.fileBrowser ? localPath(ctx.fileBrowser.model.path) || '.' : '.';
+      let repository: IRepository;
+      try {
+        // the server finds it as a check finds a project root, never above its root
+        repository = await model.client.getRepository(shown);
+      } catch (error) {
+        reportError(`Could not find the repository of ${shown}`, error);
+        return [];
+      }
+      if (!repository.found) {
+        Notification.info(
+          `No git repository around ${shown === '.' ? 'the server root' : shown}: ` +
+            `checking the folder JupyterLab serves (${repository.name}).`,
+          { autoClose: 8000 }
+        );
+      }
+      return startChecks([repository.path]);
+    }
   });
 
   commands.addCommand(CommandIDs.openPanel, {

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Lab
+from conftest import REPO, Lab
 from playwright.sync_api import Locator, Page, expect
 from test_ui import (
     CHECK_TIMEOUT_MS,
@@ -92,8 +94,10 @@ def test_the_folder_shown_is_checked_from_the_empty_area_and_titled_with_its_nam
 
 def test_the_repository_is_checked_from_the_palette_and_a_cancel_is_said_once(
         lab: Lab, page: Page) -> None:
-    page.goto(lab.url("lab"))
-    expect(page.locator(".jp-DirListing-content")).to_be_visible(timeout=60_000)
+    # a folder in no git repository: the server root stands in for one, said so
+    page.goto(lab.url("lab/tree/more"))
+    expect(page.locator(".jp-DirListing-content .jp-DirListing-item")).to_have_count(
+        1, timeout=60_000)
     page.keyboard.press("Control+Shift+C")
     palette = page.locator(".jp-ModalCommandPalette input, #command-palette input").first
     expect(palette).to_be_visible(timeout=UI_TIMEOUT_MS)
@@ -104,6 +108,8 @@ def test_the_repository_is_checked_from_the_palette_and_a_cancel_is_said_once(
     page.keyboard.press("Enter")
 
     # The server's root folder: the panel and the report name it by its own name.
+    expect(page.locator(TOAST).filter(has_text="No git repository around more")).to_contain_text(
+        f"checking the folder JupyterLab serves ({lab.root.name})", timeout=UI_TIMEOUT_MS)
     entry = panel_entry(page, ".")
     expect(entry.locator(".jp-nbrepro-check-name")).to_have_text(lab.root.name)
     check_id = entry.get_attribute("data-check-id")
@@ -125,6 +131,46 @@ def test_the_repository_is_checked_from_the_palette_and_a_cancel_is_said_once(
         text = toast.inner_text()
         assert len(re.findall(r"cancel", text, re.IGNORECASE)) <= 1, text
     shot(page, "22-repository-cancelled")
+
+
+def test_the_repository_around_the_folder_shown_is_checked_whole_and_titled_with_its_name(
+        lab: Lab, page: Page) -> None:
+    """Browsing proj/notebooks of a git repository proj/ (dependencies at its root):
+    "Check the repository" from the folder's empty area checks all of proj, also the
+    notebooks outside notebooks/, and names it "proj"."""
+    proj = lab.root / "proj"
+    shutil.copytree(REPO / "tests" / "fixtures" / "repos" / "with-deps", proj)
+    (proj / "notebooks").mkdir()
+    shutil.copy(proj / "six_version.ipynb", proj / "intro.ipynb")
+    (proj / "six_version.ipynb").rename(proj / "notebooks" / "six_version.ipynb")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "proj"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=proj, check=True, capture_output=True)
+
+    page.goto(lab.url("lab/tree/proj/notebooks"))
+    listing = page.locator(".jp-DirListing-content")
+    expect(listing.locator(".jp-DirListing-item")).to_have_count(1, timeout=60_000)
+    box = listing.bounding_box()
+    assert box is not None
+    listing.click(button="right", position={"x": box["width"] / 2, "y": box["height"] - 10})
+    item = page.locator(".lm-Menu-item[data-command='nbrepro:check-repository']")
+    expect(item).to_contain_text("Check the repository", timeout=UI_TIMEOUT_MS)
+    shot(page, "23-empty-area-check-repository")
+    item.click()
+
+    entry = panel_entry(page, "proj")
+    expect(entry.locator(".jp-nbrepro-check-name")).to_have_text("proj")
+    wait_settled(entry)
+    expect(entry).to_have_attribute("data-verdict", "reproduced")
+    check = api_get(page, lab, f"checks/{entry.get_attribute('data-check-id')}")
+    assert (check["path"], check["root"], check["name"]) == ("proj", "proj", "proj")
+    assert sorted(nb["path"] for nb in check["notebooks"]) == [
+        "proj/intro.ipynb", "proj/notebooks/six_version.ipynb"]
+    assert check["result"]["spec"]["files"] == ["requirements.txt"]
+    report = open_report(page, entry)
+    expect(report.locator("h1.jp-nbrepro-report-source")).to_have_text("proj")
+    expect(page.locator(TOAST).filter(has_text="No git repository")).to_have_count(0)
+    shot(page, "24-repository-of-the-folder-shown")
 
 
 def test_a_notebook_of_the_panel_opens_the_report_there_and_a_cell_opens_the_notebook(

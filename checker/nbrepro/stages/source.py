@@ -155,7 +155,12 @@ def _subfolder(root: Path, subdir: str | None, what: str) -> Path:
 
 def _project_root(folder: Path, within: Path | None = None) -> Path:
     """For a notebook's folder or a checked folder: the enclosing git work tree, else
-    the folder itself.
+    the folder itself."""
+    return repository_root(folder, within) or folder
+
+
+def repository_root(folder: Path, within: Path | None = None) -> Path | None:
+    """The git work tree that holds `folder` (or is it); None when there is none.
 
     The search stops at `within` (the Jupyter server's root; the filesystem root for
     the command line) and never takes a folder that holds the user's home: a home
@@ -171,7 +176,7 @@ def _project_root(folder: Path, within: Path | None = None) -> Path:
             return candidate
         if candidate == limit:
             break
-    return folder
+    return None
 
 
 def _user_homes() -> list[Path]:

@@ -25,7 +25,11 @@ def lazy_module(name: str) -> ModuleType:
 
 def skip_unused_imports() -> None:
     """Keep out what nbrepro's processes never use but would pay for at import."""
-    # jsonschema (imported by nbformat) compiles an IRI grammar at import when
-    # rfc3987_syntax is installed; notebook schemas have no IRI formats, so nbrepro
-    # does without it (a noticeable part of a quick check's start-up).
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    # jsonschema (imported by nbformat) imports every optional format checker's library
+    # at import, and compiles an IRI grammar when rfc3987_syntax is installed; nbformat
+    # validates without a format checker, so nbrepro does without them (a noticeable
+    # part of a quick check's start-up; jsonschema skips a format whose library is
+    # missing).
+    for name in ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator",
+                 "isoduration", "uri_template", "webcolors", "fqdn"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]

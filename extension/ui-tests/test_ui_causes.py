@@ -31,7 +31,7 @@ def test_causes_are_said_once_per_notebook_with_their_cells(lab: Lab, page: Page
     entry = check_from_command(page, lab, "causes/draws.ipynb")
     wait_settled(entry)
     report = open_report(page, entry)
-    section = report.locator(".jp-nbrepro-notebook[data-path='causes/draws.ipynb']")
+    section = report.locator(".jp-nbrepro-notebook[data-path='draws.ipynb']")
     expect(section).to_be_visible(timeout=UI_TIMEOUT_MS)
     # one block, at the top: before the cells
     block = section.locator(".jp-nbrepro-causes")

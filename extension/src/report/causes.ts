@@ -47,7 +47,7 @@ export function causesBlock(
       }
       const button = document.createElement('button');
       button.type = 'button';
-      button.className = 'jp-nbrepro-cause-cell jp-Button jp-mod-minimal jp-mod-styled';
+      button.className = 'jp-nbrepro-cause-cell';
       button.dataset.index = String(index);
       button.textContent = cellName(
         index,

@@ -9,7 +9,14 @@ from typing import Any
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
 from nbrepro.compare.unseeded import unseeded_calls
 from nbrepro.isolation.tools import strip_ansi
-from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
+from nbrepro.model import (
+    CauseKind,
+    CellResult,
+    CellStatus,
+    NotebookInfo,
+    NotebookResult,
+    Verdict,
+)
 from nbrepro.stages.causes import cell_causes, network_cause
 from nbrepro.stages.execute import NotebookRun, Outcome
 from nbrepro.stages.install_failure import InstallFailure
@@ -32,7 +39,7 @@ _NO_NETWORK = re.compile(
     r"Failed to establish a new connection|Cannot connect to host|\[Errno -[235]\]",
     re.I,
 )
-NEEDS_NETWORK = "needs-network"
+NEEDS_NETWORK = CauseKind.NEEDS_NETWORK.value  # also the `cause` of the notebook
 
 
 def not_checked(info: NotebookInfo, reason: str, skipped: bool = False) -> NotebookResult:

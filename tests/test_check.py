@@ -338,9 +338,12 @@ def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli
     nb = once.notebook("unseeded.ipynb")
     assert nb["verdict"] == "differs"
     assert nb["rerun"] is None and nb["volatile_cells"] == []
-    # the source draws from `random` without a seed: a hint on the cell and the reason
+    # the source draws from `random` without a seed: a hint on the cell, said once as
+    # the notebook's root cause
     assert nb["cells"][1]["unseeded"] == ["random.random"]
-    assert nb["reason"].endswith("(unseeded random: random.random)")
+    assert nb["causes"] == [{"kind": "unseeded-random", "summary": "unseeded random: "
+                             "random.random", "cells": [1]}]
+    assert "cause: unseeded.ipynb: unseeded random: random.random \u2014 In [2]" in once.stdout
 
     twice = run_cli("check", str(root), "--twice")
     nb = twice.notebook("unseeded.ipynb")
@@ -350,8 +353,10 @@ def test_unseeded_random_output_differs_but_is_volatile_with_twice(repo, run_cli
     assert cell["status"] == "volatile"
     assert cell["suggested_sanitiser"].startswith("regex: ")
     assert "draw" in cell["suggested_sanitiser"]
-    # the terminal lists the volatile cell and its sanitiser too, not only the JSON
-    assert "volatile: unseeded.ipynb In [2]" in twice.stdout
+    # the terminal names the volatile cell and its sanitiser too, not only the JSON
+    assert ("cause: unseeded.ipynb: differs between two runs (left out of the verdict) "
+            "\u2014 In [2]") in twice.stdout
+    assert "suggested sanitiser for In [2]:" in twice.stdout
     assert cell["suggested_sanitiser"].splitlines()[0] in twice.stdout
 
 
@@ -364,7 +369,8 @@ def test_a_notebook_that_differs_is_run_again_by_default(repo, run_cli):
     assert nb["volatile_cells"] == [1]
     assert nb["cells"][1]["status"] == "volatile"
     assert "1 volatile cell(s) left out: In [2] changed between two runs" in nb["reason"]
-    assert nb["cells"][1]["reason"] == "volatile; unseeded random: random.random"
+    assert nb["cells"][1]["reason"] == "volatile"
+    assert [c["kind"] for c in nb["causes"]] == ["unseeded-random", "volatile"]
     assert result.code == 0
 
 
@@ -633,6 +639,9 @@ def test_a_notebook_that_needs_the_network_says_so(tmp_path, run_cli):
         assert (nb["verdict"], nb["cause"]) == ("failed", "needs-network"), nb
         assert nb["reason"].startswith(f"needs-network: {label}: {ename}: ")
         assert "re-run with --network" in nb["reason"]
+        assert nb["causes"] == [{"kind": "needs-network", "summary": f"needs the network "
+                                 f"({ename} without it; re-run with --network)",
+                                 "cells": [nb["failing_cell"]]}]
     # a failure of its own is no network problem
     broken = result.notebook("broken.ipynb")
     assert broken["verdict"] == "failed" and broken["cause"] is None
@@ -693,6 +702,10 @@ def test_a_notebook_broken_by_an_earlier_one_is_judged_in_a_fresh_copy(tmp_path,
     assert "reproduces in a fresh copy of the repository" in second["reason"]
     assert "01_clean.ipynb rewrote data/raw.csv" in second["reason"]
     assert second["rewrote"] == []
+    # the cell it failed in after the rewrite, explained once
+    assert second["causes"] == [{"kind": "earlier-rewrite", "summary": "an earlier notebook "
+                                 "rewrote an input: 01_clean.ipynb rewrote data/raw.csv",
+                                 "cells": [0]}]
     assert (root / "data" / "raw.csv").read_text() == "a\n1\n2\n"  # the user's file
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 
 from nbrepro.compare.unseeded import unseeded_calls
-from nbrepro.model import CellStatus, NotebookInfo
+from nbrepro.model import CauseKind, CellStatus, NotebookInfo
 from nbrepro.stages.execute import CellRun, NotebookRun, Outcome
 from nbrepro.stages.verdict import judge
 from tests.security.helpers import write_notebook
@@ -77,7 +77,32 @@ def test_a_changed_cell_names_its_unseeded_call_without_changing_the_verdict(tmp
     cell = result.cells[1]
     assert cell.status is CellStatus.DIFFERENT
     assert cell.unseeded == ["np.random.rand"]
-    assert cell.reason.endswith("; unseeded random: np.random.rand")
-    assert result.reason.endswith("(unseeded random: np.random.rand)")
+    # said once, as the notebook's root cause, not on the cell or in the reason
+    assert "unseeded" not in cell.reason and "unseeded" not in result.reason
+    assert [c.to_dict() for c in result.causes] == [
+        {"kind": "unseeded-random", "summary": "unseeded random: np.random.rand", "cells": [1]}]
     assert result.cells[0].unseeded == [] and result.cells[2].unseeded == []
+
+
+def test_two_unseeded_cells_make_one_cause_naming_both(tmp_path):
+    path = tmp_path / "draws.ipynb"
+    write_notebook(path, [
+        ("import numpy as np\nimport random", None),
+        ("print(round(np.random.rand(), 6))", "0.548814\n"),
+        ("print(41 + 1)", "42\n"),
+        ("print(random.choice([1, 2, 3]), np.random.rand() > 2)", "3 False\n"),
+    ])
+    stored = nbformat.read(path, as_version=4)
+    rerun = nbformat.read(path, as_version=4)
+    rerun.cells[1].outputs[0].text = "0.715189\n"
+    rerun.cells[3].outputs[0].text = "1 False\n"
+    info = NotebookInfo(path="draws.ipynb", code_cells=4, has_outputs=True)
+    run = NotebookRun(Outcome.COMPLETED, rerun, cells={i: CellRun(i, 0.1) for i in range(4)})
+    result = judge(info, stored, run)
+    assert result.verdict.value == "differs"
+    assert len(result.causes) == 1
+    cause = result.causes[0]
+    assert cause.kind is CauseKind.UNSEEDED_RANDOM and cause.cells == [1, 3]
+    # each call named once, in the order the notebook makes them
+    assert cause.summary == "unseeded random: np.random.rand, random.choice"
 

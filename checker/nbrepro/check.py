@@ -54,6 +54,7 @@ from nbrepro.options import CheckOptions
 from nbrepro.progress import Progress
 from nbrepro.selection import OUTPUT_MARKER, Selection
 from nbrepro.stages.as_of import Cutoff, cutoff
+from nbrepro.stages.causes import rewrite_cause, rewrites
 from nbrepro.stages.execute import NotebookRun, Outcome, run_notebook
 from nbrepro.stages.install_failure import InstallFailure, describe
 from nbrepro.stages.parameters import (
@@ -439,21 +440,18 @@ def _after_rewrites(shared: NotebookResult, fresh: NotebookResult,
                     changed_by: dict[str, str]) -> NotebookResult:
     """The verdict of a notebook that failed or differed after earlier notebooks changed
     the repository's files: the fresh copy's when it gets further there, said so."""
-    by_notebook: dict[str, list[str]] = {}
-    for rel, notebook in changed_by.items():
-        by_notebook.setdefault(notebook, []).append(rel)
-    rewrites = "; ".join(f"{nb} rewrote {', '.join(files[:3])}"
-                         + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-                         for nb, files in by_notebook.items())
     if _how_far(fresh) <= _how_far(shared):
         shared.reason = f"{shared.reason} (the same in a fresh copy of the repository)"
         return shared
+    rewrote = rewrites(changed_by)
+    # the cells it lost in the shared copy, said once
+    fresh.causes.insert(0, rewrite_cause(changed_by, shared))
     if fresh.verdict.ok:
         note = f"reproduces in a fresh copy of the repository; it {shared.verdict.value} " \
-               f"after {rewrites} ({shared.reason})"
+               f"after {rewrote} ({shared.reason})"
         fresh.reason = f"{fresh.reason}; {note}" if fresh.reason else note
     else:
-        fresh.reason = f"{shared.verdict.value} after {rewrites}; in a fresh copy: {fresh.reason}"
+        fresh.reason = f"{shared.verdict.value} after {rewrote}; in a fresh copy: {fresh.reason}"
     return fresh
 
 

@@ -301,6 +301,32 @@ def cell_label(index: int, execution_count: int | None) -> str:
     return f"In [{execution_count}]" if execution_count is not None else f"cell {index}"
 
 
+class CauseKind(str, enum.Enum):
+    """What can explain a notebook's changed cells (README, *Verdicts*): a fixed
+    vocabulary the reports and the JupyterLab panel render and count."""
+
+    UNSEEDED_RANDOM = "unseeded-random"  # the cells draw from an unseeded generator
+    NEEDS_NETWORK = "needs-network"  # it failed for want of the network
+    EARLIER_REWRITE = "earlier-rewrite"  # an earlier notebook changed a file it reads
+    LIBRARY_REPR = "library-repr"  # a library's repr changed (a normaliser matched it)
+    VOLATILE = "volatile"  # the cells differ between two runs in the same environment
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class RootCause(Record):
+    """One cause of a notebook's changes, said once with the cells it explains.
+
+    `summary` may quote the repository (file names, the calls its code makes): reports
+    render it as text, never as markup."""
+
+    kind: CauseKind
+    summary: str
+    cells: list[int] = field(default_factory=list)  # indices among all the notebook's cells
+
+
 @dataclass
 class ParameterRun(Record):
     """How a parameterised notebook was run: papermill's recorded parameters, or the
@@ -399,16 +425,20 @@ class NotebookResult(Record):
     # The repository's own files this notebook changed in the copy later notebooks run
     # in (a notebook that fails after it is run again in a fresh copy).
     rewrote: list[str] = field(default_factory=list)
+    # What explains its changed cells, each said once (nbrepro.stages.causes).
+    causes: list[RootCause] = field(default_factory=list)
+
+    def label_of(self, index: int) -> str:
+        """Cell `index` as a user finds it in the notebook (`In [n]`)."""
+        for cell in self.cells:
+            if cell.index == index:
+                return cell.label
+        return cell_label(index, None)
 
     @property
     def failing_label(self) -> str | None:
         """The failing cell as a user finds it in the notebook (`In [n]`)."""
-        if self.failing_cell is None:
-            return None
-        for cell in self.cells:
-            if cell.index == self.failing_cell:
-                return cell.label
-        return cell_label(self.failing_cell, None)
+        return None if self.failing_cell is None else self.label_of(self.failing_cell)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NotebookResult:
@@ -419,6 +449,8 @@ class NotebookResult(Record):
         if data.get("parameters") is not None:
             result.parameters = ParameterRun.from_dict(data["parameters"])
         result.attempts = [RunAttempt.from_dict(a) for a in data.get("attempts") or []]
+        # results stored before causes were recorded have none
+        result.causes = [RootCause.from_dict(c) for c in data.get("causes") or []]
         return result
 
 
@@ -533,4 +565,5 @@ _FIELD_TYPES: dict[str, dict[str, Any]] = {
     "CellResult": {"status": CellStatus},
     "NotebookResult": {"verdict": Verdict, "verdict_without_repo_settings": Verdict},
     "RunAttempt": {"verdict": Verdict},
+    "RootCause": {"kind": CauseKind},
 }

@@ -121,6 +121,22 @@ export interface ICellResult {
   execution_count?: number | null;
 }
 
+/** What can explain a notebook's changed cells (a fixed vocabulary). */
+export type CauseKind =
+  | 'unseeded-random'
+  | 'needs-network'
+  | 'earlier-rewrite'
+  | 'library-repr'
+  | 'volatile';
+
+/** One root cause of a notebook's changes, with the cells (indices) it explains. */
+export interface IRootCause {
+  kind: CauseKind;
+  /** May quote the repository (file names, calls): shown as text only. */
+  summary: string;
+  cells: number[];
+}
+
 /** The result for one notebook. */
 export interface INotebookResult {
   path: string;
@@ -131,6 +147,8 @@ export interface INotebookResult {
   failing_cell: number | null;
   seconds: number | null;
   cells: ICellResult[];
+  /** Each root cause once (absent from results stored before causes were recorded). */
+  causes?: IRootCause[];
 }
 
 /** What the build stage reports about the environment (subset the UI shows). */

@@ -31,7 +31,8 @@ export interface INotebookChange {
   cells: string[];
 }
 
-function cellName(index: number, count: number | null | undefined): string {
+/** `In [n]` as the notebook shows a cell, else its position. */
+export function cellName(index: number, count: number | null | undefined): string {
   return typeof count === 'number' ? `In [${count}]` : `cell ${index}`;
 }
 

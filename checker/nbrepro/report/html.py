@@ -20,8 +20,9 @@ import nh3
 from nbrepro.model import CellResult, CellStatus, CheckResult, NotebookResult, Verdict
 
 from . import badge
+from .causes import MOST_CELLS
 from .header import header_lines, repository_title
-from .terminal import cell_column, notes, reason_column, summary_line
+from .terminal import CAUSE, cell_column, notes, reason_column, summary_line
 
 # The same policy the server sends as a header: nothing may run, nothing is fetched.
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -72,9 +73,11 @@ table.summary th:nth-child(3),table.summary th:nth-child(4),table.summary th:nth
 #only-differences:checked~main tr[data-status=identical],
 #only-differences:checked~main tr[data-status=not-run]{display:none}
 .notebook>details>summary{cursor:pointer;color:#555;font-size:.9em}
+ul.causes{margin:.3rem 0;padding:.4rem .6rem .4rem 1.6rem;background:#fff8e1;
+border-left:3px solid #b26a00;font-size:.9em} tr:target{outline:2px solid #b26a00}
 @media (prefers-color-scheme: dark){body{background:#111;color:#e6e6e6}th{background:#222}
 th,td{border-color:#333}.meta,.reason{color:#bbb}pre{background:#1e1e1e}
-.outputs>div{border-color:#333}}
+.outputs>div{border-color:#333}ul.causes{background:#2a2410}}
 """
 
 
@@ -218,7 +221,7 @@ def _cell_outputs(cell: CellResult, budget: _Budget) -> str:
             + _outputs_block("re-run", cell.rerun_outputs or [], budget) + "</div>")
 
 
-def _cell_row(cell: CellResult, budget: _Budget | None = None) -> str:
+def _cell_row(cell: CellResult, budget: _Budget | None = None, anchor: str = "") -> str:
     colour = STATUS_COLOUR.get(cell.status, "#333")
     parts = [cell.reason] if cell.reason else []
     if cell.detail and (not cell.reason or cell.reason not in cell.detail):
@@ -236,7 +239,8 @@ def _cell_row(cell: CellResult, budget: _Budget | None = None) -> str:
     seconds = f"{cell.execution_seconds:.2f} s" if cell.execution_seconds is not None else ""
     label = escape(cell.label) + (f' <span class="meta">#{cell.index}</span>'
                                   if cell.execution_count is not None else "")
-    return (f'<tr data-status="{cell.status.value}"><td>{label}</td>'
+    row_id = f' id="{_cell_anchor(anchor, cell.index)}"' if anchor else ""
+    return (f'<tr{row_id} data-status="{cell.status.value}"><td>{label}</td>'
             f'<td class="status" style="color:{colour}">{cell.status.value}</td>'
             f'<td class="reason">{text}</td><td>{seconds}</td></tr>')
 
@@ -245,6 +249,27 @@ def _anchor(position: int) -> str:
     """A notebook section's id: by position, as paths from the repository may hold
     anything."""
     return f"nb-{position + 1}"
+
+
+def _cell_anchor(section: str, index: int) -> str:
+    """A cell row's id: its notebook section's, then the cell's position."""
+    return f"{section}-cell-{index}"
+
+
+def _causes(nb: NotebookResult, anchor: str) -> str:
+    """The notebook's root causes, each once, its cells linking to their rows."""
+    if not nb.causes:
+        return ""
+    items = []
+    for cause in nb.causes:
+        links = [f'<a href="#{_cell_anchor(anchor, i)}">{escape(nb.label_of(i))}</a>'
+                 for i in cause.cells[:MOST_CELLS]]
+        if len(cause.cells) > MOST_CELLS:
+            links.append(f"and {len(cause.cells) - MOST_CELLS} more")
+        cells = f" — {', '.join(links)}" if links else ""
+        items.append(f'<li data-cause="{escape(cause.kind.value)}">{escape(cause.summary)}'
+                     f"{cells}</li>")
+    return f'<ul class="causes" aria-label="root causes">{"".join(items)}</ul>'
 
 
 _DIFFERENT = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT)
@@ -281,6 +306,9 @@ def _notebook(nb: NotebookResult, budget: _Budget, position: int = 0) -> str:
     parts = [f'<section class="notebook" id="{_anchor(position)}" '
              f'data-verdict="{nb.verdict.value}"{decided}><h2>{escape(nb.path)} '
              f'{badge.svg(nb.verdict, repo_settings=bool(nb.repo_settings))}</h2>']
+    causes = _causes(nb, _anchor(position))
+    if causes:
+        parts.append(causes)
     if nb.repo_settings:
         without = (f"nbrepro's defaults give <strong>{nb.verdict_without_repo_settings.value}"
                    "</strong>" if nb.verdict_without_repo_settings else "not run")
@@ -300,7 +328,7 @@ def _notebook(nb: NotebookResult, budget: _Budget, position: int = 0) -> str:
                      f"cells ({len(nb.cells) - shown} identical)</summary>"
                      "<table><thead><tr><th>cell</th><th>status</th><th>why</th>"
                      "<th>time</th></tr></thead><tbody>")
-        parts.extend(_cell_row(c, budget) for c in nb.cells)
+        parts.extend(_cell_row(c, budget, _anchor(position)) for c in nb.cells)
         parts.append("</tbody></table></details>")
     parts.append("</section>")
     return "\n".join(parts)
@@ -325,9 +353,9 @@ def render(result: CheckResult) -> str:
     # where the environment came from, Python asked for and used, undeclared imports
     head.extend(f'<p class="{"warning" if warning else "meta"} environment">{escape(line)}</p>'
                 for line, warning in header_lines(result, full_path=False))
-    # Warnings, interruption, kernel packages, volatile cells, hints: as the terminal says.
+    # Warnings, interruption, kernel packages, hints: as the terminal says.
     head.extend(f'<p class="warning">{escape(line)}</p>' for line in notes(result)
-                if not line.startswith("volatile: "))  # per cell below, with its sanitiser
+                if not line.startswith(CAUSE))  # in each notebook's section, linked
     details = []
     if lock is not None and lock.text:
         details.append(f"<details><summary>lock ({escape(lock.resolver)})</summary>"

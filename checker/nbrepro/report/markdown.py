@@ -17,6 +17,7 @@ from html import escape
 from nbrepro.model import CellStatus, CheckResult, NotebookResult
 
 from . import badge
+from .causes import describe
 from .header import header_lines
 from .terminal import restore_lines, summary_line
 
@@ -66,11 +67,14 @@ def _cells_section(nb: NotebookResult) -> str:
             continue
         why = " \u2014 ".join(t for t in (cell.reason, cell.detail) if t)
         rows.append(f"| {cell.index} | {cell.status.value} | {code(why)} |")
-    if not rows and not nb.reason:
+    if not rows and not nb.reason and not nb.causes:
         return ""
     lines = [f"<details><summary>{html_code(nb.path)}: {nb.verdict.value}</summary>", ""]
     if nb.reason:
         lines += [code(nb.reason, in_table=False), ""]
+    # each root cause once, with the cells it explains
+    lines += [f"- {code(describe(nb, cause), in_table=False)}" for cause in nb.causes]
+    lines += [""] if nb.causes else []
     if rows:
         lines += ["| cell | status | why |", "|---:|---|---|", *rows, ""]
     lines += ["</details>", ""]

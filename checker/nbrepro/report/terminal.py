@@ -1,5 +1,6 @@
 """The terminal report: one row per notebook, notes a user should act on (warnings,
-volatile cells and their suggested sanitisers, hints), then a summary line (rich).
+root causes once per notebook with the cells they explain, the sanitisers suggested
+for volatile cells, hints), then a summary line (rich).
 
 Cells are named as the notebook shows them (`In [n]`), as the progress line does.
 Everything shown here may come from the audited repository (file names, exception
@@ -18,8 +19,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nbrepro.model import STORED_COUNT, CellStatus, CheckResult, NotebookResult, Verdict
+from nbrepro.model import (
+    STORED_COUNT,
+    CauseKind,
+    CellStatus,
+    CheckResult,
+    NotebookResult,
+    Verdict,
+)
 from nbrepro.plaintext import plain
+from nbrepro.report.causes import describe
 
 VERDICT_STYLE = {
     Verdict.REPRODUCED: "bold green",
@@ -116,14 +125,7 @@ def notes(result: CheckResult) -> list[str]:
                      f"{lock.exclude_newer}: {pins}")
     lines += restore_lines(result)
     for nb in result.notebooks:
-        for cell in nb.cells:
-            if cell.status is CellStatus.VOLATILE:
-                line = (f"volatile: {nb.path} {cell.label} differs between two runs, "
-                        "left out of the verdict")
-                if cell.suggested_sanitiser:
-                    sanitiser = cell.suggested_sanitiser.replace("\n", "\n    ")
-                    line += f"; suggested sanitiser:\n    {sanitiser}"
-                lines.append(line)
+        lines += cause_lines(nb)
     for nb in result.notebooks:
         if nb.parameters is not None:
             lines.append(f"parameters: {nb.path}: {nb.parameters.describe()}")
@@ -141,6 +143,24 @@ def notes(result: CheckResult) -> list[str]:
             lines.append(f"hint: {nb.path}: its stored execution counts are out of order "
                          f"(it was not run top to bottom before it was saved){both}")
     return [plain(line) for line in lines]
+
+
+CAUSE = "cause: "  # how a root cause's line starts
+
+
+def cause_lines(nb: NotebookResult) -> list[str]:
+    """One line per root cause of a notebook with the cells it explains; under the
+    volatile cells' cause, the sanitiser suggested for each."""
+    lines = []
+    for cause in nb.causes:
+        line = f"{CAUSE}{nb.path}: {describe(nb, cause)}"
+        if cause.kind is CauseKind.VOLATILE:
+            for cell in nb.cells:
+                if cell.index in cause.cells and cell.suggested_sanitiser:
+                    sanitiser = cell.suggested_sanitiser.replace("\n", "\n    ")
+                    line += f"\n  suggested sanitiser for {cell.label}:\n    {sanitiser}"
+        lines.append(line)
+    return lines
 
 
 def restore_lines(result: CheckResult) -> list[str]:
@@ -193,8 +213,8 @@ def print_report(result: CheckResult, console: Console, strict: bool = False) ->
         console.print(table(result))
     for line, warning in header_lines(result):
         console.print(plain_text(line, style="bold yellow" if warning else ""), soft_wrap=True)
-    for line in notes(result):
-        console.print(Text(line))
+    for line in notes(result):  # not wrapped: a cause's cells stay on its line
+        console.print(Text(line), soft_wrap=True)
     for line in repo_settings_lines(result):
         console.print(Text(line))
     summary = summary_line(result)

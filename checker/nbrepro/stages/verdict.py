@@ -9,7 +9,15 @@ from typing import Any
 from nbrepro.compare import CellComparison, CompareOptions, compare_notebook
 from nbrepro.compare.unseeded import unseeded_calls
 from nbrepro.isolation.tools import strip_ansi
-from nbrepro.model import CellResult, CellStatus, NotebookInfo, NotebookResult, Verdict
+from nbrepro.model import (
+    CauseKind,
+    CellResult,
+    CellStatus,
+    NotebookInfo,
+    NotebookResult,
+    Verdict,
+)
+from nbrepro.stages.causes import cell_causes, network_cause
 from nbrepro.stages.execute import NotebookRun, Outcome
 from nbrepro.stages.install_failure import InstallFailure
 
@@ -31,8 +39,7 @@ _NO_NETWORK = re.compile(
     r"Failed to establish a new connection|Cannot connect to host|\[Errno -[235]\]",
     re.I,
 )
-NEEDS_NETWORK = "needs-network"
-UNSEEDED = "unseeded random"
+NEEDS_NETWORK = CauseKind.NEEDS_NETWORK.value  # also the `cause` of the notebook
 
 
 def not_checked(info: NotebookInfo, reason: str, skipped: bool = False) -> NotebookResult:
@@ -121,8 +128,6 @@ def judge(
             what = first.detail or first.status.value
             again = " (the same in a second run)" if second_run is not None else ""
             result.reason = f"{len(bad)} cell(s) differ{again}; first: {first.label}: {what}"
-            if first.unseeded:
-                result.reason += f" ({UNSEEDED}: {', '.join(first.unseeded)})"
         elif any(c.status is CellStatus.EQUIVALENT for c in cells):
             result.verdict = Verdict.REPRODUCED_EQUIVALENT
             reasons = sorted({c.reason for c in cells
@@ -137,6 +142,7 @@ def judge(
     if second_run is not None:
         result.rerun = "completed" if second_run.outcome is Outcome.COMPLETED else (
             second_run.outcome.value)
+    result.causes = cell_causes(cells)
     return result
 
 
@@ -154,13 +160,15 @@ def needs_network(result: NotebookResult, run: NotebookRun) -> bool:
     if not _NO_NETWORK.search(strip_ansi("\n".join(said))):
         return False
     result.cause = NEEDS_NETWORK
+    result.causes.insert(0, network_cause(result))
     result.reason = (f"{NEEDS_NETWORK}: {result.reason} (notebooks run without network; "
                      "re-run with --network to let them reach it)")
     return True
 
 
 def _hint_unseeded(stored: Any, cells: list[CellResult]) -> None:
-    """Name, on each cell that changed, the unseeded random calls its source makes."""
+    """Record, on each cell that changed, the unseeded random calls its source makes
+    (said once per notebook, as a root cause)."""
     changed = {c.index: c for c in cells
                if c.status in _NOT_REPRODUCED or c.status is CellStatus.VOLATILE}
     if not changed:
@@ -171,8 +179,6 @@ def _hint_unseeded(stored: Any, cells: list[CellResult]) -> None:
         cell = changed.get(code[position][0])
         if cell is not None:
             cell.unseeded = calls
-            hint = f"{UNSEEDED}: {', '.join(calls)}"
-            cell.reason = f"{cell.reason}; {hint}" if cell.reason else hint
 
 
 def second_run_ended_early(result: NotebookResult, second_run: NotebookRun) -> None:

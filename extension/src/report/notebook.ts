@@ -22,6 +22,7 @@ import {
   VERDICT_DESCRIPTIONS,
   VERDICT_LABELS
 } from '../verdicts';
+import { causesBlock } from './causes';
 import { CellRow } from './cell';
 
 /**
@@ -82,6 +83,9 @@ export class NotebookSection extends Panel {
       message.node.textContent = why;
       this.addWidget(message);
     }
+
+    const causes = causesBlock(nb, () => this.setExpanded(true));
+    if (causes) this.addWidget(causes);
 
     this._cells = new Panel();
     this._cells.addClass('jp-nbrepro-cells');

@@ -97,7 +97,9 @@ def test_html_lists_causes_at_the_top_of_the_section_linking_to_cell_rows():
     assert '<a href="#nb-1-cell-1">In [2]</a>, <a href="#nb-1-cell-3">In [4]</a>' in causes[0]
     # the rows the links lead to
     assert '<tr id="nb-1-cell-1" ' in section and '<tr id="nb-1-cell-3" ' in section
-    assert page.count("unseeded random: rng.rand") == 1
+    assert section.count("unseeded random: rng.rand") == 1  # once in the section
+    summary = page[page.index('<table class="summary"'):page.index("</table>")]
+    assert "unseeded random: rng.rand" in summary  # and as the summary's first cause
 
 
 def test_html_escapes_what_a_cause_quotes_from_the_repository():

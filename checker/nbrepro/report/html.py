@@ -288,6 +288,8 @@ def _summary_table(result: CheckResult) -> str:
         cause = nb.reason or ""
         if nb.verdict is Verdict.FAILED and nb.exception:
             cause = f"{nb.exception} in {cell_column(nb) or 'a cell'}: {reason_column(nb)}"
+        if nb.causes and not nb.verdict.ok:  # what explains it, when nbrepro found it
+            cause += f" ({nb.causes[0].summary})"
         colour = "#2e7d32" if nb.verdict.ok else "#b26a00" if nb.verdict is Verdict.DIFFERS \
             else "#c62828" if nb.verdict is not Verdict.NOT_CHECKED else "#6d6d6d"
         rows.append(

@@ -394,7 +394,7 @@ function addReportToolbar(
   const filter = new ToolbarButton({
     icon: filterIcon,
     label: 'Only differences',
-    tooltip: 'Show only cells that did not reproduce',
+    tooltip: 'Hide the notebooks that reproduced, and cells that reproduced or were not run',
     pressedTooltip: 'Show all cells',
     pressed: false,
     onClick: () => {

@@ -399,8 +399,10 @@ function addReportToolbar(
     pressed: false,
     onClick: () => {
       content.onlyDifferences = !content.onlyDifferences;
-      filter.pressed = content.onlyDifferences;
     }
+  });
+  content.onlyDifferencesChanged.connect((_, value) => {
+    filter.pressed = value;
   });
   filter.addClass('jp-nbrepro-filter-button');
   toolbar.addItem('only-differences', filter);

@@ -214,6 +214,7 @@ def test_only_differences_hides_cells_not_run_identical_cells_and_reproduced_not
     widget = page.locator(".jp-nbrepro-report-widget").filter(has=report)
     switch = widget.locator(".jp-nbrepro-filter-button button, button.jp-nbrepro-filter-button")
     switch.first.click()
+    expect(switch.first).to_have_attribute("aria-pressed", "true")
     for name, verdict in EXPECTED.items():
         if verdict.startswith("reproduced"):
             expect(section(report, name)).to_be_hidden()
@@ -226,9 +227,18 @@ def test_only_differences_hides_cells_not_run_identical_cells_and_reproduced_not
     expect(differs.locator(".jp-nbrepro-cell[data-status='different']")).to_be_visible()
     shot(page, "34-report-only-differences")
 
-    switch.first.click()
-    expect(section(report, "01-clean.ipynb")).to_be_visible()
+    # A notebook it hides, asked for from the side panel: everything is shown again.
+    page.locator(f"#jp-nbrepro-panel li.jp-nbrepro-check[data-path='{FOLDER}'] "
+                 f"li.jp-nbrepro-check-notebook[data-path='{FOLDER}/01-clean.ipynb']").click()
+    clean = section(report, "01-clean.ipynb")
+    expect(clean).to_be_visible()
+    expect(clean.locator(".jp-nbrepro-notebook-header")).to_be_in_viewport()
+    expect(switch.first).to_have_attribute("aria-pressed", "false")
     expect(failed.locator(".jp-nbrepro-cell[data-status='not-run']").first).to_be_visible()
+    switch.first.click()
+    expect(clean).to_be_hidden()
+    switch.first.click()
+    expect(clean).to_be_visible()
 
 
 def test_nbdime_hides_the_markdown_cells_that_did_not_change(lab: Lab, page: Page) -> None:

@@ -82,7 +82,16 @@ export class ReportWidget extends Panel {
   }
 
   set onlyDifferences(value: boolean) {
+    if (value === this.onlyDifferences) {
+      return;
+    }
     this.toggleClass('jp-mod-only-differences', value);
+    this._onlyDifferencesChanged.emit(value);
+  }
+
+  /** Emitted when "Only differences" is switched, by the user or by `revealNotebook`. */
+  get onlyDifferencesChanged(): ISignal<this, boolean> {
+    return this._onlyDifferencesChanged;
   }
 
   /** Fetch the check again and re-render. */
@@ -155,6 +164,10 @@ export class ReportWidget extends Panel {
 
   /** Unfold `section`, scroll to it and mark it. */
   private _reveal(section: NotebookSection): void {
+    if (this.onlyDifferences && section.verdict.startsWith('reproduced')) {
+      // asked for a notebook "Only differences" hides: show everything again
+      this.onlyDifferences = false;
+    }
     section.setExpanded(true);
     section.node.scrollIntoView({ block: 'start' });
     for (const w of this._sections) {
@@ -270,6 +283,7 @@ export class ReportWidget extends Panel {
   private _detail: ICheckDetail | null = null;
   private _renderedState = '';
   private _loaded = new Signal<this, ICheckDetail | null>(this);
+  private _onlyDifferencesChanged = new Signal<this, boolean>(this);
 }
 
 export namespace ReportWidget {

@@ -415,13 +415,15 @@ function addReportToolbar(
   const filter = new ToolbarButton({
     icon: filterIcon,
     label: 'Only differences',
-    tooltip: 'Show only cells that did not reproduce',
+    tooltip: 'Hide the notebooks that reproduced, and cells that reproduced or were not run',
     pressedTooltip: 'Show all cells',
     pressed: false,
     onClick: () => {
       content.onlyDifferences = !content.onlyDifferences;
-      filter.pressed = content.onlyDifferences;
     }
+  });
+  content.onlyDifferencesChanged.connect((_, value) => {
+    filter.pressed = value;
   });
   filter.addClass('jp-nbrepro-filter-button');
   toolbar.addItem('only-differences', filter);

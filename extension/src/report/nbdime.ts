@@ -2,7 +2,8 @@
  * nbdime's notebook diff view of a check's stored vs re-run notebook.
  *
  * Loaded on demand (a separate chunk, with nbdime's styles) the first time a
- * user switches a notebook section of the report to "nbdime diff".
+ * user switches a notebook section of the report to "nbdime diff". Markdown cells
+ * the re-run left alone are not shown.
  */
 import 'nbdime/lib/common/collapsible.css';
 import 'nbdime/lib/upstreaming/flexpanel.css';
@@ -14,7 +15,7 @@ import 'nbdime/lib/styles/diff.css';
 import type { CodeEditor } from '@jupyterlab/codeeditor';
 import type * as nbformat from '@jupyterlab/nbformat';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import type { Widget } from '@lumino/widgets';
+import { Widget } from '@lumino/widgets';
 import type { IDiffEntry } from 'nbdime/lib/diff/diffentries';
 import { NotebookDiffModel } from 'nbdime/lib/diff/model';
 import { NotebookDiffWidget } from 'nbdime/lib/diff/widget';
@@ -27,12 +28,41 @@ export async function createNotebookDiff(
   editorFactory?: CodeEditor.Factory
 ): Promise<Widget> {
   const model = new NotebookDiffModel(joinMultiline(stored), diff);
+  const hidden = dropUnchangedMarkdown(model);
   const widget = new NotebookDiffWidget({ model, rendermime, editorFactory });
   widget.addClass('jp-nbrepro-nbdime');
   await widget.init();
   disableTrustButtons(widget.node);
   hideMissingCellIds(widget.node);
+  if (hidden > 0) {
+    const note = new Widget();
+    note.addClass('jp-nbrepro-nbdime-note');
+    note.node.textContent = `${hidden} unchanged Markdown cell${
+      hidden === 1 ? ' is' : 's are'
+    } not shown`;
+    widget.insertWidget(0, note);
+  }
   return widget;
+}
+
+/**
+ * A re-run leaves Markdown as it was, so nbdime would show every Markdown cell of the
+ * notebook, rendered, between the code cells that matter. nbdime's widget has no
+ * option to hide unchanged cells (its web app's switch is its own): the cells are
+ * left out of the model's chunks, which are what `init()` draws. The number left out.
+ */
+export function dropUnchangedMarkdown(model: NotebookDiffModel): number {
+  const unchangedMarkdown = (cell: NotebookDiffModel['cells'][number]): boolean =>
+    cell.cellType === 'markdown' && cell.unchanged && !cell.added && !cell.deleted;
+  let dropped = 0;
+  model.chunkedCells = model.chunkedCells
+    .map(chunk => {
+      const kept = chunk.filter(cell => !unchangedMarkdown(cell));
+      dropped += chunk.length - kept.length;
+      return kept;
+    })
+    .filter(chunk => chunk.length > 0);
+  return dropped;
 }
 
 /**

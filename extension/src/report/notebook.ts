@@ -14,7 +14,8 @@ import {
   type INotebookPair,
   type INotebookResult,
   type NbreproClient,
-  NbreproError
+  NbreproError,
+  type Verdict
 } from '../api';
 import {
   CELL_STATUS_LABELS,
@@ -33,6 +34,7 @@ export class NotebookSection extends Panel {
     super();
     this._options = options;
     this.apiPath = options.apiPath;
+    this.verdict = options.notebook.verdict;
     const nb = options.notebook;
     this.addClass('jp-nbrepro-notebook');
     this.node.dataset.path = nb.path;
@@ -114,6 +116,9 @@ export class NotebookSection extends Panel {
 
   /** The notebook's path as the API names it. */
   readonly apiPath: string;
+
+  /** The notebook's verdict. */
+  readonly verdict: Verdict;
 
   setExpanded(expanded: boolean): void {
     this._expanded = expanded;

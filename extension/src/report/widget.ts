@@ -15,12 +15,18 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { type ICheckDetail, isActive, type NbreproClient } from '../api';
+import {
+  type ICheckDetail,
+  type INotebookResult,
+  isActive,
+  type NbreproClient
+} from '../api';
 import { nbreproIcon } from '../icons';
 import type { ChecksModel } from '../model';
 import { badgeLabel, checkName } from '../verdicts';
 import { ReportHeader } from './header';
 import { NotebookSection } from './notebook';
+import { failedOrDiffers, ReportOverview } from './overview';
 import { safeRendermime } from './rendermime';
 
 /** Sections start expanded when there are at most this many notebooks. */
@@ -67,13 +73,25 @@ export class ReportWidget extends Panel {
     return this._loaded;
   }
 
-  /** Show only cells whose status is not identical/equivalent. */
+  /**
+   * Show only what did not reproduce: hide the notebooks that reproduced, and the
+   * cells that reproduced or were not run.
+   */
   get onlyDifferences(): boolean {
     return this.hasClass('jp-mod-only-differences');
   }
 
   set onlyDifferences(value: boolean) {
+    if (value === this.onlyDifferences) {
+      return;
+    }
     this.toggleClass('jp-mod-only-differences', value);
+    this._onlyDifferencesChanged.emit(value);
+  }
+
+  /** Emitted when "Only differences" is switched, by the user or by `revealNotebook`. */
+  get onlyDifferencesChanged(): ISignal<this, boolean> {
+    return this._onlyDifferencesChanged;
   }
 
   /** Fetch the check again and re-render. */
@@ -115,18 +133,46 @@ export class ReportWidget extends Panel {
         this._loaded.connect(once);
       });
     }
-    const section = this._body.widgets.find(
-      (w): w is NotebookSection => w instanceof NotebookSection && w.apiPath === path
-    );
+    const section = this._sections.find(s => s.apiPath === path);
     if (!section) {
       return false;
     }
+    this._reveal(section);
+    return true;
+  }
+
+  /** Unfold every notebook's section. */
+  expandAll(): void {
+    for (const section of this._sections) {
+      section.setExpanded(true);
+    }
+  }
+
+  /** Fold every notebook's section. */
+  collapseAll(): void {
+    for (const section of this._sections) {
+      section.setExpanded(false);
+    }
+  }
+
+  /** Unfold the sections of the notebooks that failed or differ; fold the others. */
+  expandProblems(): void {
+    for (const section of this._sections) {
+      section.setExpanded(failedOrDiffers(section.verdict));
+    }
+  }
+
+  /** Unfold `section`, scroll to it and mark it. */
+  private _reveal(section: NotebookSection): void {
+    if (this.onlyDifferences && section.verdict.startsWith('reproduced')) {
+      // asked for a notebook "Only differences" hides: show everything again
+      this.onlyDifferences = false;
+    }
     section.setExpanded(true);
     section.node.scrollIntoView({ block: 'start' });
-    for (const w of this._body.widgets) {
+    for (const w of this._sections) {
       w.toggleClass('jp-mod-revealed', w === section);
     }
-    return true;
   }
 
   dispose(): void {
@@ -157,6 +203,7 @@ export class ReportWidget extends Panel {
     for (const widget of [...this._body.widgets]) {
       widget.dispose();
     }
+    this._sections = [];
     const result = detail.result;
     if (!result) {
       return;
@@ -177,26 +224,50 @@ export class ReportWidget extends Panel {
     }
     // Cells link to the notebook itself only when it lies under the server root.
     const openable = detail.root !== null;
+    const sectionOf = new Map<INotebookResult, NotebookSection>();
     for (const nb of notebooks) {
       const apiPath = apiPaths.get(nb.path) ?? nb.path;
       const openCell = this._openCell;
-      const expanded =
-        notebooks.length <= EXPAND_ALL_UP_TO ||
-        (nb.verdict !== 'reproduced' && nb.verdict !== 'reproduced-equivalent');
+      const section = new NotebookSection({
+        checkId: detail.id,
+        notebook: nb,
+        apiPath,
+        openCell: openable && openCell ? (index: number) => openCell(apiPath, index) : null,
+        client: this._client,
+        rendermime: this._rendermime,
+        languages: this._languages,
+        editorFactory: this._editorFactory,
+        expanded: notebooks.length <= EXPAND_ALL_UP_TO || failedOrDiffers(nb.verdict)
+      });
+      sectionOf.set(nb, section);
+      this._sections.push(section);
+    }
+    if (notebooks.length > 1) {
       this._body.addWidget(
-        new NotebookSection({
-          checkId: detail.id,
-          notebook: nb,
-          apiPath,
-          openCell:
-            openable && openCell ? (index: number) => openCell(apiPath, index) : null,
-          client: this._client,
-          rendermime: this._rendermime,
-          languages: this._languages,
-          editorFactory: this._editorFactory,
-          expanded
+        new ReportOverview({
+          notebooks,
+          reveal: nb => {
+            const section = sectionOf.get(nb);
+            if (section) {
+              this._reveal(section);
+            }
+          },
+          expandAll: () => this.expandAll(),
+          collapseAll: () => this.collapseAll(),
+          expandProblems: () => this.expandProblems()
         })
       );
+    }
+    if (notebooks.every(nb => nb.verdict.startsWith('reproduced'))) {
+      // shown by "Only differences" only: it hides every notebook
+      const none = new Widget();
+      none.addClass('jp-nbrepro-report-empty');
+      none.addClass('jp-nbrepro-nothing-differs');
+      none.node.textContent = 'Every notebook reproduced: nothing differs.';
+      this._body.addWidget(none);
+    }
+    for (const section of this._sections) {
+      this._body.addWidget(section);
     }
   }
 
@@ -208,9 +279,11 @@ export class ReportWidget extends Panel {
   private _openCell: ((path: string, index: number) => void) | null;
   private _header: ReportHeader;
   private _body: Panel;
+  private _sections: NotebookSection[] = [];
   private _detail: ICheckDetail | null = null;
   private _renderedState = '';
   private _loaded = new Signal<this, ICheckDetail | null>(this);
+  private _onlyDifferencesChanged = new Signal<this, boolean>(this);
 }
 
 export namespace ReportWidget {

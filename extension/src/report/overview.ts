@@ -7,7 +7,8 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import type { CellStatus, ICellResult, INotebookResult, Verdict } from '../api';
+import type { CellStatus, INotebookResult, Verdict } from '../api';
+import { cellName } from '../compare';
 import {
   formatSeconds,
   isGoodStatus,
@@ -182,16 +183,10 @@ export namespace ReportOverview {
   }
 }
 
-/** A cell as the user finds it in the notebook: `In [n]`, else its position. */
-function cellLabel(cell: ICellResult | undefined, index: number): string {
-  const count = cell?.execution_count;
-  return typeof count === 'number' ? `In [${count}]` : `cell #${index}`;
-}
-
 /**
  * Where to look first, in one line: the exception and the cell it was raised in
  * (with what the reason adds to its message), else the reason, else the first
- * cell that differs.
+ * cell that differs; then the first root cause nbrepro found.
  */
 export function firstCause(nb: INotebookResult): string {
   const reason = nb.reason ?? '';
@@ -199,20 +194,26 @@ export function firstCause(nb: INotebookResult): string {
     const failing = nb.failing_cell;
     const where =
       failing !== null && failing !== undefined
-        ? cellLabel(
-            nb.cells.find(c => c.index === failing),
-            failing
-          )
+        ? cellName(failing, nb.cells.find(c => c.index === failing)?.execution_count)
         : 'a cell';
     const message = nb.message ?? '';
     // what the reason says after the message (a ModuleNotFoundError's hint)
     const at = message ? reason.indexOf(message) : -1;
     const said = at >= 0 ? message + reason.slice(at + message.length) : message || reason;
-    return said ? `${nb.exception} in ${where}: ${said}` : `${nb.exception} in ${where}`;
+    return withCause(
+      said ? `${nb.exception} in ${where}: ${said}` : `${nb.exception} in ${where}`,
+      nb
+    );
   }
   if (reason) {
-    return reason;
+    return withCause(reason, nb);
   }
   const first = nb.cells.find(c => !isGoodStatus(c.status) && c.status !== 'not-run');
-  return first ? `${cellLabel(first, first.index)}: ${first.status}` : '';
+  return first ? withCause(`${cellName(first.index, first.execution_count)}: ${first.status}`, nb) : '';
+}
+
+/** The root cause nbrepro found, after what went wrong (as the HTML report says it). */
+function withCause(text: string, nb: INotebookResult): string {
+  const cause = nb.causes?.[0];
+  return cause && !nb.verdict.startsWith('reproduced') ? `${text} (${cause.summary})` : text;
 }

@@ -5,7 +5,8 @@ over HTTP on 127.0.0.1), in one run:
      sharing environments with identical locks;
   2. warm audits with `--jobs 1`, `--jobs 2` and a 2-worker local Dask cluster, each
      into a fresh database, `--rounds` times interleaved (medians): wall times and
-     speed-ups (target: 2 workers >= 1.7x one);
+     speed-ups (target: 2 workers >= 1.7x one), and the same from the first
+     repository's start to the last one's end (the audit without its fixed cost);
   3. the per-repository overhead of the audit around the check itself, from the
      `--jobs 1` runs: (time of the repositories' tasks - time inside
      nbrepro.check.check()) / that time (target < 5 %). A task's time is its worker's;
@@ -59,6 +60,19 @@ def check_seconds(db: Path) -> tuple[float, float, int]:
             "SELECT c.result FROM checks c JOIN audit_repositories r ON r.check_id = c.id")]
         tasks = conn.execute("SELECT sum(seconds), count(*) FROM audit_repositories").fetchone()
     return sum(r["seconds"] for r in results), float(tasks[0] or 0), int(tasks[1])
+
+
+def busy_span(db: Path) -> float:
+    """Seconds from the first repository's start to the last one's end: the audit
+    without its fixed cost (start-up, the executor's start and stop, the report)."""
+    from datetime import datetime
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT finished_at, seconds FROM audit_repositories "
+                            "WHERE finished_at IS NOT NULL").fetchall()
+    ends = [datetime.fromisoformat(str(end)).timestamp() for end, _ in rows]
+    starts = [end - (seconds or 0.0) for end, (_, seconds) in zip(ends, rows, strict=True)]
+    return max(ends) - min(starts)
 
 
 def environments(db: Path) -> tuple[int, int, int]:
@@ -119,12 +133,14 @@ def main() -> None:
         report["environments"] = {"checks_with_an_environment": used, "built": built,
                                   "distinct": distinct, "builds_saved": used - built}
         runs: dict[str, list[float]] = {"jobs1": [], "jobs2": [], "dask2": []}
+        spans: dict[str, list[float]] = {"jobs1": [], "jobs2": [], "dask2": []}
         inside_runs, task_runs = [], []
         for round_ in range(args.rounds):  # interleaved: machine noise hits all alike
             for label, extra in (("jobs1", ("--jobs", "1")), ("jobs2", ("--jobs", "2")),
                                  ("dask2", ("--dask-local", "2"))):
                 db = tmp / f"{label}-{round_}.sqlite"
                 runs[label].append(audit(fixture.sources, db, env, *extra))
+                spans[label].append(busy_span(db))
                 if label == "jobs1":
                     inside, tasks, repos = check_seconds(db)
                     inside_runs.append(inside)
@@ -136,6 +152,12 @@ def main() -> None:
         report["speedup_jobs2_over_jobs1"] = round(walls["jobs1"] / walls["jobs2"], 2)
         report["speedup_dask2_over_jobs1"] = round(walls["jobs1"] / walls["dask2"], 2)
         report["target_speedup"] = 1.7
+        # Without each audit's fixed cost: what an audit of many repositories scales by.
+        span = {label: statistics.median(times) for label, times in spans.items()}
+        report["median_busy_span_s"] = {k: round(v, 2) for k, v in span.items()}
+        report["fixed_cost_s"] = {k: round(walls[k] - span[k], 2) for k in walls}
+        report["busy_span_speedup_jobs2"] = round(span["jobs1"] / span["jobs2"], 2)
+        report["busy_span_speedup_dask2"] = round(span["jobs1"] / span["dask2"], 2)
         report["jobs1"] = {
             "wall_s": round(walls["jobs1"], 2), "inside_check_s": round(inside, 2),
             "tasks_s": round(tasks, 2), "repositories": repos,

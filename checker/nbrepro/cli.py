@@ -10,6 +10,8 @@ SQLAlchemy take seconds to import), so a usage error answers at once.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import signal
 import sys
@@ -788,6 +790,9 @@ def main(argv: list[str] | None = None) -> None:
     from nbrepro.lazyimport import skip_unused_imports
 
     skip_unused_imports()
+    # At exit the process's memory goes with it: collecting what is left object by
+    # object first costs about 0.2 s after a check or an audit (atexit hooks still run).
+    atexit.register(gc.freeze)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="nbrepro", standalone_mode=False)

@@ -21,13 +21,15 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-import requests
 from packaging.utils import canonicalize_name
 
 from nbrepro import cache
+
+if TYPE_CHECKING:
+    import requests
 
 PYPI_URL = "https://pypi.org"
 ANSWER_DAYS = 7
@@ -106,6 +108,8 @@ def _registry_url() -> str:
 
 
 def _ask(distribution: str) -> WheelModules:
+    import requests  # only when the registry is asked: most checks never do
+
     http = requests.Session()
     try:
         response = http.get(f"{_registry_url()}/pypi/{distribution}/json", timeout=TIMEOUT)

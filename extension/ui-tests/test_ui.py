@@ -169,7 +169,7 @@ def test_check_notebook_from_toolbar(lab: Lab, page: Page) -> None:
     expect(entry).to_have_class(re.compile(r"\bjp-mod-selected\b"))
 
     # "Only differences" hides the reproduced cells.
-    filter_button = page.locator(
+    filter_button = report_widget(page, check_id).locator(
         ".jp-nbrepro-filter-button button, button.jp-nbrepro-filter-button"
     )
     filter_button.first.click()

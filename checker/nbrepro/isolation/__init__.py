@@ -47,10 +47,15 @@ def backend_names() -> dict[str, str]:
 
 def get_backend(name: str, options: BackendOptions | None = None) -> Backend:
     """The backend called `name`, constructed with `options`."""
-    names = backend_names()
-    if name not in names:
-        raise ConfigError(f"unknown backend {name!r} (choose from {', '.join(names)})")
-    module, _, attr = names[name].partition(":")
+    # Built-in names come first (no distribution can take them): the scan of every
+    # installed distribution's entry points, a tenth of a second, only for the others.
+    target = BUILTIN_BACKENDS.get(name)
+    if target is None:
+        names = backend_names()
+        if name not in names:
+            raise ConfigError(f"unknown backend {name!r} (choose from {', '.join(names)})")
+        target = names[name]
+    module, _, attr = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
@@ -58,7 +63,7 @@ def get_backend(name: str, options: BackendOptions | None = None) -> Backend:
     from nbrepro.isolation.base import Backend
 
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise ConfigError(f"backend {name!r} ({names[name]}) is not an nbrepro Backend")
+        raise ConfigError(f"backend {name!r} ({target}) is not an nbrepro Backend")
     return cls(options)
 
 

@@ -137,6 +137,10 @@ MATCHES: dict[str, tuple[dict, dict]] = {
         cell(result("<AxesSubplot:xlabel='date'>")),
         cell(result("<Axes: xlabel='date'>")),
     ),
+    "plot-object-repr": (  # matplotlib < 3.4 vs >= 3.7
+        cell(result("<matplotlib.axes._subplots.AxesSubplot at 0x7f2c1d9e5f10>")),
+        cell(result("<Axes: xlabel='Date'>")),
+    ),
     "whitespace": (  # `ls` laid out for another terminal width, a trailing space
         cell(stream("data.csv   envlib.py  notes.txt \nplot.png   run.py\n")),
         cell(stream("data.csv  envlib.py  notes.txt  plot.png  run.py\n")),
@@ -201,6 +205,10 @@ NEAR_MISSES: dict[str, tuple[dict, dict]] = {
     "axes-repr": (  # the same class, other labels
         cell(result("<AxesSubplot:xlabel='date'>")),
         cell(result("<Axes: xlabel='day'>")),
+    ),
+    "plot-object-repr": (  # an axes became a figure: another object
+        cell(result("<matplotlib.axes._subplots.AxesSubplot at 0x7f2c1d9e5f10>")),
+        cell(result("<Figure size 640x480 with 1 Axes>")),
     ),
     "whitespace": (  # two words run together are not the same words
         cell(stream("data.csv   envlib.py\nplot.png\n")),

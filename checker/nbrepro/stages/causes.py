@@ -9,7 +9,8 @@ from nbrepro.model import CauseKind, CellResult, CellStatus, NotebookResult, Roo
 _CHANGED = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT,
             CellStatus.VOLATILE)
 # Normalisers whose match means a library now writes the same value another way.
-LIBRARY_REPRS = ("scalar-repr", "axes-repr", "figure-size", "dataframe-table")
+LIBRARY_REPRS = ("scalar-repr", "axes-repr", "plot-object-repr", "figure-size",
+                 "dataframe-table")
 FILES_NAMED = 3  # rewritten files named per notebook; the rest counted
 
 

@@ -100,6 +100,11 @@ _ENTRIES: list[Normaliser] = [
         tolerance.same_but_whitespace,
     ),
     ValueNormaliser(
+        "plot-object-repr",
+        "matplotlib's old default Axes/Figure reprs (<...AxesSubplot at 0x…>) vs <Axes: …>",
+        text.plot_object_repr,
+    ),
+    ValueNormaliser(
         "dataframe-table", "HTML tables compared cell by cell, markup ignored",
         tables.compare_html_tables,
     ),

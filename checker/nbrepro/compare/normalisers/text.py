@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from nbrepro.compare.normalisers.kinds import TextContext
+from nbrepro.compare.result import ValueContext, ValueMatch
 
 _HEX = r"0x[0-9a-fA-F]"
 _ADDRESS_AFTER_WORD = re.compile(rf"(?<=\bat ){_HEX}{{4,16}}\b|(?<=\bid[=:])\s?{_HEX}{{4,16}}\b")
@@ -188,6 +189,45 @@ def axes_repr(text: str, mime: str, context: TextContext) -> str:
     if mime != "text/plain" or "<Axes" not in text:
         return text
     return _AXES_REPR.sub("<Axes: ", text)
+
+
+# Before matplotlib 3.4 (Axes) and 2.0 (Figure) their reprs were Python's default
+# `<matplotlib.axes._subplots.AxesSubplot at 0x…>`, which shows no labels; later ones
+# describe the plot. Memory addresses are already `0x…` when values are compared.
+_OLD_PLOT_REPRS = (
+    (re.compile(r"<matplotlib\.axes\.[\w.]*(?:AxesSubplot|Axes)(?: object)? at 0x[0-9a-f…]+>"),
+     "<Axes>"),
+    (re.compile(r"<matplotlib\.figure\.Figure(?: object)? at 0x[0-9a-f…]+>"), "<Figure>"),
+)
+_NEW_PLOT_REPRS = (
+    (re.compile(r"<(?:AxesSubplot|Axes):[^<>\n]*>"), "<Axes>"),
+    (re.compile(r"<Figure (?:size [\d.]+x[\d.]+ )?with \d+ Axes>"), "<Figure>"),
+)
+
+
+def plot_object_repr(stored: str, new: str, mime: str,
+                     context: ValueContext) -> ValueMatch | None:
+    """`<matplotlib.axes._subplots.AxesSubplot at 0x…>` (old matplotlib) and
+    `<Axes: xlabel='Date'>` (new) name the same object: equal when that is all that
+    differs. Only when one side is old and the other new: two new reprs keep their
+    labels and are compared as they are (`axes-repr`). The plot itself is compared as
+    an image."""
+    if mime != "text/plain" or "matplotlib." not in stored + new:
+        return None
+
+    def canonical(text: str, patterns: tuple[tuple[re.Pattern[str], str], ...]) -> str:
+        for pattern, token in patterns:
+            text = pattern.sub(token, text)
+        return text
+
+    old_stored = canonical(stored, _OLD_PLOT_REPRS) != stored
+    old_new = canonical(new, _OLD_PLOT_REPRS) != new
+    if old_stored == old_new:
+        return None
+    patterns = _OLD_PLOT_REPRS + _NEW_PLOT_REPRS
+    if canonical(stored, patterns) == canonical(new, patterns):
+        return ValueMatch(True, {"plot-object-repr"})
+    return None
 
 
 def collection_order(text: str, mime: str, context: TextContext) -> str:

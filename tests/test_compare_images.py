@@ -201,3 +201,10 @@ def test_every_output_of_a_cell_is_compared_and_listed():
     assert "output 2 (display_data image/png, text/plain): equivalent (image-similar" in (
         equal.detail
     )
+
+
+def test_a_score_just_under_its_threshold_reads_as_under_it():
+    from nbrepro.compare.images.figures import below
+
+    assert below(0.548, 0.55) == "0.548 < 0.550"  # not "0.55 < 0.55"
+    assert below(0.30, 0.55) == "0.30 < 0.55"

@@ -351,7 +351,7 @@ def compare_resized(
             data_a, data_b = data_a.blanked(box), data_b.blanked(box)
     score, what = measure(data_a, data_b)
     if score < data_threshold:
-        detail = f"inside the axes: {what}; similarity {score:.2f} < {data_threshold:.2f}"
+        detail = f"inside the axes: {what}; similarity {below(score, data_threshold)}"
         return Outcome(False, score, detail)
     layout = _layout_difference(ink_a, ink_b, frame_a, frame_b, scale_a, scale_b)
     if isinstance(layout, str):
@@ -363,7 +363,7 @@ def compare_resized(
     for label, box_a, box_b in named + layout:
         label_score, label_what = pair(box_a, box_b)
         if label_score < label_threshold:
-            detail = f"{label}: {label_what}; similarity {label_score:.2f} < {label_threshold:.2f}"
+            detail = f"{label}: {label_what}; similarity {below(label_score, label_threshold)}"
             return Outcome(False, 0.0, detail)
     return Outcome(True, score, "")
 
@@ -531,3 +531,10 @@ def _place_of(position: float, frame: Box, along_x: bool) -> float:
     if along_x:
         return (position - frame.x0) / (frame.width - 1)
     return (position - frame.y0) / (frame.height - 1)
+
+def below(score: float, threshold: float) -> str:
+    """`0.548 < 0.55`: a score under its threshold, with the digits that show it is."""
+    digits = 2
+    while digits < 6 and round(score, digits) >= round(threshold, digits):
+        digits += 1
+    return f"{score:.{digits}f} < {threshold:.{digits}f}"

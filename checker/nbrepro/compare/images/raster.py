@@ -134,7 +134,7 @@ def compare_raster(
             return ValueMatch(True, {"image-similar"}, image_score=score)
         detail = (
             f"{mime}: {what} around x={where[0]:.0%}, y={where[1]:.0%}; similarity "
-            f"{score:.2f} < {settings.threshold:.2f}, SSIM {ssim(ta, tb):.2f} ({size})"
+            f"{figures.below(score, settings.threshold)}, SSIM {ssim(ta, tb):.2f} ({size})"
         )
     resized = _resized(a, b, settings.threshold) if resizable else None
     if resized is not None and resized.matched:

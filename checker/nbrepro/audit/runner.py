@@ -145,8 +145,15 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                 return planned
         return None  # another client took the rest
 
+    def clone_ahead() -> None:
+        while clones is not None and len(ahead) < executor.slots \
+                and (planned := claim_next()) is not None:
+            ahead.append(planned)
+            clones.ahead([planned.url])
+
     try:
         while queue or running or ahead:
+            clone_ahead()  # first: the first repositories clone while the workers start
             while len(running) < executor.slots:
                 planned = ahead.pop(0) if ahead else claim_next()
                 if planned is None:
@@ -161,10 +168,7 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                 )
                 running[planned.id] = (planned, task)
                 executor.submit(task.to_dict())
-            while clones is not None and len(ahead) < executor.slots \
-                    and (planned := claim_next()) is not None:
-                ahead.append(planned)
-                clones.ahead([planned.url])
+            clone_ahead()
             for message in executor.poll(0.25):
                 task_id = int(message.get("id") or message.get("outcome", {}).get("id", -1))
                 if task_id not in running:

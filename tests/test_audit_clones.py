@@ -18,16 +18,20 @@ def _clones() -> set[Path]:
     return {p for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
 
 
+def _cloned_ahead(url: str) -> dict | None:
+    ahead = ClonePrefetcher()
+    try:
+        ahead.ahead([url])
+        return ahead.take(url)
+    finally:
+        ahead.close()
+
+
 def test_the_task_checks_the_clone_made_ahead_and_removes_it(tmp_path: Path) -> None:
     bare = bare_repository(tmp_path, "made-ahead.git", {"README.md": "no notebooks\n"})
     url = f"file://{bare}"
     before = _clones()
-    ahead = ClonePrefetcher()
-    try:
-        ahead.ahead([url])
-        cloned = ahead.take(url)
-    finally:
-        ahead.close()
+    cloned = _cloned_ahead(url)
     assert cloned is not None and (Path(cloned["path"]) / "README.md").is_file()
     # gone from the server now: a task that cloned again would find it unreachable
     shutil.rmtree(bare)
@@ -40,12 +44,7 @@ def test_the_task_checks_the_clone_made_ahead_and_removes_it(tmp_path: Path) -> 
 
 def test_what_cloning_ahead_found_unreachable_is_reported_as_such(tmp_path: Path) -> None:
     url = f"file://{tmp_path / 'missing.git'}"
-    ahead = ClonePrefetcher()
-    try:
-        ahead.ahead([url])
-        cloned = ahead.take(url)
-    finally:
-        ahead.close()
+    cloned = _cloned_ahead(url)
     assert cloned is not None and "reason" in cloned
     outcome = run_repository({"id": 1, "url": url, "github_metadata": False,
                               "cloned": cloned})

@@ -73,6 +73,17 @@ export const CELL_STATUS_DESCRIPTIONS: Record<CellStatus, string> = {
   'not-run': 'The cell was not run (an earlier cell failed or the run stopped).'
 };
 
+/** A notebook's verdict as a chip (its label, and its description as a tooltip). */
+export function verdictBadge(verdict: Verdict): HTMLSpanElement {
+  const badge = document.createElement('span');
+  badge.className = 'jp-nbrepro-badge';
+  badge.dataset.state = 'finished';
+  badge.dataset.verdict = verdict;
+  badge.textContent = VERDICT_LABELS[verdict] ?? verdict;
+  badge.title = VERDICT_DESCRIPTIONS[verdict] ?? '';
+  return badge;
+}
+
 /**
  * Cell statuses that count as reproduced (as nbrepro.model.CellResult does):
  * a volatile cell differs between two runs in the same environment, so its

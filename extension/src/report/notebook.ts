@@ -17,12 +17,7 @@ import {
   NbreproError,
   type Verdict
 } from '../api';
-import {
-  CELL_STATUS_LABELS,
-  formatSeconds,
-  VERDICT_DESCRIPTIONS,
-  VERDICT_LABELS
-} from '../verdicts';
+import { CELL_STATUS_LABELS, formatSeconds, verdictBadge } from '../verdicts';
 import { causesBlock } from './causes';
 import { CellRow } from './cell';
 
@@ -50,12 +45,7 @@ export class NotebookSection extends Panel {
     toggle.className = 'jp-nbrepro-toggle jp-Button jp-mod-minimal jp-mod-styled';
     caretDownIcon.element({ container: toggle, tag: 'span', elementPosition: 'center' });
     toggle.addEventListener('click', () => this.setExpanded(!this._expanded));
-    const badge = document.createElement('span');
-    badge.className = 'jp-nbrepro-badge';
-    badge.dataset.state = 'finished';
-    badge.dataset.verdict = nb.verdict;
-    badge.textContent = VERDICT_LABELS[nb.verdict] ?? nb.verdict;
-    badge.title = VERDICT_DESCRIPTIONS[nb.verdict] ?? '';
+    const badge = verdictBadge(nb.verdict);
     const path = document.createElement('h2');
     path.className = 'jp-nbrepro-notebook-path';
     path.textContent = nb.path;

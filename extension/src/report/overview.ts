@@ -9,12 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { CellStatus, INotebookResult, Verdict } from '../api';
 import { cellName } from '../compare';
-import {
-  formatSeconds,
-  isGoodStatus,
-  VERDICT_DESCRIPTIONS,
-  VERDICT_LABELS
-} from '../verdicts';
+import { formatSeconds, isGoodStatus, verdictBadge } from '../verdicts';
 
 /** The table's count columns: header, tooltip, and the statuses each counts. */
 const COUNTS: { key: string; label: string; title: string; statuses: CellStatus[] }[] = [
@@ -128,13 +123,7 @@ export class ReportOverview extends Widget {
       name.append(link);
 
       const verdict = row.insertCell();
-      const badge = document.createElement('span');
-      badge.className = 'jp-nbrepro-badge';
-      badge.dataset.state = 'finished';
-      badge.dataset.verdict = nb.verdict;
-      badge.textContent = VERDICT_LABELS[nb.verdict] ?? nb.verdict;
-      badge.title = VERDICT_DESCRIPTIONS[nb.verdict] ?? '';
-      verdict.append(badge);
+      verdict.append(verdictBadge(nb.verdict));
 
       for (const { key, statuses } of COUNTS) {
         const n = nb.cells.filter(cell => statuses.includes(cell.status)).length;

@@ -607,16 +607,20 @@ def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
     executor = make_executor(jobs, scheduler, dask_local, repo_timeout,
                              options.limits.memory)
     executor.start()
-    from nbrepro.audit.render import load_report, rich_tables
-    from nbrepro.audit.runner import AuditConfig, run_audit
+    try:
+        from nbrepro.audit.render import load_report, rich_tables
+        from nbrepro.audit.runner import AuditConfig, run_audit
 
-    config = AuditConfig(
-        sources=list(sources), options=options,
-        github_queries=list(github_queries), pmc_queries=list(pmc_queries), db_url=db_url,
-        name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
-        repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
-        keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
-    )
+        config = AuditConfig(
+            sources=list(sources), options=options,
+            github_queries=list(github_queries), pmc_queries=list(pmc_queries),
+            db_url=db_url, name=name, jobs=jobs, scheduler=scheduler, dask_local=dask_local,
+            repo_timeout=repo_timeout, limit=limit, retry_failed=retry_failed, force=force,
+            keep_clones=keep_clones, github_metadata=not no_github_metadata, quiet=quiet,
+        )
+    except BaseException:  # run_audit stops it from here on
+        executor.stop()
+        raise
     run = run_audit(config, _stderr(), executor)
     report = load_report(run.db_url, str(run.audit_id))
     from rich.console import Console

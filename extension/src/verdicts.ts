@@ -73,6 +73,11 @@ export const CELL_STATUS_DESCRIPTIONS: Record<CellStatus, string> = {
   'not-run': 'The cell was not run (an earlier cell failed or the run stopped).'
 };
 
+/** A verdict that counts as reproduced (as nbrepro.model.Verdict.ok). */
+export function isGoodVerdict(verdict: Verdict): boolean {
+  return verdict === 'reproduced' || verdict === 'reproduced-equivalent';
+}
+
 /** A notebook's verdict as a chip (its label, and its description as a tooltip). */
 export function verdictBadge(verdict: Verdict): HTMLSpanElement {
   const badge = document.createElement('span');

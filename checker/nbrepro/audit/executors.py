@@ -91,6 +91,15 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None,
     return pool
 
 
+def warm_up() -> None:
+    """Run by every worker (local or Dask) before its first task: import the pipeline
+    once, instead of inside the first repository's time."""
+    from nbrepro.lazyimport import skip_unused_imports
+
+    skip_unused_imports()
+    import nbrepro.check  # noqa: F401
+
+
 # --- local process pool ----------------------------------------------------------------
 
 
@@ -242,15 +251,6 @@ def _tail(worker: _Worker) -> str:
 # --- Dask distributed --------------------------------------------------------------------
 
 
-def _warm_up() -> None:
-    """Run on every Dask worker before the first task: import the pipeline once, as the
-    local pool's workers do, instead of inside the first repository's time."""
-    from nbrepro.lazyimport import skip_unused_imports
-
-    skip_unused_imports()
-    import nbrepro.check  # noqa: F401
-
-
 def dask_task(task: dict[str, Any]) -> dict[str, Any]:
     """The task as Dask runs it: progress goes to the client as worker events."""
     from distributed import get_worker
@@ -272,7 +272,7 @@ def _warm_up_plugin() -> Any:
         name = "nbrepro-warm-up"
 
         def setup(self, worker: Any) -> None:
-            _warm_up()
+            warm_up()
 
     return WarmUp()
 

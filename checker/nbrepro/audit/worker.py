@@ -36,11 +36,10 @@ def main() -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 
-    from nbrepro.lazyimport import skip_unused_imports
-
-    skip_unused_imports()  # before anything imports nbformat, or it pays for them
-    import nbrepro.check  # noqa: F401  (import the pipeline once, before the first task)
+    from nbrepro.audit.executors import warm_up
     from nbrepro.audit.tasks import run_repository
+
+    warm_up()
 
     for line in sys.stdin:
         if not line.strip():

@@ -20,7 +20,7 @@ import nh3
 from nbrepro.model import CellResult, CellStatus, CheckResult, NotebookResult, Verdict
 
 from . import badge
-from .causes import MOST_CELLS
+from .causes import cause_labels
 from .header import header_lines, repository_title
 from .terminal import CAUSE, cell_column, notes, reason_column, summary_line
 
@@ -262,11 +262,9 @@ def _causes(nb: NotebookResult, anchor: str) -> str:
         return ""
     items = []
     for cause in nb.causes:
-        links = [f'<a href="#{_cell_anchor(anchor, i)}">{escape(nb.label_of(i))}</a>'
-                 for i in cause.cells[:MOST_CELLS]]
-        if len(cause.cells) > MOST_CELLS:
-            links.append(f"and {len(cause.cells) - MOST_CELLS} more")
-        cells = f" — {', '.join(links)}" if links else ""
+        links = cause_labels(nb, cause, show=lambda i, label:
+                             f'<a href="#{_cell_anchor(anchor, i)}">{escape(label)}</a>')
+        cells = f" — {links}" if links else ""
         items.append(f'<li data-cause="{escape(cause.kind.value)}">{escape(cause.summary)}'
                      f"{cells}</li>")
     return f'<ul class="causes" aria-label="root causes">{"".join(items)}</ul>'

@@ -8,6 +8,10 @@ from nbrepro.model import CauseKind, CellResult, CellStatus, NotebookResult, Roo
 
 _CHANGED = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT,
             CellStatus.VOLATILE)
+# What a notebook lost in a copy another notebook had changed (volatile cells change
+# in any copy).
+_LOST = (CellStatus.DIFFERENT, CellStatus.MISSING_OUTPUT, CellStatus.EXTRA_OUTPUT,
+         CellStatus.ERROR)
 # Normalisers whose match means a library now writes the same value another way.
 LIBRARY_REPRS = ("scalar-repr", "axes-repr", "plot-object-repr", "figure-size",
                  "dataframe-table")
@@ -48,8 +52,7 @@ def network_cause(result: NotebookResult) -> RootCause:
 def rewrite_cause(changed_by: dict[str, str], shared: NotebookResult) -> RootCause:
     """Earlier notebooks changed the repository's files (`changed_by`: file -> the
     notebook that first changed it) before `shared` failed or differed after them."""
-    cells = [c.index for c in shared.cells
-             if c.status in (*_CHANGED, CellStatus.ERROR) and c.status is not CellStatus.VOLATILE]
+    cells = [c.index for c in shared.cells if c.status in _LOST]
     if shared.failing_cell is not None and shared.failing_cell not in cells:
         cells.append(shared.failing_cell)
     return RootCause(CauseKind.EARLIER_REWRITE,

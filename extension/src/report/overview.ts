@@ -9,7 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { CellStatus, INotebookResult, Verdict } from '../api';
 import { cellName } from '../compare';
-import { formatSeconds, isGoodStatus, verdictBadge } from '../verdicts';
+import { formatSeconds, isGoodStatus, isGoodVerdict, verdictBadge } from '../verdicts';
 
 /** The table's count columns: header, tooltip, and the statuses each counts. */
 const COUNTS: { key: string; label: string; title: string; statuses: CellStatus[] }[] = [
@@ -204,5 +204,5 @@ export function firstCause(nb: INotebookResult): string {
 /** The root cause nbrepro found, after what went wrong (as the HTML report says it). */
 function withCause(text: string, nb: INotebookResult): string {
   const cause = nb.causes?.[0];
-  return cause && !nb.verdict.startsWith('reproduced') ? `${text} (${cause.summary})` : text;
+  return cause && !isGoodVerdict(nb.verdict) ? `${text} (${cause.summary})` : text;
 }

@@ -23,7 +23,7 @@ import {
 } from '../api';
 import { nbreproIcon } from '../icons';
 import type { ChecksModel } from '../model';
-import { badgeLabel, checkName } from '../verdicts';
+import { badgeLabel, checkName, isGoodVerdict } from '../verdicts';
 import { ReportHeader } from './header';
 import { NotebookSection } from './notebook';
 import { failedOrDiffers, ReportOverview } from './overview';
@@ -164,7 +164,7 @@ export class ReportWidget extends Panel {
 
   /** Unfold `section`, scroll to it and mark it. */
   private _reveal(section: NotebookSection): void {
-    if (this.onlyDifferences && section.verdict.startsWith('reproduced')) {
+    if (this.onlyDifferences && isGoodVerdict(section.verdict)) {
       // asked for a notebook "Only differences" hides: show everything again
       this.onlyDifferences = false;
     }
@@ -258,7 +258,7 @@ export class ReportWidget extends Panel {
         })
       );
     }
-    if (notebooks.every(nb => nb.verdict.startsWith('reproduced'))) {
+    if (notebooks.every(nb => isGoodVerdict(nb.verdict))) {
       // shown by "Only differences" only: it hides every notebook
       const none = new Widget();
       none.addClass('jp-nbrepro-report-empty');

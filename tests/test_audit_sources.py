@@ -279,3 +279,26 @@ def test_an_entity_bomb_from_the_search_service_is_refused(stand_in: Services) -
     with pytest.raises(InputError, match="unreadable XML"):
         read_sources([], pmc_queries=["laughs"])
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_one_line_and_keeps_what_was_read(tmp_path: Path) -> None:
+    # The Dask client connects in the background while the audit reads its sources; the
+    # failure still reaches the user as one line, and the audit read so far is kept.
+    import socket
+    import sqlite3
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"file://{tmp_path / 'gone.git'}\n")
+    db = tmp_path / "audit.sqlite"
+    proc = subprocess.run([sys.executable, "-m", "nbrepro", "audit", str(listing), "--db",
+                           f"sqlite:///{db}", "--quiet", "--scheduler",
+                           f"tcp://127.0.0.1:{port}"],
+                          capture_output=True, text=True, timeout=300)
+    _one_line_exit_2(Ran(proc.returncode, proc.stderr), "cannot reach Dask scheduler")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT url, status FROM audit_repositories").fetchall() == [
+            (f"file://{tmp_path / 'gone.git'}", "pending")]

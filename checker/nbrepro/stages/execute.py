@@ -30,13 +30,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any, BinaryIO
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from traitlets import Type
 
 from nbrepro.isolation.base import Backend, KernelContext
 from nbrepro.isolation.confine import Lifeline
@@ -121,12 +124,54 @@ def run_notebook(
         shutil.rmtree(runtime, ignore_errors=True)
 
 
+class _ReadyClient(AsyncKernelClient):
+    """A kernel client that is ready as soon as the kernel answers: jupyter_client's
+    own readiness check ends by waiting for 0.2 s of silence on IOPub, which every
+    kernel start pays in full (a quarter of a short notebook's check). Waiting for the
+    answer to our kernel_info request on both channels proves what that wait was for:
+    IOPub is connected. Leftover startup messages do no harm, as nbclient only reads
+    the messages of the requests it sends."""
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
+            request = self.kernel_info()
+            if await self._answered(request, deadline):
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    async def _answered(self, request: str, deadline: float) -> bool:
+        """The reply to `request` came on the shell channel and a message about it on
+        IOPub (False: ask again; IOPub may have connected after the kernel spoke)."""
+        try:
+            while True:  # replies to an earlier attempt's requests are passed over
+                reply = await self.shell_channel.get_msg(timeout=1)
+                if reply["parent_header"].get("msg_id") == request:
+                    break
+            while True:
+                message = await self.iopub_channel.get_msg(timeout=0.2)
+                if message["parent_header"].get("msg_id") == request:
+                    break
+        except Empty:
+            return False
+        if reply["msg_type"] != "kernel_info_reply" or time.monotonic() > deadline:
+            return False
+        self._handle_kernel_info_reply(reply)
+        return True
+
+    wait_for_ready = _async_wait_for_ready
+
+
 class _SupervisedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel process is the supervisor on `lifeline`: killing
     the kernel cuts the lifeline (the supervisor ends the whole tree and then exits)
     instead of SIGKILLing the supervisor alone."""
 
     lifeline: Lifeline | None = None
+    client_factory = Type(_ReadyClient, klass=AsyncKernelClient)
 
     async def _async_kill_kernel(self, restart: bool = False) -> None:
         if self.lifeline is not None:

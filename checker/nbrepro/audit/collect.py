@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from nbrepro.audit.github import GitHub
-from nbrepro.audit.pmc import PubMedCentral
 from nbrepro.audit.sources import (
     SCHEME,
     Repository,
@@ -43,9 +41,15 @@ def read_sources(
             read_csv_list(path, found)
         else:
             read_text_list(path, found)
+    # The search clients (and `requests`) are imported only by audits that search:
+    # an audit of lists starts sooner.
     for query in github_queries:
+        from nbrepro.audit.github import GitHub
+
         GitHub(say=say).search(query, found, limit=limit)
     for query in pmc_queries:
+        from nbrepro.audit.pmc import PubMedCentral
+
         PubMedCentral(say=say).search(query, found, limit=limit)
     if not found.repositories:
         what = ", ".join([*files, *(f"search {q!r}" for q in [*github_queries, *pmc_queries])])

@@ -16,7 +16,6 @@ from packaging.utils import canonicalize_name
 
 from nbrepro.isolation.tools import strip_ansi
 from nbrepro.model import EnvironmentResult, Lock, Spec
-from nbrepro.stages.spec import requirement_name
 
 
 class InstallCause(str, enum.Enum):
@@ -145,6 +144,10 @@ def describe(what: str, failed: Lock | EnvironmentResult, spec: Spec,
     req = failed.failed_requirement
     head = what
     if req:
+        # here, not at the top: an audit's report classifies causes without the
+        # spec stage's parsers
+        from nbrepro.stages.spec import requirement_name
+
         name = canonicalize_name(requirement_name(req))
         declared = next((r for r in spec.requirements
                          if canonicalize_name(requirement_name(r.spec)) == name), None)

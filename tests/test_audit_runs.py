@@ -330,15 +330,16 @@ def test_a_killed_worker_is_retried_once_then_recorded_as_error(world: World) ->
     def kill_busy_workers() -> None:
         deadline = time.monotonic() + 300
         while len(killed) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            for child in psutil.Process(proc.pid).children():
+            # A busy worker: whatever process started a kernel's supervisor.
+            for child in psutil.Process(proc.pid).children(recursive=True):
                 try:
-                    busy = "nbrepro.audit.worker" in " ".join(child.cmdline()) \
-                        and child.children()
+                    kernel = "supervisor.py" in " ".join(child.cmdline())
+                    worker = child.parent() if kernel else None
                 except psutil.NoSuchProcess:
                     continue
-                if busy and child.pid not in killed:
-                    killed.append(child.pid)
-                    child.kill()
+                if worker is not None and worker.pid not in killed:
+                    killed.append(worker.pid)
+                    worker.kill()
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_busy_workers)

@@ -17,18 +17,19 @@ import os
 import queue
 import selectors
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any
 
-from nbrepro.audit.tasks import run_repository
+from nbrepro.audit.tasks import run_repository, warm_up
 from nbrepro.errors import InputError
 
 Message = dict[str, Any]
@@ -91,34 +92,51 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None,
     return pool
 
 
-def warm_up() -> None:
-    """Run by every worker (local or Dask) before its first task: import the pipeline
-    once, instead of inside the first repository's time."""
-    from nbrepro.lazyimport import skip_unused_imports
-
-    skip_unused_imports()
-    import nbrepro.check  # noqa: F401
-
-
 # --- local process pool ----------------------------------------------------------------
 
 
 @dataclass
 class _Worker:
-    process: subprocess.Popen[str]
+    process: BaseProcess
+    tasks: IO[str]  # our end of its task pipe
+    messages: IO[str]  # our end of its message pipe (non-blocking)
     log: Path
     name: str
     task: dict[str, Any] | None = None
     started: float = 0.0
     buffer: str = ""
-    stdout: IO[str] | None = field(default=None, repr=False)
+
+
+def _serve(*args: Any) -> None:
+    """A worker's entry point, run in a process forked from the warm fork server."""
+    from nbrepro.audit.worker import serve
+
+    serve(*args)
+
+
+def _fork_server() -> ForkServerContext:
+    """multiprocessing's fork server, started now (it imports the pipeline while the
+    audit reads its sources); workers are forked from it, warm."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    context: ForkServerContext = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["nbrepro.audit.worker"])
+    forkserver.ensure_running()
+    return context
+
+
+def _descriptor(connection: Connection) -> int:
+    fd = os.dup(connection.fileno())
+    connection.close()
+    return fd
 
 
 class LocalPool(Executor):
-    """N long-lived worker processes (`python -m nbrepro.audit.worker`), each checking
-    one repository at a time: the pipeline is imported once per worker, not once per
-    repository. A worker that exceeds a repository's time limit is killed with its
-    processes and replaced; one that dies is reported and replaced."""
+    """N long-lived worker processes, each checking one repository at a time, forked
+    from one process that imported the pipeline (`nbrepro.audit.worker`). A worker
+    that exceeds a repository's time limit is killed with its processes and replaced;
+    one that dies is reported and replaced."""
 
     def __init__(self, jobs: int, timeout: float | None = None) -> None:
         self.jobs, self.timeout = jobs, timeout
@@ -127,39 +145,51 @@ class LocalPool(Executor):
         self.logs = Path(tempfile.mkdtemp(prefix="nbrepro-audit-workers-"))
         self.description = f"local process pool, {jobs} worker{'s' * (jobs != 1)}"
         self._pending: list[Message] = []
+        self._context: ForkServerContext | None = None
 
     @property
     def slots(self) -> int:
         return self.jobs
 
     def start(self) -> None:
-        """Spawn the workers (once); they import the pipeline, then wait for tasks."""
+        """Start the fork server; the workers are forked when the first task comes
+        (forking waits for the server's imports: the audit meanwhile does its own)."""
+        if self._context is None:
+            self._context = _fork_server()
+
+    def _forked(self) -> list[_Worker]:
+        self.start()
         if not self.workers:
             self.workers = [self._spawn(number) for number in range(self.jobs)]
+        return self.workers
 
     def _spawn(self, number: int) -> _Worker:
+        assert self._context is not None
         log = self.logs / f"worker-{number}.log"
-        with open(log, "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "nbrepro.audit.worker"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
-                bufsize=1, start_new_session=True,
-                env=dict(os.environ, NBREPRO_AUDIT_PARENT=str(os.getpid())),
-            )
-        worker = _Worker(proc, log, f"worker {number + 1}", stdout=proc.stdout)
-        os.set_blocking(proc.stdout.fileno(), False)  # type: ignore[union-attr]
-        self.selector.register(proc.stdout, selectors.EVENT_READ, worker)  # type: ignore[arg-type]
+        task_in, task_out = self._context.Pipe(duplex=False)
+        message_in, message_out = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_serve, name=f"nbrepro-audit-worker-{number + 1}", daemon=True,
+            args=(task_in, message_out, str(log), dict(os.environ), os.getcwd(),
+                  os.getpid()))
+        process.start()
+        task_in.close()  # the worker's ends: its exit must read as end of file here
+        message_out.close()
+        messages = os.fdopen(_descriptor(message_in), "r")
+        os.set_blocking(messages.fileno(), False)
+        worker = _Worker(process, os.fdopen(_descriptor(task_out), "w", buffering=1),
+                         messages, log, f"worker {number + 1}")
+        self.selector.register(messages, selectors.EVENT_READ, worker)
         return worker
 
     def submit(self, task: dict[str, Any]) -> None:
-        worker = next((w for w in self.workers if w.task is None), None)
+        worker = next((w for w in self._forked() if w.task is None), None)
         if worker is None:
             raise RuntimeError("no idle worker")  # the runner never oversubscribes
         worker.task, worker.started = task, time.monotonic()
         try:
-            assert worker.process.stdin is not None
-            worker.process.stdin.write(json.dumps(task) + "\n")
-            worker.process.stdin.flush()
+            worker.tasks.write(json.dumps(task) + "\n")
+            worker.tasks.flush()
         except (BrokenPipeError, OSError):
             self._replace(worker, "died", "the worker process had exited")
 
@@ -170,10 +200,10 @@ class LocalPool(Executor):
             messages += self._read(worker)
         now = time.monotonic()
         for worker in list(self.workers):
-            if worker.task is not None and worker.process.poll() is not None:
+            if worker.task is not None and worker.process.exitcode is not None:
                 messages += self._read(worker)  # what it said before it went
                 if worker.task is not None:
-                    code = worker.process.returncode
+                    code = worker.process.exitcode
                     how = (f"killed by signal {-code}" if code < 0 else f"exited with {code}")
                     self._replace(worker, "died", f"the worker process {how}{_tail(worker)}")
             elif (worker.task is not None and self.timeout
@@ -186,9 +216,8 @@ class LocalPool(Executor):
         return messages
 
     def _read(self, worker: _Worker) -> list[Message]:
-        assert worker.stdout is not None
         try:
-            chunk = worker.stdout.read() or ""
+            chunk = worker.messages.read() or ""
         except (BlockingIOError, ValueError):
             chunk = ""
         worker.buffer += chunk
@@ -208,17 +237,26 @@ class LocalPool(Executor):
 
     def _replace(self, worker: _Worker, kind: str, reason: str) -> None:
         task = worker.task
-        _kill_tree(worker.process.pid)
-        self.selector.unregister(worker.stdout)  # type: ignore[arg-type]
+        self._end(worker)
         index = self.workers.index(worker)
         self.workers[index] = self._spawn(index)
         if task is not None:
             self._pending.append({"type": "lost", "id": task["id"], "kind": kind,
                                   "reason": reason, "worker": worker.name})
 
+    def _end(self, worker: _Worker) -> None:
+        # An idle worker ends by itself when its task pipe closes; a busy one is killed
+        # with everything it started.
+        if worker.task is not None and worker.process.pid is not None:
+            _kill_tree(worker.process.pid)
+        self.selector.unregister(worker.messages)
+        for pipe in (worker.tasks, worker.messages):
+            with contextlib.suppress(OSError):
+                pipe.close()
+
     def stop(self) -> None:
         for worker in self.workers:
-            _kill_tree(worker.process.pid)
+            self._end(worker)
         self.workers = []
 
 

@@ -129,6 +129,15 @@ class _TaskProgress(Progress):
         self.emit({"type": "notebook", "id": self.task_id, "verdict": result.verdict.value})
 
 
+def warm_up() -> None:
+    """Run once by every worker (local or Dask) before its first task: import the
+    pipeline once, instead of inside the first repository's time."""
+    from nbrepro.lazyimport import skip_unused_imports
+
+    skip_unused_imports()
+    import nbrepro.check  # noqa: F401
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 

@@ -1,0 +1,55 @@
+"""The local process pool: workers forked from one warm process, each a worker of the
+audit that started it (its environment), ending with the pool."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from nbrepro.audit.executors import LocalPool
+from tests.stand_ins import bare_repository
+
+
+def _run(pool: LocalPool, task: dict[str, Any]) -> dict[str, Any]:
+    pool.submit(task)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for message in pool.poll(0.25):
+            if message.get("type") in ("done", "lost"):
+                return message
+    raise AssertionError("the worker never answered")
+
+
+def test_each_audit_s_workers_use_its_environment_not_the_fork_server_s(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"file://{bare_repository(tmp_path, 'kept.git', {'README.md': 'no notebooks'})}"
+    task = {"id": 1, "url": url, "github_metadata": False, "keep_clone": True}
+    for name in ("first", "second"):  # the fork server outlives the first pool
+        cache = tmp_path / f"cache-{name}"
+        monkeypatch.setenv("NBREPRO_CACHE_DIR", str(cache))
+        pool = LocalPool(1)
+        pool.start()
+        try:
+            message = _run(pool, task)
+        finally:
+            pool.stop()
+        assert message["type"] == "done" and message["outcome"]["status"] == "checked"
+        assert [p.name for p in (cache / "clones").iterdir()], f"no clone in the {name} cache"
+
+
+def test_workers_end_with_the_pool(tmp_path: Path) -> None:
+    url = f"file://{bare_repository(tmp_path, 'r.git', {'a.txt': 'a'})}"
+    pool = LocalPool(2)
+    pool.start()
+    try:
+        _run(pool, {"id": 1, "url": url, "github_metadata": False})
+        workers = [psutil.Process(w.process.pid) for w in pool.workers]
+        assert len(workers) == 2 and all(w.is_running() for w in workers)
+    finally:
+        pool.stop()
+    _gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert alive == []

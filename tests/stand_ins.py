@@ -138,6 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, (RECORDED / "github/search-empty.json").read_bytes(),
                            "application/json; charset=utf-8", limits)
             return
+        if path.startswith("/repos/") and srv.repos_rate_limited_until > time.time():
+            self._send(403, (RECORDED / "github/rate-limited.json").read_bytes(),
+                       "application/json; charset=utf-8",
+                       {**limits, "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset": str(int(srv.repos_rate_limited_until))})
+            return
         if path.startswith("/repos/"):
             owner_name = path.removeprefix("/repos/").strip("/").replace("/", "-")
             recorded = RECORDED / "github" / f"repos-{owner_name}.json"
@@ -202,6 +208,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     git_root: Path
     rate_limit_once: bool
+    repos_rate_limited_until: float  # time.time() until which /repos/ answers 403
     requests: list[str]
     eutils_times: list[float]
 
@@ -213,6 +220,7 @@ class Services:
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.git_root = git_root
         self.server.rate_limit_once = False
+        self.server.repos_rate_limited_until = 0.0
         self.server.requests = []
         self.server.eutils_times = []
         self.port = self.server.server_port

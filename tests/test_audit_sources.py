@@ -8,6 +8,7 @@ import contextlib
 import io
 import itertools
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -302,3 +303,24 @@ def test_an_unreachable_scheduler_is_one_line_and_keeps_what_was_read(tmp_path: 
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT url, status FROM audit_repositories").fetchall() == [
             (f"file://{tmp_path / 'gone.git'}", "pending")]
+
+
+def test_githubs_rate_limit_never_holds_up_a_repository(stand_in: Services,
+                                                        tmp_path: Path) -> None:
+    """Without a token GitHub allows 60 requests an hour: a worker that waited out the
+    limit for a repository's metadata would sit for up to an hour, past its time limit."""
+    listing = tmp_path / "repos.txt"
+    listing.write_text("lab/reproduces\n")
+    db = tmp_path / "limited.sqlite"
+    stand_in.server.repos_rate_limited_until = time.time() + 3600
+    try:
+        ran = _audit(str(listing), "--db", f"sqlite:///{db}", "--jobs", "1",
+                     "--repo-timeout", "60", env=stand_in.env)
+    finally:
+        stand_in.server.repos_rate_limited_until = 0.0
+    assert ran.returncode == 0, ran.stderr
+    said = [line for line in ran.stderr.splitlines() if "rate limit" in line]
+    assert len(said) == 1 and "GITHUB_TOKEN" in said[0], ran.stderr
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT status, stars, license FROM audit_repositories").fetchone()
+    assert row == ("checked", None, None)

@@ -16,6 +16,10 @@ class InputError(NbreproError):
     """The user's input is unusable: a missing path, a bad URL, an unwritable file."""
 
 
+class RateLimited(InputError):
+    """A web API (GitHub's) refuses for longer than the caller is willing to wait."""
+
+
 class ConfigError(NbreproError):
     """A configuration file or option is malformed."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from nbrepro.audit.sources import Repository, SourceList, normalise
-from nbrepro.errors import InputError
+from nbrepro.errors import InputError, RateLimited
 
 DEFAULT_API = "https://api.github.com"
 SEARCH_CAP = 1000  # GitHub returns at most this many results of one search
@@ -45,8 +45,12 @@ def metadata(item: dict[str, Any]) -> dict[str, Any]:
 class GitHub:
     def __init__(self, base: str | None = None, token: str | None = None,
                  say: Callable[[str], None] = lambda _m: None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_wait: float = MAX_WAIT) -> None:
+        """`max_wait`: the longest rate-limit wait to sit out; a longer one raises
+        `RateLimited`."""
         self.base = (base or api_url()).rstrip("/")
+        self.max_wait = max_wait
         self.token = token if token is not None else os.environ.get("GITHUB_TOKEN")
         self.say, self.sleep = say, sleep
         self.http = requests.Session()
@@ -67,6 +71,8 @@ class GitHub:
             wait = self._rate_limit_wait(response)
             if wait is None:
                 return response
+            if wait > self.max_wait:
+                raise RateLimited(f"GitHub's rate limit is reached (for {wait:.0f} s)")
             self.say(f"GitHub rate limit reached: waiting {wait:.0f} s")
             self.sleep(wait)
         raise InputError(f"GitHub API {self.base}: still rate limited after "

@@ -51,9 +51,9 @@ class AuditView:
 
     def say(self, text: str) -> None:
         if self.live is not None:
-            self.live.console.print(text, highlight=False)
+            self.live.console.print(text, highlight=False, markup=False)
         elif not self.quiet:
-            self.console.print(text, highlight=False, soft_wrap=True)
+            self.console.print(text, highlight=False, soft_wrap=True, markup=False)
 
     # --- events ------------------------------------------------------------------------
 
@@ -117,7 +117,9 @@ class AuditView:
             f"{rate * 60:.1f} repositories/min · {eta}")
         workers = Table.grid(padding=(0, 2))
         for task, slot in sorted(self.slots.items()):
-            workers.add_row(self.workers.get(task, ""), slot.repo, slot.stage, slot.detail)
+            # Text, never markup: URLs and notebook paths are the repositories' words
+            workers.add_row(*(Text(part) for part in (self.workers.get(task, ""), slot.repo,
+                                                       slot.stage, slot.detail)))
         tally = " · ".join(f"{n} {v}" for v, n in self.verdicts.most_common()) or "no verdicts yet"
         states = " · ".join(f"{n} {s}" for s, n in self.repositories.most_common())
         return Group(head, workers, Text(f"notebooks: {tally}"),

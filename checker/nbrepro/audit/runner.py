@@ -137,6 +137,7 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
     ahead: list[Planned] = []
     clones = ClonePrefetcher() if executor.shares_files else None
     finished = 0
+    said_metadata = False  # that GitHub's rate limit keeps its metadata out
 
     def claim_next() -> Planned | None:
         while queue:
@@ -178,6 +179,11 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                 if kind == "done":
                     outcome = Outcome.from_dict(message["outcome"])
                     _store(db, outcome, options, key, planned, task, view)
+                    if outcome.metadata_missing and not said_metadata:
+                        said_metadata = True
+                        view.say(f"{outcome.metadata_missing}: repositories are checked "
+                                 "without GitHub's metadata (stars, licence, dates) until "
+                                 "it resets; GITHUB_TOKEN raises the limit")
                     running.pop(task_id)
                     finished += 1
                 elif kind == "lost":

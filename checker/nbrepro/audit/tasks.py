@@ -73,6 +73,7 @@ class Outcome:
     commit_date: str | None = None
     default_branch: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    metadata_missing: str | None = None  # why GitHub's API gave none (its rate limit)
     result: dict[str, Any] | None = None  # CheckResult.to_dict()
     worker: str = ""
     seconds: float = 0.0
@@ -129,6 +130,11 @@ class _TaskProgress(Progress):
         self.emit({"type": "notebook", "id": self.task_id, "verdict": result.verdict.value})
 
 
+# The longest rate-limit wait (GitHub's short secondary limits) a repository's task
+# sits out for its metadata.
+METADATA_WAIT = 10.0
+
+
 def warm_up() -> None:
     """Run once by every worker (local or Dask) before its first task: import the
     pipeline once, instead of inside the first repository's time."""
@@ -155,7 +161,7 @@ def run_repository(task_data: dict[str, Any], emit: Emit | None = None) -> dict[
     try:
         emit({"type": "progress", "id": task.id, "stage": "clone"})
         if task.github_metadata and task.full_name:
-            outcome.metadata = _github_metadata(task.full_name)
+            outcome.metadata, outcome.metadata_missing = _github_metadata(task.full_name)
         if task.cloned is not None:
             clone_dir, cloned = _prefetched(task.cloned)
         else:
@@ -227,14 +233,19 @@ def _check(task: RepoTask, outcome: Outcome, root: Path, emit: Emit,
     outcome.result = result.to_dict()
 
 
-def _github_metadata(full_name: str) -> dict[str, Any]:
+def _github_metadata(full_name: str) -> tuple[dict[str, Any], str | None]:
+    """What GitHub's API says of the repository, or why it said nothing. A rate limit
+    is not waited out here: the check would wait with it (up to an hour without a
+    token, long past a repository's time limit)."""
     from nbrepro.audit.github import GitHub
-    from nbrepro.errors import NbreproError
+    from nbrepro.errors import NbreproError, RateLimited
 
     try:
-        return GitHub().repository(full_name) or {}
+        return GitHub(max_wait=METADATA_WAIT).repository(full_name) or {}, None
+    except RateLimited as exc:
+        return {}, str(exc)
     except NbreproError:
-        return {}  # the metadata is a bonus: an unreachable API does not stop the check
+        return {}, None  # the metadata is a bonus: an unreachable API does not stop the check
 
 
 def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -630,7 +630,8 @@ def audit(sources: tuple[str, ...], db_url: str | None, name: str | None,
         out.print(table)
     out.print(f"{run.repositories} repositories: {run.checked_now} checked now, "
               f"{run.already_done} already done, {run.failed} nbrepro error(s) or timeout(s). "
-              f"Full report: nbrepro report {_db_argument(run.db_url)} --audit {run.name}")
+              f"Full report: nbrepro report {_db_argument(run.db_url)} --audit {run.name}",
+              markup=False)
     sys.exit(EXIT_OK if run.failed == 0 else EXIT_NOT_REPRODUCED)
 
 

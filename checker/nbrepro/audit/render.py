@@ -127,6 +127,7 @@ def write_csv(report: AuditReport, target: Path | None) -> None:
 
 def rich_tables(report: AuditReport) -> list[Any]:
     from rich.table import Table as RichTable
+    from rich.text import Text
 
     shown = []
     for table in report.tables:
@@ -136,7 +137,8 @@ def rich_tables(report: AuditReport) -> list[Any]:
             rich_table.add_column(column, justify="left" if index == 0 else "right",
                                   overflow="fold")
         for row in table.rows:
-            rich_table.add_row(*(_cell(v) for v in row))
+            # Text, never markup: paths, URLs and messages are the repositories' words
+            rich_table.add_row(*(Text(_cell(v)) for v in row))
         shown.append(rich_table)
     return shown
 
@@ -146,7 +148,7 @@ def terminal_text(report: AuditReport) -> str:
 
     console = Console(file=io.StringIO(), width=None if sys.stdout.isatty() else 160,
                       highlight=False, record=True)
-    console.print(f"Audit {report.audit['name']}")
+    console.print(f"Audit {report.audit['name']}", markup=False)
     for table in rich_tables(report):
         console.print(table)
     return console.export_text()

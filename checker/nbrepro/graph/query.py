@@ -204,10 +204,13 @@ def _short(value: Any) -> str:
 def _table(answer: Answer) -> str:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(*answer.variables, show_lines=False)
-    for row in answer.rows:
-        table.add_row(*(_short(v) for v in row))
+    table = Table(show_lines=False)
+    for variable in answer.variables:
+        table.add_column(Text(variable))
+    for row in answer.rows:  # Text, never markup: the values are the repositories' words
+        table.add_row(*(Text(_short(v)) for v in row))
     out = io.StringIO()
     Console(file=out, width=200, highlight=False, no_color=True).print(table)
     out.write(f"{len(answer.rows)} row(s)\n")

@@ -23,6 +23,34 @@ from nbrepro.isolation.tools import PythonChoice, ToolRunner, find_python
 from nbrepro.model import EnvironmentResult, Lock
 from nbrepro.stages.scan import SKIP_DIRS
 
+# How every backend starts ipykernel: ipykernel_launcher's own steps (the notebook's
+# folder is off the path while ipykernel loads; sys.argv[0] names the launcher, as
+# argparse's messages in notebooks show), minus what a check never uses and every
+# kernel start pays for: ipykernel's debugger, whose import of debugpy is about a
+# quarter of the start (the notebook's own `import debugpy` still works), and
+# IPython's history database, written to a home that is thrown away.
+_LAUNCH = """\
+import sys, importlib.util
+if sys.path and sys.path[0] == '':
+    del sys.path[0]
+spec = importlib.util.find_spec('ipykernel_launcher')
+if spec is not None and spec.origin:
+    sys.argv[0] = spec.origin
+sys.modules['debugpy'] = None
+try:
+    import ipykernel.debugger
+except ImportError:
+    pass
+del sys.modules['debugpy']
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
+
+def ipykernel_argv(python: str, connection_file: str) -> list[str]:
+    """argv that starts ipykernel with `python`, connected by `connection_file`."""
+    return [python, "-c", _LAUNCH, "-f", connection_file, "--HistoryManager.enabled=False"]
+
 
 @dataclass
 class BuildRequest:

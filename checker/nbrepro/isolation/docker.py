@@ -48,6 +48,7 @@ from nbrepro.isolation.base import (
     BackendOptions,
     BuildRequest,
     KernelContext,
+    ipykernel_argv,
     project_hash,
 )
 from nbrepro.isolation.confine import KernelTeardown, Lifeline, owner_alive, owner_token
@@ -655,8 +656,7 @@ class DockerBackend(Backend):
             argv += ["--pids-limit", str(limits.pids)]
         for k, v in self._container_env(env, ctx).items():
             argv += ["-e", f"{k}={v}"]
-        argv += [env.location, f"{ENV_DIR}/bin/python", "-m", "ipykernel_launcher",
-                 "-f", str(ctx.connection_file)]
+        argv += [env.location, *ipykernel_argv(f"{ENV_DIR}/bin/python", str(ctx.connection_file))]
         if handover:
             argv = ["/bin/sh", "-c", f'chown {uid}:{gid} "$1" && shift && exec "$@"',
                     "nbrepro-docker", str(ctx.connection_file), *argv]

@@ -33,6 +33,7 @@ from nbrepro.isolation.base import (
     BackendOptions,
     BuildRequest,
     KernelContext,
+    ipykernel_argv,
     project_hash,
 )
 from nbrepro.isolation.confine import Confinement, KernelTeardown, confine
@@ -212,7 +213,7 @@ class VenvBackend(Backend):
 
     def kernel_command(self, env: EnvironmentResult, ctx: KernelContext) -> list[str]:
         assert env.python and env.location, "a built environment has an interpreter"
-        argv = [env.python, "-m", "ipykernel_launcher", "-f", str(ctx.connection_file)]
+        argv = ipykernel_argv(env.python, str(ctx.connection_file))
         # Writable: the scratch copy and the runtime dir (IPC sockets, private home).
         # Readable: the system, the environment and its base interpreter.
         mounts = Mounts(

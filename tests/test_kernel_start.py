@@ -1,13 +1,19 @@
-"""When a kernel counts as started: as soon as it has answered on both channels.
+"""How a kernel starts, and when it counts as started.
 
-jupyter_client's readiness check ends by waiting for IOPub to be silent for 0.2 s.
-That costs every check 0.2 s per kernel, and a kernel that never goes quiet (a thread
-its environment starts that keeps printing) would never count as started at all.
+It counts as started as soon as it has answered on both channels: jupyter_client's
+readiness check ends by waiting for IOPub to be silent for 0.2 s, which costs every
+check 0.2 s per kernel, and a kernel that never goes quiet (a thread its environment
+starts that keeps printing) would never count as started at all.
+
+It starts as ipykernel_launcher would, without ipykernel's debugger: what notebooks
+see (sys.argv, the path, debugpy for their own use) is what they saw when they ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -15,6 +21,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from nbrepro.stages.execute import _ReadyClient
+from tests.helpers.cli import nbrepro
 
 # Started with the kernel: a thread that prints to IOPub every 20 ms, for ever.
 CHATTER = ("import threading, time, sys\n"
@@ -75,3 +82,33 @@ def test_a_kernel_that_dies_before_answering_is_an_error_not_a_hang() -> None:
             await km.shutdown_kernel(now=True)
 
     asyncio.run(start())
+
+
+def _stream(text: str) -> list[dict[str, object]]:
+    return [nbformat.v4.new_output("stream", name="stdout", text=text)]
+
+
+def test_notebooks_see_the_kernel_they_ran_in(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    # Beside the notebook: while ipykernel loads, its folder is not on the path.
+    (repo / "zmq.py").write_text("raise RuntimeError('the kernel imported zmq.py')\n")
+    (repo / "helper.py").write_text("VALUE = 42\n")
+    cells = [
+        ("import os, sys\nprint(os.path.basename(sys.argv[0]), sys.argv[1])",
+         "ipykernel_launcher.py -f\n"),
+        ("import debugpy\nprint(type(debugpy).__name__, callable(debugpy.listen))",
+         "module True\n"),
+        ("import zmq\nprint(hasattr(zmq, 'Context'))", "True\n"),
+        ("import helper\nprint(helper.VALUE)", "42\n"),  # then it is, for the notebook
+    ]
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(code, execution_count=i + 1, outputs=_stream(out))
+        for i, (code, out) in enumerate(cells)])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}
+    (repo / "kernel.ipynb").write_text(json.dumps(nb))
+    run = nbrepro("check", str(repo), "--db", f"sqlite:///{tmp_path / 'r.sqlite'}",
+                  tmp=tmp_path)
+    result = run.notebook("kernel.ipynb")
+    assert result["verdict"] == "reproduced", (run.stderr, result)

@@ -34,6 +34,7 @@ from queue import Empty
 from typing import Any, BinaryIO
 
 import nbformat
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
@@ -51,6 +52,10 @@ KERNEL_NAME = "nbrepro"
 SKIP_TAG = "skip-execution"
 # Seconds allowed for a kernel to start (a cold environment imports a lot).
 STARTUP_TIMEOUT = 120
+# While a kernel starts: how often ZeroMQ tries to connect to its sockets (its default
+# is 100 ms), and how long to listen on IOPub before asking the kernel again.
+RECONNECT_MS = 10
+IOPUB_WAIT = 0.02
 
 
 class Outcome(str, enum.Enum):
@@ -127,40 +132,47 @@ def run_notebook(
 class _ReadyClient(AsyncKernelClient):
     """A kernel client that is ready as soon as the kernel answers: jupyter_client's
     own readiness check ends by waiting for 0.2 s of silence on IOPub, which every
-    kernel start pays in full (a quarter of a short notebook's check). Waiting for the
-    answer to our kernel_info request on both channels proves what that wait was for:
-    IOPub is connected. Leftover startup messages do no harm, as nbclient only reads
-    the messages of the requests it sends."""
+    kernel start pays in full (a quarter of a short notebook's check). A reply to our
+    kernel_info request, and a message about one of our requests on IOPub, prove what
+    that wait was for: IOPub is connected. Leftover startup messages do no harm, as
+    nbclient only reads the messages of the requests it sends."""
+
+    def start_channels(self, *args: Any, **kwargs: Any) -> None:
+        # for the sockets made from here on: the kernel binds its own a moment later
+        self.context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+        super().start_channels(*args, **kwargs)
 
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        asked: set[str] = set()
+        reply: dict[str, Any] | None = None
         while True:
-            request = self.kernel_info()
-            if await self._answered(request, deadline):
+            asked.add(self.kernel_info())
+            if reply is None:
+                reply = await self._first(self.shell_channel, asked, 1.0, "kernel_info_reply")
+            # IOPub misses what the kernel says before IOPub's subscription reaches it:
+            # ask again soon rather than wait long.
+            if reply is not None and await self._first(self.iopub_channel, asked, IOPUB_WAIT):
+                self._handle_kernel_info_reply(reply)
                 return
             if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
 
-    async def _answered(self, request: str, deadline: float) -> bool:
-        """The reply to `request` came on the shell channel and a message about it on
-        IOPub (False: ask again; IOPub may have connected after the kernel spoke)."""
+    @staticmethod
+    async def _first(channel: Any, asked: set[str], wait: float,
+                     kind: str | None = None) -> dict[str, Any] | None:
+        """The first message on `channel` about one of our requests (of `kind`), or
+        None when none comes within `wait` seconds of the last message."""
         try:
-            while True:  # replies to an earlier attempt's requests are passed over
-                reply = await self.shell_channel.get_msg(timeout=1)
-                if reply["parent_header"].get("msg_id") == request:
-                    break
             while True:
-                message = await self.iopub_channel.get_msg(timeout=0.2)
-                if message["parent_header"].get("msg_id") == request:
-                    break
+                message: dict[str, Any] = await channel.get_msg(timeout=wait)
+                if message["parent_header"].get("msg_id") in asked \
+                        and kind in (None, message["msg_type"]):
+                    return message
         except Empty:
-            return False
-        if reply["msg_type"] != "kernel_info_reply" or time.monotonic() > deadline:
-            return False
-        self._handle_kernel_info_reply(reply)
-        return True
+            return None
 
     wait_for_ready = _async_wait_for_ready
 

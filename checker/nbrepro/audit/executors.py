@@ -126,12 +126,6 @@ def _fork_server() -> ForkServerContext:
     return context
 
 
-def _descriptor(connection: Connection) -> int:
-    fd = os.dup(connection.fileno())
-    connection.close()
-    return fd
-
-
 class LocalPool(Executor):
     """N long-lived worker processes, each checking one repository at a time, forked
     from one process that imported the pipeline (`nbrepro.audit.worker`). A worker
@@ -166,19 +160,20 @@ class LocalPool(Executor):
     def _spawn(self, number: int) -> _Worker:
         assert self._context is not None
         log = self.logs / f"worker-{number}.log"
-        task_in, task_out = self._context.Pipe(duplex=False)
-        message_in, message_out = self._context.Pipe(duplex=False)
+        task_in, task_out = os.pipe()
+        message_in, message_out = os.pipe()
+        # The worker's ends travel to it as connections (the fork server passes them on).
+        theirs = Connection(task_in, writable=False), Connection(message_out, readable=False)
         process = self._context.Process(
             target=_serve, name=f"nbrepro-audit-worker-{number + 1}", daemon=True,
-            args=(task_in, message_out, str(log), dict(os.environ), os.getcwd(),
-                  os.getpid()))
+            args=(*theirs, str(log), dict(os.environ), os.getcwd(), os.getpid()))
         process.start()
-        task_in.close()  # the worker's ends: its exit must read as end of file here
-        message_out.close()
-        messages = os.fdopen(_descriptor(message_in), "r")
-        os.set_blocking(messages.fileno(), False)
-        worker = _Worker(process, os.fdopen(_descriptor(task_out), "w", buffering=1),
-                         messages, log, f"worker {number + 1}")
+        for end in theirs:  # the worker's exit must read as end of file here
+            end.close()
+        messages = os.fdopen(message_in, "r")
+        os.set_blocking(message_in, False)
+        worker = _Worker(process, os.fdopen(task_out, "w", buffering=1), messages, log,
+                         f"worker {number + 1}")
         self.selector.register(messages, selectors.EVENT_READ, worker)
         return worker
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import nbrepro
 from nbrepro.isolation.tools import uv_binary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +64,12 @@ def test_the_command_line_is_installed(installed):
     proc = subprocess.run([str(venv / "bin" / "nbrepro"), "--version"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "nbrepro" in proc.stdout
+    # the wheel's version is the one the package says it is (read from it at build time)
+    assert proc.stdout.split()[-1] == nbrepro.__version__
+    meta = subprocess.run([str(venv / "bin" / "python"), "-c",
+                           "import importlib.metadata as m; print(m.version('nbrepro'))"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert meta.stdout.strip() == nbrepro.__version__
 
 
 def test_the_database_migrations_ship_in_the_wheel(installed, tmp_path: Path) -> None:

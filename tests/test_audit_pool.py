@@ -3,6 +3,7 @@ audit that started it (its environment), ending with the pool."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,23 @@ def test_workers_end_with_the_pool(tmp_path: Path) -> None:
         pool.stop()
     _gone, alive = psutil.wait_procs(workers, timeout=15)
     assert alive == []
+
+
+def test_the_fork_server_does_not_hold_the_audit_s_output(tmp_path: Path) -> None:
+    """The fork server outlives an audit by its teardown: holding the audit's stdout and
+    stderr, it kept whoever reads them to their end (a pipe, a CI log) waiting."""
+    from multiprocessing import forkserver, resource_tracker
+
+    pool = LocalPool(1)
+    pool.start()
+    try:
+        servers = [forkserver._forkserver._forkserver_pid,  # type: ignore[attr-defined]
+                   resource_tracker._resource_tracker._pid]  # type: ignore[attr-defined]
+        assert servers[0], "no fork server started"
+        ours = {os.readlink(f"/proc/self/fd/{fd}") for fd in (1, 2)}
+        for pid in filter(None, servers):
+            theirs = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in (1, 2)}
+            assert theirs == {os.devnull}, (pid, theirs, ours)
+        assert ours != {os.devnull}  # and this process still writes where it did
+    finally:
+        pool.stop()

@@ -17,11 +17,13 @@ import os
 import queue
 import selectors
 import signal
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
@@ -29,7 +31,6 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any
 
-from nbrepro.audit.tasks import run_repository, warm_up
 from nbrepro.errors import InputError
 
 Message = dict[str, Any]
@@ -122,8 +123,36 @@ def _fork_server() -> ForkServerContext:
 
     context: ForkServerContext = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["nbrepro.audit.worker"])
-    forkserver.ensure_running()
+    with _output_elsewhere():
+        forkserver.ensure_running()
     return context
+
+
+@contextlib.contextmanager
+def _output_elsewhere() -> Iterator[None]:
+    """Processes started meanwhile write to /dev/null, not to this process's stdout and
+    stderr. The fork server, and multiprocessing's resource tracker started with it,
+    outlive the audit by their teardown (a tenth of a second with the pipeline
+    imported): holding the audit's output open, they kept whoever reads it to its end
+    (a pipe, a CI log) waiting. Workers write to their own logs."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no output to protect
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
 
 
 class LocalPool(Executor):
@@ -288,6 +317,8 @@ def dask_task(task: dict[str, Any]) -> dict[str, Any]:
     """The task as Dask runs it: progress goes to the client as worker events."""
     from distributed import get_worker
 
+    from nbrepro.audit.tasks import run_repository
+
     worker = get_worker()
 
     def emit(event: dict[str, Any]) -> None:
@@ -305,6 +336,8 @@ def _warm_up_plugin() -> Any:
         name = "nbrepro-warm-up"
 
         def setup(self, worker: Any) -> None:
+            from nbrepro.audit.tasks import warm_up
+
             warm_up()
 
     return WarmUp()

@@ -10,6 +10,7 @@ the memory-address normaliser, one different).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -330,16 +331,20 @@ def test_a_killed_worker_is_retried_once_then_recorded_as_error(world: World) ->
     def kill_busy_workers() -> None:
         deadline = time.monotonic() + 300
         while len(killed) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            # A busy worker: whatever process started a kernel's supervisor.
+            # A busy worker: whatever process started a kernel's supervisor (not the
+            # supervisor itself, whose child runs supervisor.py too until it execs).
             for child in psutil.Process(proc.pid).children(recursive=True):
                 try:
                     kernel = "supervisor.py" in " ".join(child.cmdline())
                     worker = child.parent() if kernel else None
+                    if worker is None or "supervisor.py" in " ".join(worker.cmdline()):
+                        continue
                 except psutil.NoSuchProcess:
                     continue
-                if worker is not None and worker.pid not in killed:
+                if worker.pid not in killed:
                     killed.append(worker.pid)
-                    worker.kill()
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        worker.kill()
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_busy_workers)

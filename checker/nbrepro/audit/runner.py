@@ -9,6 +9,7 @@ everything). A repository whose worker died is retried once, then recorded as an
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,8 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
     # claimed first, so no other client checks what this one clones.
     ahead: list[Planned] = []
     clones = ClonePrefetcher() if executor.shares_files else None
+    # Finished, not yet stored (for a moment: see below).
+    received: list[tuple[Outcome, Planned, RepoTask]] = []
     finished = 0
     said_metadata = False  # that GitHub's rate limit keeps its metadata out
 
@@ -153,7 +156,7 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
             clones.ahead([planned.url])
 
     try:
-        while queue or running or ahead:
+        while queue or running or ahead or received:
             clone_ahead()  # first: the first repositories clone while the workers start
             while len(running) < executor.slots:
                 planned = ahead.pop(0) if ahead else claim_next()
@@ -169,6 +172,12 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                 )
                 running[planned.id] = (planned, task)
                 executor.submit(task.to_dict())
+            # Stored after the freed workers have their next repository, not before:
+            # a worker does not wait for the database.
+            while received:
+                outcome, planned, task = received.pop(0)
+                _store(db, outcome, options, key, planned, task, view)
+                finished += 1
             clone_ahead()
             for message in executor.poll(0.25):
                 task_id = int(message.get("id") or message.get("outcome", {}).get("id", -1))
@@ -178,14 +187,12 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                 kind = message.get("type")
                 if kind == "done":
                     outcome = Outcome.from_dict(message["outcome"])
-                    _store(db, outcome, options, key, planned, task, view)
                     if outcome.metadata_missing and not said_metadata:
                         said_metadata = True
                         view.say(f"{outcome.metadata_missing}: repositories are checked "
                                  "without GitHub's metadata (stars, licence, dates) until "
                                  "it resets; GITHUB_TOKEN raises the limit")
-                    running.pop(task_id)
-                    finished += 1
+                    received.append((outcome, planned, running.pop(task_id)[1]))
                 elif kind == "lost":
                     if message.get("kind") == "died" and task.attempt <= RETRIES:
                         task.attempt += 1
@@ -197,15 +204,19 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                     reason = str(message.get("reason"))
                     if message.get("kind") == "died":
                         reason = f"{reason} (twice)"
-                    _store(db, Outcome(id=task_id, status=status, reason=reason,
-                                       worker=str(message.get("worker", ""))),
-                           options, key, planned, task, view)
                     running.pop(task_id)
-                    finished += 1
+                    received.append((Outcome(id=task_id, status=status, reason=reason,
+                                             worker=str(message.get("worker", ""))),
+                                     planned, task))
                 else:
                     view.event(message, planned.url)
             view.refresh()
     except BaseException:
+        for outcome, planned, task in received:  # finished: kept, when the database lets us
+            with contextlib.suppress(Exception):
+                _store(db, outcome, options, key, planned, task, view)
+                continue
+            running[planned.id] = (planned, task)  # else checked again later
         db.release([*running, *(planned.id for planned in ahead)])
         raise
     finally:

@@ -178,6 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
     # --- git smart HTTP --------------------------------------------------------------
 
     def _git(self, path: str, query: str, body: bytes) -> None:
+        started = time.monotonic()
+        time.sleep(self.server.git_delay)  # a server far away
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(self.server.git_root), "GIT_HTTP_EXPORT_ALL": "1",
@@ -202,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = headers.pop("Content-Type", "text/plain")
         headers.pop("Content-Length", None)
         self._send(status, payload, content_type, headers)
+        self.server.git_times.append((path, started, time.monotonic()))
 
 
 class _Server(ThreadingHTTPServer):
@@ -211,6 +214,8 @@ class _Server(ThreadingHTTPServer):
     repos_rate_limited_until: float  # time.time() until which /repos/ answers 403
     requests: list[str]
     eutils_times: list[float]
+    git_delay: float  # seconds before each git request is answered
+    git_times: list[tuple[str, float, float]]  # (path, started, answered) of git requests
 
 
 class Services:
@@ -223,6 +228,8 @@ class Services:
         self.server.repos_rate_limited_until = 0.0
         self.server.requests = []
         self.server.eutils_times = []
+        self.server.git_delay = 0.0
+        self.server.git_times = []
         self.port = self.server.server_port
         self.base = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from nbrepro import cache
 from nbrepro.audit.prefetch import ClonePrefetcher
 from nbrepro.audit.tasks import clone, run_repository
-from tests.stand_ins import bare_repository
+from tests.stand_ins import bare_repository, services
 
 
 def _clones() -> set[Path]:
@@ -79,3 +79,24 @@ def test_two_fresh_clones_of_one_commit_are_each_their_own(tmp_path: Path) -> No
     shutil.rmtree(first)
     assert (second / "data.csv").read_text() == "a,b\n"
     shutil.rmtree(second)
+
+
+def test_the_first_repositories_of_all_workers_clone_at_once(tmp_path: Path) -> None:
+    # One thread per worker: at the start of an audit no worker waits for the clones
+    # of the others' repositories (a slow server makes each clone take a while).
+    root = tmp_path / "git"
+    for name in ("one", "two"):
+        bare_repository(root / "lab", f"{name}.git", {"README.md": name})
+    with services(root) as running:
+        running.server.git_delay = 0.4
+        ahead = ClonePrefetcher(threads=2)
+        try:
+            ahead.ahead([running.url("lab/one.git"), running.url("lab/two.git")])
+            cloned = [ahead.take(running.url(f"lab/{name}.git")) for name in ("one", "two")]
+        finally:
+            ahead.close()
+        assert all(c is not None and "path" in c for c in cloned), cloned
+        spans = {repo: [(start, end) for path, start, end in running.server.git_times
+                        if path.startswith(f"/lab/{repo}.git")] for repo in ("one", "two")}
+        # the second clone began before the first had ended
+        assert min(s for s, _ in spans["two"]) < max(e for _, e in spans["one"]), spans

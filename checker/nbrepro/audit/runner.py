@@ -136,7 +136,7 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
     # Claimed and being cloned ahead (only where workers share this machine's files):
     # claimed first, so no other client checks what this one clones.
     ahead: list[Planned] = []
-    clones = ClonePrefetcher() if executor.shares_files else None
+    clones = ClonePrefetcher(executor.slots) if executor.shares_files else None
     # Finished, not yet stored (for a moment: see below).
     received: list[tuple[Outcome, Planned, RepoTask]] = []
     finished = 0
@@ -179,6 +179,8 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
                 _store(db, outcome, options, key, planned, task, view)
                 finished += 1
             clone_ahead()
+            if not (running or queue or ahead):
+                break  # all stored: nothing to wait for
             for message in executor.poll(0.25):
                 task_id = int(message.get("id") or message.get("outcome", {}).get("id", -1))
                 if task_id not in running:

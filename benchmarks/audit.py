@@ -118,7 +118,7 @@ def fixed_cost(tmp: Path, env: dict[str, str], repeat: int) -> dict[str, object]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of the fixed-cost pair")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each warm audit")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each warm audit")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="nbrepro-bench-audit-"))
     env = dict(os.environ, NBREPRO_CACHE_DIR=str(tmp / "cache"),
@@ -151,6 +151,14 @@ def main() -> None:
         report["median_wall_s"] = {k: round(v, 2) for k, v in walls.items()}
         report["speedup_jobs2_over_jobs1"] = round(walls["jobs1"] / walls["jobs2"], 2)
         report["speedup_dask2_over_jobs1"] = round(walls["jobs1"] / walls["dask2"], 2)
+        # The same from each round's own runs (minutes apart at most): less moved by the
+        # machine's speed drifting over the whole benchmark.
+        report["speedup_jobs2_over_jobs1_per_round"] = [
+            round(one / two, 2) for one, two in zip(runs["jobs1"], runs["jobs2"], strict=True)]
+        report["median_round_speedup_jobs2"] = round(statistics.median(
+            one / two for one, two in zip(runs["jobs1"], runs["jobs2"], strict=True)), 2)
+        report["median_round_speedup_dask2"] = round(statistics.median(
+            one / two for one, two in zip(runs["jobs1"], runs["dask2"], strict=True)), 2)
         report["target_speedup"] = 1.7
         # Without each audit's fixed cost: what an audit of many repositories scales by.
         span = {label: statistics.median(times) for label, times in spans.items()}

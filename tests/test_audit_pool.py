@@ -4,6 +4,8 @@ audit that started it (its environment), ending with the pool."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,15 @@ def test_the_fork_server_does_not_hold_the_audit_s_output(tmp_path: Path) -> Non
         assert ours != {os.devnull}  # and this process still writes where it did
     finally:
         pool.stop()
+
+
+def test_a_worker_that_cannot_import_the_pipeline_says_why_in_its_log(tmp_path: Path) -> None:
+    # Its output goes nowhere (see above): the pool reports a dead worker's last log line.
+    log = tmp_path / "worker.log"
+    code = ("import sys; sys.modules['nbrepro.audit.worker'] = None\n"
+            "from nbrepro.audit.executors import _serve\n"
+            f"_serve(None, None, {str(log)!r}, {{}}, '.', 1)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert "ModuleNotFoundError" in log.read_text().splitlines()[-1]

@@ -110,8 +110,14 @@ class _Worker:
 
 def _serve(*args: Any) -> None:
     """A worker's entry point, run in a process forked from the warm fork server."""
-    from nbrepro.audit.worker import serve
+    try:
+        from nbrepro.audit.worker import serve
+    except BaseException:  # a broken install: the pool tells why from the worker's log
+        import traceback
 
+        with open(args[2], "a") as log:
+            traceback.print_exc(file=log)
+        raise
     serve(*args)
 
 

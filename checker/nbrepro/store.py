@@ -364,12 +364,11 @@ def _notebook_rows(check_id: int, result: NotebookResult) -> tuple[NotebookRow, 
 def _add_notebooks(s: Session, check_id: int, results: list[NotebookResult]) -> None:
     """Add notebooks and their runs to `s`; their cells, the many rows, go in one INSERT
     of many rows (the ORM's unit of work cost about 0.2 ms a cell)."""
-    runs = []
+    cells = []
     for result in results:
         row, run = _notebook_rows(check_id, result)
         s.add(row)
-        runs.append((run, result.cells))
-    cells = [(run, cell) for run, of_run in runs for cell in of_run]
+        cells += [(run, cell) for cell in result.cells]
     if not cells:
         return
     s.flush()  # the runs' ids

@@ -144,9 +144,13 @@ def _output_elsewhere() -> Iterator[None]:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    saved: list[int] = []
     try:
-        saved = [os.dup(1), os.dup(2)]
+        for fd in (1, 2):
+            saved.append(os.dup(fd))
     except OSError:  # no output to protect
+        for fd in saved:
+            os.close(fd)
         yield
         return
     null = os.open(os.devnull, os.O_WRONLY)

@@ -9,7 +9,6 @@ everything). A repository whose worker died is retried once, then recorded as an
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,10 +214,10 @@ def _drive(executor: Executor, db: AuditDatabase, todo: list[Planned], config: A
             view.refresh()
     except BaseException:
         for outcome, planned, task in received:  # finished: kept, when the database lets us
-            with contextlib.suppress(Exception):
+            try:
                 _store(db, outcome, options, key, planned, task, view)
-                continue
-            running[planned.id] = (planned, task)  # else checked again later
+            except Exception:
+                running[planned.id] = (planned, task)  # released: checked again later
         db.release([*running, *(planned.id for planned in ahead)])
         raise
     finally:

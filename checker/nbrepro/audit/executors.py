@@ -121,14 +121,15 @@ def _serve(*args: Any) -> None:
     serve(*args)
 
 
-def _fork_server() -> ForkServerContext:
-    """multiprocessing's fork server, started now (it imports the pipeline while the
-    audit reads its sources); workers are forked from it, warm."""
+def _fork_server(*preload: str) -> ForkServerContext:
+    """multiprocessing's fork server, started now (it imports the pipeline, and what
+    else `preload` names, while the audit reads its sources); workers are forked from
+    it, warm. One per process: the first start decides what it imports."""
     import multiprocessing
     from multiprocessing import forkserver
 
     context: ForkServerContext = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["nbrepro.audit.worker"])
+    context.set_forkserver_preload([*preload, "nbrepro.audit.worker"])
     with _output_elsewhere():
         forkserver.ensure_running()
     return context
@@ -387,6 +388,11 @@ class DaskExecutor(Executor):
         workers start and import the pipeline while the audit reads its sources); the
         first use of the executor waits for it and raises what went wrong."""
         if self._starting is None and self.client is None:
+            if not self.scheduler:
+                # The local cluster's workers are forked from a fork server that imports
+                # distributed and the pipeline once, in parallel with this process's own
+                # imports; spawned, each worker imported both itself (1.5 s more here).
+                _fork_server("distributed")
             self._starting = threading.Thread(target=self._start_in_background,
                                               name="nbrepro-dask-start", daemon=True)
             self._starting.start()
@@ -420,6 +426,12 @@ class DaskExecutor(Executor):
                 raise InputError(f"cannot reach Dask scheduler {self.scheduler}: {exc}") \
                     from None
         else:
+            import distributed.utils
+
+            dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+            # The fork server runs, with its preload: otherwise distributed would import
+            # numpy and pandas here only to list them for a preload that comes too late.
+            distributed.utils._forkserver_preload_set = True
             self.cluster = LocalCluster(
                 n_workers=self.local_workers, threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address=None, memory_limit=0,

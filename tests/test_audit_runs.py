@@ -319,12 +319,18 @@ def test_a_repository_over_its_time_limit_is_retried_on_request(world: World) ->
     assert list(outcomes(db, "t").values()) == [("checked", ["reproduced"])]
 
 
-def test_a_killed_worker_is_retried_once_then_recorded_as_error(world: World) -> None:
+@pytest.mark.parametrize(("executor", "death"), [
+    (["--jobs", "1"], "killed by signal 9"),
+    # its nanny forks a new worker from the fork server; the scheduler says the task died
+    (["--dask-local", "1"], "KilledWorker"),
+], ids=["pool", "dask"])
+def test_a_killed_worker_is_retried_once_then_recorded_as_error(
+        world: World, executor: list[str], death: str) -> None:
     listing = _small_list(world, ["slow"])
-    db_file = world.tmp / "worker-killed.sqlite"
+    db_file = world.tmp / f"worker-killed-{executor[0].strip('-')}.sqlite"
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbrepro", "audit", str(listing), "--db",
-         f"sqlite:///{db_file}", "--jobs", "1", "--name", "w"],
+         f"sqlite:///{db_file}", *executor, "--name", "w"],
         env=world.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed: list[int] = []
 
@@ -358,7 +364,7 @@ def test_a_killed_worker_is_retried_once_then_recorded_as_error(world: World) ->
         status, reason, attempts = conn.execute(
             "SELECT status, reason, attempts FROM audit_repositories").fetchone()
     assert (status, attempts) == ("error", 2)
-    assert "killed by signal 9" in reason and "(twice)" in reason
+    assert death in reason and "(twice)" in reason
 
 
 def test_another_audit_reuses_checks_of_the_same_commit_and_options(world: World,

@@ -60,6 +60,23 @@ def test_bad_date(run_cli):
     _assert_one_line_error(result, "not a date")
 
 
+def test_a_sqlite_file_path_names_the_database(run_cli, tmp_path, monkeypatch):
+    """`--db results.sqlite` is the file, as `nbrepro report results.sqlite` reads it;
+    the audit's last line suggests that very spelling."""
+    monkeypatch.chdir(tmp_path)
+    first = run_cli("check", str(REPOS / "reproduces"), "--db", "results.sqlite",
+                    json_output=False)
+    assert first.code == 0, first.stderr
+    listed = run_cli("list", "--db", "results.sqlite", json_output=False)
+    assert listed.code == 0 and "reproduced" in listed.stdout, listed.stderr
+    assert "reproduces" in run_cli("report", "results.sqlite", json_output=False).stdout
+    con = sqlite3.connect(tmp_path / "results.sqlite")
+    assert con.execute("select count(*) from runs").fetchone()[0] == 1
+    _assert_one_line_error(run_cli("check", str(REPOS / "reproduces"), "--db",
+                                   "no/such/folder/results.sqlite", json_output=False),
+                           "database folder does not exist")
+
+
 def test_bad_input_loses_nothing_already_recorded(run_cli, tmp_path):
     db = tmp_path / "keep.sqlite"
     url = f"sqlite:///{db}"

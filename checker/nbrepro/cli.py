@@ -158,9 +158,9 @@ def _write_outputs(targets: Mapping[str, Path | None], result: CheckResult) -> N
 
 def _db_option(func: Any) -> Any:
     return click.option(
-        "--db", "db_url", metavar="URL",
-        help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "
-             "file in the user data folder].")(func)
+        "--db", "db_url", metavar="URL|FILE",
+        help="The results database: a SQLAlchemy URL or a SQLite file [default: "
+             "$NBREPRO_DB or a SQLite file in the user data folder].")(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -553,9 +553,9 @@ def _check_options(**kw: Any) -> Any:  # -> nbrepro.check.CheckOptions
 
 @cli.command(cls=_CheckCommand)
 @click.argument("sources", nargs=-1, metavar="SOURCE...")
-@click.option("--db", "db_url", metavar="URL",
-              help="SQLAlchemy URL of the results database [default: $NBREPRO_DB or a SQLite "
-                   "file in the user data folder].")
+@click.option("--db", "db_url", metavar="URL|FILE",
+              help="The results database: a SQLAlchemy URL or a SQLite file [default: "
+                   "$NBREPRO_DB or a SQLite file in the user data folder].")
 @click.option("--name", metavar="NAME",
               help="Name of the audit (re-running the same name resumes it) "
                    "[default: the first source's file name].")

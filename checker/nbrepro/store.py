@@ -398,11 +398,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def database_url(text: str) -> str:
+    """`text` as a SQLAlchemy URL: a URL as it is, anything else the path of a SQLite
+    file (`--db results.sqlite`, as `nbrepro report` reads it)."""
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
 class Store:
     """All reads and writes of results go through here."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_url()
+        self.url = database_url(url or default_url())
         try:
             if self.url.startswith("sqlite:///") and self.url != "sqlite:///:memory:":
                 db_path = Path(self.url.removeprefix("sqlite:///"))

@@ -136,10 +136,8 @@ def open_store(db: str) -> Store:
     from pathlib import Path
 
     if "://" not in db:
-        path = Path(db).expanduser()
-        if not path.is_file():
+        if not Path(db).expanduser().is_file():
             raise InputError(f"no such database file: {db}")
-        db = f"sqlite:///{path.resolve()}"
     elif (db.startswith("sqlite:///") and db != "sqlite:///:memory:"
           and not Path(db.removeprefix("sqlite:///")).is_file()):
             raise InputError(f"no such database file: {db.removeprefix('sqlite:///')}")

@@ -193,6 +193,11 @@ def test_the_report_in_every_format(world: World, pool_db: str, tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     assert "| notebooks found | 12 |  | 27271 |  |" in proc.stdout
     assert "| ModuleNotFoundError | 1 | 50.0 % |" in proc.stdout
+    # grouped by reason; what is particular to a notebook is in its example
+    assert (f"| a Python 2 notebook | 1 | {world.base}/lab/mixed legacy.ipynb (kernel "
+            "python2; its code is Python 2: print statement in In [1]) |") in proc.stdout
+    assert (f"| not a Python notebook | 1 | {world.base}/lab/mixed analysis.ipynb "
+            "(kernel ir) |") in proc.stdout
     from nbrepro.audit.render import render_audit_report
 
     render_audit_report(pool_db, "fixture", "csv", str(tmp_path / "tables"))

@@ -343,13 +343,41 @@ def _install_failures(repos: Sequence[AuditRepositoryRow], envs: dict[int, Envir
 
 
 def _not_checked(notebooks: list[_Notebook]) -> Table:
-    def kind(reason: str | None) -> str:
-        text = (reason or "unknown").split(":")[0].strip()
-        return re.sub(r"\s+", " ", text)[:80]
+    counts: Counter[str] = Counter()
+    examples: dict[str, list[str]] = defaultdict(list)
+    for nb in notebooks:
+        if nb.verdict != "not-checked":
+            continue
+        reason, details = _general_reason(nb.reason)
+        counts[reason] += 1
+        if len(examples[reason]) < 3:
+            examples[reason].append(f"{nb.url} {nb.path}" + (f" ({details})" if details else ""))
+    return Table("not_checked", "Notebooks not checked, by reason",
+                 ["reason", "notebooks", "examples"],
+                 [[r, c, "; ".join(examples[r])] for r, c in counts.most_common()])
 
-    counts = Counter(kind(nb.reason) for nb in notebooks if nb.verdict == "not-checked")
-    return Table("not_checked", "Notebooks not checked, by reason", ["reason", "notebooks"],
-                 [[r, c] for r, c in counts.most_common()])
+
+def _general_reason(reason: str | None) -> tuple[str, str]:
+    """A not-checked reason without what is particular to the notebook: 'a Python 2
+    notebook (kernel python2; its code is Python 2: print statement in In [5]): Python 2
+    kernels cannot be built today' -> ('a Python 2 notebook', 'kernel python2; its code
+    is Python 2: print statement in In [5]'). The reason ends at its first colon outside
+    parentheses; the details are what the parentheses held."""
+    text = re.sub(r"\s+", " ", (reason or "unknown")[:1000])  # names from notebooks: bounded
+    depth, end = 0, len(text)
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif char == ":" and depth == 0:
+            end = i
+            break
+    head = text[:end]
+    details = "; ".join(re.findall(r"\(([^()]*)\)", head))
+    while (general := re.sub(r"\s*\([^()]*\)", "", head)) != head:
+        head = general  # nested parentheses: innermost first
+    return head.strip()[:80] or "unknown", details[:120]
 
 
 def _by(name: str, title: str, label: str, notebooks: list[_Notebook],

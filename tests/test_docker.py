@@ -224,7 +224,7 @@ def test_containers_left_by_a_killed_nbrepro_are_removed_by_the_next(
     )
     try:
         DockerBackend(BackendOptions(base_image=docker_engine))
-        remaining = [c.id for c in docker_client.containers.list(all=True)]
+        remaining = [c.id for c in docker_client.containers.list(all=True, ignore_removed=True)]
         assert orphan.id not in remaining
     finally:
         with contextlib.suppress(Exception):  # already removed: the expected case

@@ -54,7 +54,8 @@ def containers_of(client: Any, pid: int) -> list[Any]:
     """Kernel containers started by the nbrepro process `pid` (on this host); the owner
     label is `<host>:<pid>:<start time>`."""
     prefix = f"{socket.gethostname()}:{pid}:"
-    found = client.containers.list(all=True, filters={"label": "org.nbrepro.owner"})
+    found = client.containers.list(all=True, filters={"label": "org.nbrepro.owner"},
+                                   ignore_removed=True)  # others come and go meanwhile
     return [c for c in found if c.labels["org.nbrepro.owner"].startswith(prefix)]
 
 

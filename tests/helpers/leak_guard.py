@@ -59,7 +59,8 @@ def _containers() -> list[Any]:
 
         client = docker.from_env(timeout=10)
         client.ping()
-        found = client.containers.list(all=True, filters={"label": LABEL_OWNER})
+        found = client.containers.list(all=True, filters={"label": LABEL_OWNER},
+                                       ignore_removed=True)
     except Exception:  # no SDK or no engine here: no containers either
         return []
     return [c for c in found if _of_this_session(c.labels.get(LABEL_OWNER, ""))]

@@ -152,7 +152,9 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
 
     removed: list[str] = []
     try:
-        containers = client.containers.list(all=True, filters={"label": LABEL_OWNER})
+        # ignore_removed: another check may remove its container while this lists them
+        containers = client.containers.list(all=True, filters={"label": LABEL_OWNER},
+                                            ignore_removed=True)
     except APIError:
         return removed
     for container in containers:
@@ -684,7 +686,8 @@ class DockerBackend(Backend):
         self._handed_over.discard(ctx.runtime_dir)
         try:
             leftovers = self.client.containers.list(
-                all=True, filters={"label": f"{LABEL_KERNEL}={ctx.runtime_dir.name}"})
+                all=True, filters={"label": f"{LABEL_KERNEL}={ctx.runtime_dir.name}"},
+                ignore_removed=True)
         except APIError:
             leftovers = []
         names = {c.name for c in leftovers} | ({name} if name else set())

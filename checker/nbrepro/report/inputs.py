@@ -42,7 +42,9 @@ def classify(text: str) -> ResultsSource:
     except OSError as exc:
         raise InputError(f"cannot read {text}: {exc.strerror}") from None
     if head == SQLITE_MAGIC:
-        return ResultsSource("db", f"sqlite:///{path.resolve()}")
+        from nbrepro.store import database_url  # only for a database: SQLAlchemy
+
+        return ResultsSource("db", database_url(text))
     return ResultsSource("json", str(path))
 
 
